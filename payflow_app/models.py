@@ -1,0 +1,152 @@
+"""Tables. Money columns are integer minor units with a currency column beside them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC; SQLModel stores it as UTC and returns it aware, on SQLite too."""
+    return datetime.now(UTC)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, index=True, max_length=320)
+    full_name: str = Field(max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    role: str = Field(default="customer", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "event"
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True, max_length=120)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    venue: str = Field(max_length=200)
+    starts_at: datetime
+    currency: str = Field(max_length=3)
+    organizer_id: int = Field(foreign_key="user.id", index=True)
+
+
+class TicketType(SQLModel, table=True):
+    __tablename__ = "ticket_type"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    name: str = Field(max_length=120)
+    price_minor: int
+    capacity: int
+    # Seats held by orders that are awaiting payment or paid; released on cancel/expiry.
+    reserved: int = Field(default=0)
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "order"
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, index=True, max_length=40)
+    kind: str = Field(default="ticket_order", max_length=30)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    ticket_type_id: int = Field(foreign_key="ticket_type.id")
+    quantity: int
+    unit_price_minor: int
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    status: str = Field(default="pending", max_length=30, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    paid_at: datetime | None = None
+    tickets_issued_at: datetime | None = None
+    confirmation_sent_at: datetime | None = None
+
+
+class Payment(SQLModel, table=True):
+    """One row per payment attempt."""
+
+    __tablename__ = "payment"
+    __table_args__ = (UniqueConstraint("provider", "provider_reference"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    provider: str = Field(max_length=30)
+    provider_reference: str | None = Field(default=None, max_length=255)
+    idempotency_key: str = Field(unique=True, max_length=80)
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    status: str = Field(default="created", max_length=30, index=True)
+    redirect_url: str | None = Field(default=None, sa_column=Column(Text))
+    failure_code: str | None = Field(default=None, max_length=80)
+    failure_message: str | None = Field(default=None, max_length=500)
+    review_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    succeeded_at: datetime | None = None
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "ticket"
+    # One ticket per seat of an order: a second fulfilment cannot add a second set.
+    __table_args__ = (UniqueConstraint("order_id", "seat_index"),)
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, index=True, max_length=40)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    ticket_type_id: int = Field(foreign_key="ticket_type.id")
+    seat_index: int
+    qr_token: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="valid", max_length=20)
+    issued_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookEvent(SQLModel, table=True):
+    """The inbox: every webhook request, stored before it is trusted or processed."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=30)
+    event_id: str | None = Field(default=None, max_length=255)  # None for rejected requests
+    event_type: str | None = Field(default=None, max_length=100)
+    provider_reference: str | None = Field(default=None, max_length=255, index=True)
+    status: str = Field(default="pending", max_length=20, index=True)
+    rejection_reason: str | None = Field(default=None, max_length=500)
+    headers: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    raw_body: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow)
+    processed_at: datetime | None = None
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    locked_until: datetime | None = None  # a worker's lease while it processes the row
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class EmailOutbox(SQLModel, table=True):
+    """One row per (order, template): a retry or a race can never send one twice."""
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (UniqueConstraint("order_id", "template"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    template: str = Field(max_length=50)
+    recipient: str = Field(max_length=320)
+    subject: str = Field(max_length=300)
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="queued", max_length=20)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class SandboxObject(SQLModel, table=True):
+    """Objects the offline provider imitations keep (e.g. Stripe Checkout Sessions)."""
+
+    __tablename__ = "sandbox_object"
+    id: str = Field(primary_key=True, max_length=255)
+    provider: str = Field(max_length=30)
+    kind: str = Field(max_length=50)
+    data: str = Field(sa_column=Column(Text, nullable=False))  # JSON, the provider's wire shape
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = Field(default=None, index=True)

@@ -1,0 +1,106 @@
+"""The one provider interface, shaped for every rail payflow speaks:
+
+- hosted redirect (Stripe Checkout): ``start_payment`` answers a redirect URL;
+- widget token + 3-D Secure (UnivaPay): ``PaymentRequest.token`` carries the widget's
+  token, and a charge that needs 3DS answers a redirect to the issuer;
+- push to a phone (PayHero M-PESA): ``PaymentRequest.phone`` is pushed to and the
+  answer is ``AWAIT_CUSTOMER`` (nothing to redirect to);
+- the internal wallet settles at once (``NONE``).
+
+Providers exchange only these dataclasses with the services, never SDK objects or
+ORM rows, and raise only the exceptions below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from payflow_app.services.money import Money
+
+
+class NextAction(StrEnum):
+    REDIRECT = "redirect"  # send the browser to ``StartedPayment.redirect_url``
+    AWAIT_CUSTOMER = "await_customer"  # e.g. the customer confirms on their phone
+    NONE = "none"  # settled already
+
+
+class ProviderStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    idempotency_key: str  # one per payment attempt; safe to resend
+    amount: Money
+    description: str
+    order_number: str
+    customer_email: str
+    success_url: str
+    cancel_url: str
+    phone: str | None = None  # push-to-phone rails
+    token: str | None = None  # widget-token rails
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StartedPayment:
+    provider_reference: str
+    next_action: NextAction
+    redirect_url: str | None = None
+    expires_at: int | None = None  # epoch seconds
+
+
+@dataclass(frozen=True)
+class PaymentTruth:
+    """What the provider says about a payment right now."""
+
+    provider_reference: str
+    status: ProviderStatus
+    amount: Money | None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    receipt_number: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """A verified webhook, reduced to what the pipeline needs. The payload only
+    triggers work: the truth is fetched again from the provider."""
+
+    event_id: str
+    event_type: str
+    provider_reference: str | None
+    payload: Mapping[str, Any]
+
+
+class PaymentError(Exception):
+    """The provider refused or failed a call; ``code`` is stable, ``message`` readable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class WebhookRejected(Exception):
+    """The webhook could not be verified (signature, timestamp, shape)."""
+
+
+class PaymentProvider(Protocol):
+    identifier: str
+
+    async def start_payment(self, request: PaymentRequest) -> StartedPayment: ...
+
+    async def fetch_payment(self, provider_reference: str) -> PaymentTruth: ...
+
+    async def cancel_payment(self, provider_reference: str) -> PaymentTruth:
+        """Stop a payment that has not completed; answers the resulting truth."""
+        ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...

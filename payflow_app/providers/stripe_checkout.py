@@ -1,0 +1,143 @@
+"""Stripe Checkout: the only module that imports ``stripe``.
+
+Uses the official SDK's async methods over httpx, so the app never blocks its own
+event loop (the sandbox is served by the same process). The base URL comes from
+settings: the sandbox by default, real Stripe when real keys are configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import stripe
+
+from payflow_app.providers.base import (
+    NextAction,
+    PaymentError,
+    PaymentRequest,
+    PaymentTruth,
+    ProviderEvent,
+    ProviderStatus,
+    StartedPayment,
+    WebhookRejected,
+)
+from payflow_app.services.money import Money
+from payflow_app.settings import Settings
+
+
+class StripeCheckoutProvider:
+    identifier = "stripe"
+
+    def __init__(self, settings: Settings) -> None:
+        base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+        self._client = stripe.StripeClient(
+            settings.stripe_secret_key,
+            base_addresses=base,  # type: ignore[arg-type]
+            http_client=stripe.HTTPXClient(timeout=20),
+            max_network_retries=2,
+        )
+        self._webhook_secret = settings.stripe_webhook_secret
+        self._tolerance = settings.stripe_webhook_tolerance_seconds
+        self._lifetime_seconds = settings.checkout_session_lifetime_minutes * 60
+
+    async def start_payment(self, request: PaymentRequest) -> StartedPayment:
+        import time
+
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": request.amount.currency.lower(),
+                        "unit_amount": request.amount.amount,
+                        "product_data": {"name": request.description},
+                    },
+                }
+            ],
+            "success_url": request.success_url,
+            "cancel_url": request.cancel_url,
+            "client_reference_id": request.order_number,
+            "customer_email": request.customer_email,
+            "expires_at": int(time.time()) + self._lifetime_seconds,
+            "metadata": {"order_number": request.order_number, **request.metadata},
+        }
+        try:
+            session = await self._client.v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                options={"idempotency_key": request.idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise _payment_error(exc) from exc
+        return StartedPayment(
+            provider_reference=session.id,
+            next_action=NextAction.REDIRECT,
+            redirect_url=session.url,
+            expires_at=session.expires_at,
+        )
+
+    async def fetch_payment(self, provider_reference: str) -> PaymentTruth:
+        try:
+            session = await self._client.v1.checkout.sessions.retrieve_async(provider_reference)
+        except stripe.StripeError as exc:
+            raise _payment_error(exc) from exc
+        return session_truth(session)
+
+    async def cancel_payment(self, provider_reference: str) -> PaymentTruth:
+        truth = await self.fetch_payment(provider_reference)
+        if truth.status is not ProviderStatus.PENDING:
+            return truth
+        try:
+            session = await self._client.v1.checkout.sessions.expire_async(provider_reference)
+        except stripe.InvalidRequestError:
+            # Completed or expired in the meantime: the provider's current word wins.
+            return await self.fetch_payment(provider_reference)
+        except stripe.StripeError as exc:
+            raise _payment_error(exc) from exc
+        return session_truth(session)
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        signature = headers.get("stripe-signature")
+        try:
+            event = stripe.Webhook.construct_event(
+                body, signature, self._webhook_secret, tolerance=self._tolerance
+            )
+        except stripe.SignatureVerificationError as exc:
+            raise WebhookRejected(f"signature: {exc.user_message or exc}") from exc
+        except ValueError as exc:
+            raise WebhookRejected(f"payload: {exc}") from exc
+        payload = event.to_dict()
+        obj = (payload.get("data") or {}).get("object") or {}
+        reference = obj.get("id") if obj.get("object") == "checkout.session" else None
+        return ProviderEvent(
+            event_id=payload["id"],
+            event_type=payload["type"],
+            provider_reference=reference,
+            payload=payload,
+        )
+
+
+def session_truth(session: Any) -> PaymentTruth:
+    """Translate a Checkout Session (SDK object or plain dict) into our truth."""
+    if hasattr(session, "to_dict"):
+        session = session.to_dict()
+    if session["payment_status"] == "paid" or session["payment_status"] == "no_payment_required":
+        status = ProviderStatus.SUCCEEDED
+    elif session["status"] == "expired":
+        status = ProviderStatus.EXPIRED
+    else:
+        status = ProviderStatus.PENDING
+    total, currency = session.get("amount_total"), session.get("currency")
+    amount = Money(int(total), currency) if total is not None and currency else None
+    return PaymentTruth(
+        provider_reference=session["id"],
+        status=status,
+        amount=amount,
+        receipt_number=session.get("payment_intent"),
+    )
+
+
+def _payment_error(exc: stripe.StripeError) -> PaymentError:
+    code = getattr(exc, "code", None) or type(exc).__name__
+    return PaymentError(str(code), exc.user_message or str(exc))

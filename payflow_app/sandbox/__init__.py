@@ -1,0 +1,18 @@
+"""Offline imitations of the payment providers, mounted under ``/sandbox/``."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from payflow_app.sandbox import stripe_api, stripe_pages
+
+
+def sandbox_routes() -> list[BaseRoute]:
+    base = "/sandbox/stripe"
+    return [
+        Route(f"{base}/v1/checkout/sessions", stripe_api.create_session, methods=["POST"]),
+        Route(f"{base}/v1/checkout/sessions/{{session_id}}", stripe_api.retrieve_session, methods=["GET"]),
+        Route(f"{base}/v1/checkout/sessions/{{session_id}}/expire", stripe_api.expire_session, methods=["POST"]),
+        Route(f"{base}/pay/{{session_id}}", stripe_pages.pay_page, methods=["GET"]),
+        Route(f"{base}/pay/{{session_id}}", stripe_pages.submit_payment, methods=["POST"]),
+    ]

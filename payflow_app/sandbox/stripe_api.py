@@ -1,0 +1,132 @@
+"""The Checkout Session API subset of Stripe, offline: form-encoded requests, JSON
+objects and errors in Stripe's wire format, idempotency keys honoured."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from payflow_app.sandbox import stripe_store as store
+from payflow_app.sandbox.delivery import schedule_delivery
+from payflow_app.settings import get_settings
+
+
+def stripe_error(status: int, message: str, *, type_: str = "invalid_request_error", code: str | None = None, param: str | None = None) -> JSONResponse:
+    body = {"error": {"type": type_, "code": code, "message": message, "param": param,
+                      "doc_url": f"https://stripe.com/docs/error-codes/{code}" if code else None}}
+    return JSONResponse(body, status_code=status, headers={"Request-Id": store.new_id("req_", 14)})
+
+
+def _authorized(request: Request) -> bool:
+    return request.headers.get("authorization", "") == f"Bearer {get_settings().stripe_secret_key}"
+
+
+def _unauthorized() -> JSONResponse:
+    return stripe_error(401, "Invalid API Key provided.", code="api_key_invalid")
+
+
+def _validate_create(form: dict[str, Any]) -> tuple[int, str] | JSONResponse:
+    if form.get("mode") != "payment":
+        return stripe_error(400, "Only mode=payment is supported by the sandbox.", param="mode")
+    for url in ("success_url", "cancel_url"):
+        if not str(form.get(url, "")).startswith(("http://", "https://")):
+            return stripe_error(400, f"Not a valid URL: {url}", code="url_invalid", param=url)
+    items = form.get("line_items")
+    if not isinstance(items, list) or not items:
+        return stripe_error(400, "line_items is required in payment mode.", code="parameter_missing", param="line_items")
+    total, currency = 0, None
+    for i, item in enumerate(items):
+        price = item.get("price_data") or {}
+        try:
+            unit, quantity = int(price["unit_amount"]), int(item.get("quantity", 1))
+        except (KeyError, ValueError):
+            return stripe_error(400, "unit_amount must be an integer.", param=f"line_items[{i}][price_data][unit_amount]")
+        if unit < 0 or quantity < 1 or not (price.get("product_data") or {}).get("name"):
+            return stripe_error(400, "Invalid line item.", param=f"line_items[{i}]")
+        if currency not in (None, price.get("currency")):
+            return stripe_error(400, "All line items must share one currency.", param="line_items")
+        currency = price.get("currency")
+        total += unit * quantity
+    if not currency:
+        return stripe_error(400, "currency is required.", code="parameter_missing", param="line_items[0][price_data][currency]")
+    return total, currency
+
+
+def _new_session(form: dict[str, Any], total: int, currency: str) -> dict[str, Any]:
+    now = int(time.time())
+    session_id = store.new_id("cs_test_", 58)
+    expires_at = int(form.get("expires_at") or now + 24 * 3600)
+    return {
+        "id": session_id, "object": "checkout.session", "mode": "payment",
+        "status": "open", "payment_status": "unpaid",
+        "amount_subtotal": total, "amount_total": total, "currency": currency,
+        "created": now, "expires_at": expires_at, "livemode": False,
+        "client_reference_id": form.get("client_reference_id"),
+        "customer": None, "customer_email": form.get("customer_email"),
+        "customer_details": None, "metadata": form.get("metadata") or {},
+        "payment_intent": None, "payment_method_types": ["card"],
+        "success_url": form["success_url"], "cancel_url": form["cancel_url"],
+        "url": f"{get_settings().public_url}/sandbox/stripe/pay/{session_id}",
+        "ui_mode": "hosted_page", "invoice": None, "subscription": None,
+    }
+
+
+async def create_session(request: Request) -> Response:
+    if not _authorized(request):
+        return _unauthorized()
+    form = store.parse_form(list((await request.form()).multi_items()))  # type: ignore[arg-type]
+    checked = _validate_create(form)
+    if isinstance(checked, JSONResponse):
+        return checked
+    session = _new_session(form, *checked)
+    key = request.headers.get("idempotency-key")
+    if key:
+        first_id = await asyncio.to_thread(store.remember_idempotency, key, session["id"])
+        if first_id != session["id"]:
+            existing = await asyncio.to_thread(store.load, first_id, "checkout.session")
+            return JSONResponse(existing, headers={"Idempotent-Replayed": "true"})
+    await asyncio.to_thread(store.save, session, kind="checkout.session", expires_at=session["expires_at"])
+    return JSONResponse(session)
+
+
+async def retrieve_session(request: Request) -> Response:
+    if not _authorized(request):
+        return _unauthorized()
+    session_id = request.path_params["session_id"]
+    session = await asyncio.to_thread(store.load, session_id, "checkout.session")
+    if session is None:
+        return stripe_error(404, f"No such checkout.session: '{session_id}'", code="resource_missing", param="session")
+    return JSONResponse(session)
+
+
+async def expire_session(request: Request) -> Response:
+    if not _authorized(request):
+        return _unauthorized()
+    session_id = request.path_params["session_id"]
+    expired = await expire(session_id)
+    if expired is not None:
+        return JSONResponse(expired)
+    session = await asyncio.to_thread(store.load, session_id, "checkout.session")
+    if session is None:
+        return stripe_error(404, f"No such checkout.session: '{session_id}'", code="resource_missing", param="session")
+    return stripe_error(400, "Only Checkout Sessions with a status in [\"open\"] can be expired.", code="checkout_session_not_open")
+
+
+async def expire(session_id: str) -> dict[str, Any] | None:
+    """Expire an open session and send ``checkout.session.expired``; None if not open."""
+    expired = await asyncio.to_thread(store.update_session, session_id, status="expired", url=None)
+    if expired is not None:
+        schedule_delivery(await asyncio.to_thread(store.make_event, "checkout.session.expired", expired))
+    return expired
+
+
+async def run_expiry_sweeper() -> None:
+    """Expire sessions past their ``expires_at``, as Stripe does."""
+    while True:
+        await asyncio.sleep(get_settings().sandbox_expiry_sweep_seconds)
+        for session_id in await asyncio.to_thread(store.open_sessions_past_expiry):
+            await expire(session_id)

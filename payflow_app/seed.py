@@ -1,0 +1,66 @@
+"""Demo data, idempotent: ``python -m payflow_app.seed`` may run any number of times."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from payflow_app.models import Event, TicketType, User, utcnow
+from payflow_app.services.db import write_transaction
+
+ORGANIZER_EMAIL = "organizer@payflow.test"
+EVENTS = [
+    {
+        "slug": "warsaw-jazz-night",
+        "title": "Warsaw Jazz Night",
+        "description": "An evening of modern jazz on the Vistula.",
+        "venue": "Hala Koszyki, Warsaw",
+        "days_ahead": 30,
+        "currency": "PLN",
+        "types": [("Standard", 12000, 200), ("VIP", 35000, 20)],
+    },
+    {
+        "slug": "nairobi-tech-summit",
+        "title": "Nairobi Tech Summit",
+        "description": "Two days of talks and workshops on African fintech.",
+        "venue": "KICC, Nairobi",
+        "days_ahead": 45,
+        "currency": "KES",
+        "types": [("Regular", 300000, 500), ("Early Bird", 150000, 100)],
+    },
+]
+
+
+def seed() -> None:
+    with write_transaction() as session:
+        organizer = session.exec(select(User).where(User.email == ORGANIZER_EMAIL)).first()
+        if organizer is None:
+            organizer = User(email=ORGANIZER_EMAIL, full_name="Demo Organizer", role="organizer")
+            session.add(organizer)
+            session.flush()
+        for spec in EVENTS:
+            if session.exec(select(Event).where(Event.slug == spec["slug"])).first():
+                continue
+            event = Event(
+                slug=spec["slug"],
+                title=spec["title"],
+                description=spec["description"],
+                venue=spec["venue"],
+                starts_at=(utcnow() + timedelta(days=spec["days_ahead"])).replace(
+                    hour=19, minute=0, second=0, microsecond=0
+                ),
+                currency=spec["currency"],
+                organizer_id=organizer.id,
+            )
+            session.add(event)
+            session.flush()
+            for name, price, capacity in spec["types"]:
+                session.add(
+                    TicketType(event_id=event.id, name=name, price_minor=price, capacity=capacity)
+                )
+
+
+if __name__ == "__main__":
+    seed()
+    print("seeded demo data")

@@ -1,0 +1,79 @@
+"""Events and ticket types as the shop shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from payflow_app.models import Event, TicketType, utcnow
+from payflow_app.services.db import read_session
+from payflow_app.services.money import format_money
+
+
+@dataclass(frozen=True)
+class TicketTypeView:
+    id: int
+    name: str
+    price: str
+    price_minor: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class EventView:
+    slug: str
+    title: str
+    description: str
+    venue: str
+    starts_at: str
+    currency: str
+    price_from: str
+    ticket_types: list[TicketTypeView]
+
+
+def _view(event: Event, types: list[TicketType]) -> EventView:
+    views = [
+        TicketTypeView(
+            id=t.id,  # type: ignore[arg-type]
+            name=t.name,
+            price=format_money(t.price_minor, event.currency),
+            price_minor=t.price_minor,
+            remaining=max(0, t.capacity - t.reserved),
+        )
+        for t in types
+    ]
+    cheapest = min((t.price_minor for t in types), default=0)
+    return EventView(
+        slug=event.slug,
+        title=event.title,
+        description=event.description,
+        venue=event.venue,
+        starts_at=event.starts_at.strftime("%a %d %b %Y, %H:%M UTC"),
+        currency=event.currency,
+        price_from=format_money(cheapest, event.currency),
+        ticket_types=views,
+    )
+
+
+def upcoming_events() -> list[EventView]:
+    with read_session() as session:
+        events = session.exec(
+            select(Event).where(Event.starts_at >= utcnow()).order_by(col(Event.starts_at))
+        ).all()
+        types = session.exec(select(TicketType).order_by(col(TicketType.price_minor))).all()
+    by_event: dict[int, list[TicketType]] = {}
+    for t in types:
+        by_event.setdefault(t.event_id, []).append(t)
+    return [_view(e, by_event.get(e.id, [])) for e in events]  # type: ignore[arg-type]
+
+
+def event_by_slug(slug: str) -> EventView | None:
+    with read_session() as session:
+        event = session.exec(select(Event).where(Event.slug == slug)).first()
+        if event is None:
+            return None
+        types = session.exec(
+            select(TicketType).where(TicketType.event_id == event.id).order_by(col(TicketType.price_minor))
+        ).all()
+    return _view(event, list(types))

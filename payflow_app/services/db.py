@@ -1,0 +1,90 @@
+"""Engine and transactions.
+
+``write_transaction`` is the only way services change rows. On PostgreSQL rows are
+locked with ``SELECT … FOR UPDATE`` (see :func:`lock`); SQLite has no row locks, so a
+write transaction there starts with ``BEGIN IMMEDIATE`` and holds the database write
+lock for its (short) life. Either way two fulfilments of one payment run one after
+the other, never interleaved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session, SQLModel, select
+
+from payflow_app.settings import get_settings
+
+_engines: dict[str, Engine] = {}
+T = TypeVar("T", bound=SQLModel)
+
+
+def _make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event below emit BEGIN itself (pysqlite recipe).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("payflow_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def get_engine() -> Engine:
+    url = get_settings().database_url
+    if url not in _engines:
+        if url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _engines[url] = _make_engine(url)
+    return _engines[url]
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
+def is_sqlite() -> bool:
+    return get_engine().dialect.name == "sqlite"
+
+
+@contextmanager
+def read_session() -> Iterator[Session]:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
+def write_transaction() -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on error."""
+    engine = get_engine().execution_options(payflow_write=True)
+    with Session(engine, expire_on_commit=False) as session:
+        with session.begin():
+            yield session
+
+
+def lock(session: Session, model: type[T], row_id: Any) -> T:
+    """Load a row for update. Raises LookupError when it does not exist."""
+    pk = model.__table__.primary_key.columns.values()[0]  # type: ignore[attr-defined]
+    row = session.exec(select(model).where(pk == row_id).with_for_update()).first()
+    if row is None:
+        raise LookupError(f"{model.__name__} {row_id} not found")
+    return row

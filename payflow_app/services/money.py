@@ -1,0 +1,61 @@
+"""Money as integer minor units plus an ISO 4217 currency. Never floats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Minor-unit exponents of the currencies payflow sells in.
+EXPONENTS: dict[str, int] = {"KES": 2, "PLN": 2, "USD": 2, "EUR": 2, "JPY": 0}
+SYMBOLS: dict[str, tuple[str, bool]] = {
+    # currency -> (symbol, symbol goes before the amount)
+    "USD": ("$", True),
+    "EUR": ("€", True),
+    "JPY": ("¥", True),
+    "PLN": ("zł", False),
+    "KES": ("KES", True),
+}
+
+
+class CurrencyError(ValueError):
+    pass
+
+
+def exponent(currency: str) -> int:
+    try:
+        return EXPONENTS[currency.upper()]
+    except KeyError:
+        raise CurrencyError(f"unsupported currency {currency!r}") from None
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    amount: int  # minor units
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool):
+            raise TypeError("Money.amount must be an int of minor units")
+        object.__setattr__(self, "currency", self.currency.upper())
+        exponent(self.currency)
+
+    def __mul__(self, quantity: int) -> Money:
+        if not isinstance(quantity, int):
+            raise TypeError("Money can only be multiplied by an int")
+        return Money(self.amount * quantity, self.currency)
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise CurrencyError(f"cannot add {other.currency} to {self.currency}")
+        return Money(self.amount + other.amount, self.currency)
+
+
+def format_money(amount: int, currency: str) -> str:
+    """``format_money(12345, "PLN") == "123.45 zł"``; ``(1500, "JPY") == "¥1,500"``."""
+    exp = exponent(currency)
+    sign = "-" if amount < 0 else ""
+    whole, minor = divmod(abs(amount), 10**exp)
+    number = f"{whole:,}" + (f".{minor:0{exp}d}" if exp else "")
+    symbol, before = SYMBOLS[currency.upper()]
+    if before:
+        return f"{sign}{symbol}{number}" if len(symbol) == 1 else f"{sign}{symbol} {number}"
+    return f"{sign}{number} {symbol}"

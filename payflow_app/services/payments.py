@@ -1,0 +1,185 @@
+"""Payment attempts: starting one with a provider, and moving it along its state
+machine when the provider's truth arrives (from a webhook, the landing page or a
+status query). Only this module and fulfilment change a payment's status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from payflow_app.models import Event, Order, Payment, TicketType, User, utcnow
+from payflow_app.providers import get_provider
+from payflow_app.providers.base import PaymentError, PaymentRequest, PaymentTruth, ProviderStatus
+from payflow_app.services import fulfilment, notify
+from payflow_app.services.checkout import release_seats
+from payflow_app.services.db import lock, read_session, write_transaction
+from payflow_app.services.errors import DomainError, NotFound
+from payflow_app.services.money import Money
+from payflow_app.services.states import (
+    OrderStatus,
+    PaymentStatus,
+    check_order_transition,
+    check_payment_transition,
+)
+from payflow_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+TERMINAL = {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
+
+
+@dataclass(frozen=True)
+class CheckoutRedirect:
+    payment_id: int
+    redirect_url: str
+
+
+async def start_order_payment(*, order_id: int, provider_id: str = "stripe") -> CheckoutRedirect:
+    """Open a payment attempt for a pending order and answer where to send the
+    customer. A provider failure closes the attempt and cancels the order (its seats
+    are released) and raises PaymentError with the provider's reason."""
+    payment, request = await asyncio.to_thread(_create_attempt, order_id, provider_id)
+    provider = get_provider(provider_id)
+    try:
+        started = await provider.start_payment(request)
+    except PaymentError as exc:
+        await asyncio.to_thread(_attempt_failed, payment.id, exc)
+        raise
+    if not started.redirect_url:
+        raise PaymentError("no_redirect", "The payment provider did not return a payment page.")
+    await asyncio.to_thread(_attempt_started, payment.id, started.provider_reference, started.redirect_url)
+    return CheckoutRedirect(payment_id=payment.id, redirect_url=started.redirect_url)  # type: ignore[arg-type]
+
+
+def _create_attempt(order_id: int, provider_id: str) -> tuple[Payment, PaymentRequest]:
+    public = get_settings().public_url
+    with write_transaction() as session:
+        order = lock(session, Order, order_id)
+        if order.status != OrderStatus.PENDING:
+            raise DomainError("This order is no longer waiting for payment.", code="order_not_pending")
+        payment = Payment(
+            order_id=order_id,
+            provider=provider_id,
+            idempotency_key=f"pay_{order.number}_{secrets.token_hex(8)}",
+            amount_minor=order.amount_minor,
+            currency=order.currency,
+        )
+        session.add(payment)
+        session.flush()
+        event = session.get(Event, order.event_id)
+        ticket_type = session.get(TicketType, order.ticket_type_id)
+        description = f"{order.quantity} × {ticket_type.name if ticket_type else 'ticket'} — {event.title if event else ''}"
+        request = PaymentRequest(
+            idempotency_key=payment.idempotency_key,
+            amount=Money(order.amount_minor, order.currency),
+            description=description,
+            order_number=order.number,
+            customer_email=_customer_email(session, order),
+            success_url=f"{public}/payments/success?session_id={{CHECKOUT_SESSION_ID}}",
+            cancel_url=f"{public}/payments/cancel?session_id={{CHECKOUT_SESSION_ID}}",
+            metadata={"payment_id": str(payment.id)},
+        )
+        return payment, request
+
+
+def _customer_email(session: Session, order: Order) -> str:
+    user = session.get(User, order.user_id)
+    return user.email if user else ""
+
+
+def _attempt_started(payment_id: int, reference: str, redirect_url: str) -> None:
+    with write_transaction() as session:
+        payment = lock(session, Payment, payment_id)
+        payment.status = check_payment_transition(payment.status, PaymentStatus.PENDING)
+        payment.provider_reference = reference
+        payment.redirect_url = redirect_url
+        payment.updated_at = utcnow()
+        order = lock(session, Order, payment.order_id)
+        order.status = check_order_transition(order.status, OrderStatus.AWAITING_PAYMENT)
+        order.updated_at = utcnow()
+        order_id = order.id
+    notify.order_changed(order_id)  # type: ignore[arg-type]
+
+
+def _attempt_failed(payment_id: int, error: PaymentError) -> None:
+    with write_transaction() as session:
+        payment = lock(session, Payment, payment_id)
+        payment.status = check_payment_transition(payment.status, PaymentStatus.FAILED)
+        payment.failure_code, payment.failure_message = error.code, error.message[:500]
+        payment.updated_at = utcnow()
+        order = lock(session, Order, payment.order_id)
+        order.status = check_order_transition(order.status, OrderStatus.CANCELLED)
+        release_seats(session, order)
+
+
+def find_payment(*, provider: str, reference: str) -> Payment | None:
+    with read_session() as session:
+        return session.exec(
+            select(Payment).where(Payment.provider == provider, Payment.provider_reference == reference)
+        ).first()
+
+
+def settle_payment(*, payment_id: int, truth: PaymentTruth, cancelled_by_customer: bool = False) -> None:
+    """Apply the provider's truth. Idempotent: the same truth twice changes nothing."""
+    if truth.status is ProviderStatus.SUCCEEDED:
+        fulfilment.fulfil_payment(payment_id=payment_id, truth=truth)
+    elif truth.status is ProviderStatus.PENDING:
+        return
+    else:
+        closing = {
+            ProviderStatus.FAILED: PaymentStatus.FAILED,
+            ProviderStatus.CANCELLED: PaymentStatus.CANCELLED,
+            ProviderStatus.EXPIRED: PaymentStatus.CANCELLED if cancelled_by_customer else PaymentStatus.EXPIRED,
+        }[truth.status]
+        close_payment(payment_id=payment_id, status=closing, truth=truth)
+
+
+def close_payment(*, payment_id: int, status: PaymentStatus, truth: PaymentTruth | None = None) -> None:
+    """End an unpaid attempt (failed, cancelled, expired) and release the order's seats."""
+    with write_transaction() as session:
+        payment = lock(session, Payment, payment_id)
+        if payment.status in TERMINAL:
+            return
+        payment.status = check_payment_transition(payment.status, status)
+        if truth is not None and truth.failure_code:
+            payment.failure_code, payment.failure_message = truth.failure_code, truth.failure_message
+        payment.updated_at = utcnow()
+        order = lock(session, Order, payment.order_id)
+        if order.status in (OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT):
+            target = OrderStatus.EXPIRED if status is PaymentStatus.EXPIRED else OrderStatus.CANCELLED
+            order.status = check_order_transition(order.status, target)
+            order.updated_at = utcnow()
+            release_seats(session, order)
+        order_id = order.id
+    notify.order_changed(order_id)  # type: ignore[arg-type]
+
+
+async def verify_payment(*, payment_id: int) -> PaymentTruth:
+    """Ask the provider for the truth and apply it (the landing page's and the
+    reconciler's path to the same idempotent fulfilment the webhook uses)."""
+    with read_session() as session:
+        payment = session.get(Payment, payment_id)
+    if payment is None or payment.provider_reference is None:
+        raise NotFound("Unknown payment.")
+    truth = await get_provider(payment.provider).fetch_payment(payment.provider_reference)
+    await asyncio.to_thread(settle_payment, payment_id=payment_id, truth=truth)
+    return truth
+
+
+async def cancel_by_customer(*, provider: str, reference: str) -> Payment:
+    """The customer left the pay page: stop the attempt at the provider, then close it.
+    If the provider says it was paid after all, it is fulfilled instead."""
+    payment = await asyncio.to_thread(find_payment, provider=provider, reference=reference)
+    if payment is None:
+        raise NotFound("We could not find this payment.")
+    if payment.status not in TERMINAL:
+        truth = await get_provider(provider).cancel_payment(reference)
+        await asyncio.to_thread(
+            settle_payment, payment_id=payment.id, truth=truth, cancelled_by_customer=True
+        )
+    refreshed = await asyncio.to_thread(find_payment, provider=provider, reference=reference)
+    assert refreshed is not None
+    return refreshed

@@ -1,0 +1,75 @@
+"""Order and payment state machines. Only the services move a status, and only along
+an allowed transition: anything else raises :class:`IllegalTransition`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"  # placed, no payment started yet
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"  # tickets issued and confirmation sent
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class PaymentStatus(StrEnum):
+    CREATED = "created"  # our row exists; the provider has not answered yet
+    PENDING = "pending"  # the provider holds it, waiting for the customer
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REQUIRES_REVIEW = "requires_review"  # e.g. amount mismatch: never fulfilled blindly
+
+
+ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset(
+        {OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
+    ),
+    OrderStatus.AWAITING_PAYMENT: frozenset(
+        {OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
+    ),
+    OrderStatus.PAID: frozenset({OrderStatus.FULFILLED}),
+    OrderStatus.FULFILLED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
+}
+
+PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    PaymentStatus.CREATED: frozenset({PaymentStatus.PENDING, PaymentStatus.FAILED}),
+    PaymentStatus.PENDING: frozenset(
+        {
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.FAILED,
+            PaymentStatus.CANCELLED,
+            PaymentStatus.EXPIRED,
+            PaymentStatus.REQUIRES_REVIEW,
+        }
+    ),
+    PaymentStatus.REQUIRES_REVIEW: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.CANCELLED}),
+    PaymentStatus.SUCCEEDED: frozenset(),
+    PaymentStatus.FAILED: frozenset(),
+    PaymentStatus.CANCELLED: frozenset(),
+    PaymentStatus.EXPIRED: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, kind: str, current: str, target: str) -> None:
+        super().__init__(f"{kind} cannot move from {current} to {target}")
+        self.kind, self.current, self.target = kind, current, target
+
+
+def check_order_transition(current: str, target: OrderStatus) -> OrderStatus:
+    if target not in ORDER_TRANSITIONS[OrderStatus(current)]:
+        raise IllegalTransition("order", current, target)
+    return target
+
+
+def check_payment_transition(current: str, target: PaymentStatus) -> PaymentStatus:
+    if target not in PAYMENT_TRANSITIONS[PaymentStatus(current)]:
+        raise IllegalTransition("payment", current, target)
+    return target

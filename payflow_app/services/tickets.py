@@ -1,0 +1,111 @@
+"""Ticket QR tokens: signed with an asymmetric key (ES256) so a scanner holding only
+the public key can verify a ticket offline. A token carries opaque ids, a nonce and
+the issue time: never a name, email or phone number."""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import qrcode
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jose import JWTError, jwt
+from qrcode.constants import ERROR_CORRECT_H
+
+from payflow_app.settings import get_settings
+
+ALGORITHM = "ES256"
+ISSUER = "payflow"
+
+
+class InvalidTicketToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class TicketClaims:
+    ticket_number: str
+    event_id: int
+    nonce: str
+    issued_at: int
+
+
+@lru_cache(maxsize=4)
+def _private_key_pem(configured: str | None, data_dir: str) -> str:
+    if configured:
+        return configured
+    from pathlib import Path
+
+    path = Path(data_dir) / "ticket_signing_key.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pem)
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text()
+
+
+def private_key_pem() -> str:
+    settings = get_settings()
+    return _private_key_pem(settings.ticket_signing_key_pem, str(settings.data_dir))
+
+
+def public_key_pem() -> str:
+    key = serialization.load_pem_private_key(private_key_pem().encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def sign_ticket_token(*, ticket_number: str, event_id: int) -> str:
+    claims = {
+        "iss": ISSUER,
+        "tkt": ticket_number,
+        "evt": event_id,
+        "nonce": secrets.token_urlsafe(12),
+        "iat": int(time.time()),
+    }
+    return jwt.encode(claims, private_key_pem(), algorithm=ALGORITHM)
+
+
+def verify_ticket_token(token: str, *, public_key: str | None = None) -> TicketClaims:
+    """Check the signature with the public key only, as an offline scanner would."""
+    try:
+        claims = jwt.decode(
+            token, public_key or public_key_pem(), algorithms=[ALGORITHM], issuer=ISSUER
+        )
+        return TicketClaims(
+            ticket_number=str(claims["tkt"]),
+            event_id=int(claims["evt"]),
+            nonce=str(claims["nonce"]),
+            issued_at=int(claims["iat"]),
+        )
+    except (JWTError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidTicketToken(str(exc)) from exc
+
+
+def qr_png(data: str, *, box_size: int = 6) -> bytes:
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_H, box_size=box_size, border=2)
+    qr.add_data(data)
+    qr.make(fit=True)
+    buffer = io.BytesIO()
+    qr.make_image(fill_color="black", back_color="white").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def qr_data_uri(data: str) -> str:
+    return "data:image/png;base64," + base64.b64encode(qr_png(data)).decode()

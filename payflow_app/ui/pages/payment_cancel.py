@@ -1,0 +1,70 @@
+"""``/payments/cancel?session_id=…``: the customer left the pay page."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import reflex as rx
+
+from payflow_app.providers.base import PaymentError
+from payflow_app.services import payments
+from payflow_app.services.errors import NotFound
+from payflow_app.services.states import PaymentStatus
+from payflow_app.services.status import order_snapshot
+from payflow_app.ui import routes
+from payflow_app.ui.components.layout import page
+
+log = logging.getLogger(__name__)
+
+
+class CancelState(rx.State):
+    phase: str = "loading"  # loading | cancelled | paid | not_found | error
+    retry_href: str = "/"
+    success_href: str = ""
+
+    @rx.event
+    async def load(self) -> None:
+        session_id = self.router.url.query_parameters.get("session_id", "")
+        self.phase = "loading"
+        try:
+            payment = await payments.cancel_by_customer(provider="stripe", reference=session_id)
+        except NotFound:
+            self.phase = "not_found"
+            return
+        except PaymentError:
+            log.warning("cancel of %s failed", session_id, exc_info=True)
+            self.phase = "error"
+            return
+        snap = await asyncio.to_thread(order_snapshot, payment.order_id, with_qr=False)
+        self.retry_href = routes.event_path(snap.event_slug) if snap else routes.EVENTS
+        self.success_href = f"{routes.PAYMENT_SUCCESS}?session_id={session_id}"
+        self.phase = "paid" if payment.status == PaymentStatus.SUCCEEDED else "cancelled"
+
+
+def payment_cancel_page() -> rx.Component:
+    S = CancelState
+    return page(
+        rx.match(
+            S.phase,
+            ("loading", rx.el.p("Cancelling your payment…", class_name="muted")),
+            ("cancelled", rx.el.div(
+                rx.el.h1("Payment cancelled"),
+                rx.el.p("Your order was cancelled and you have not been charged. The tickets you chose are available again."),
+                rx.el.a("Try again", href=S.retry_href, class_name="button"),
+            )),
+            ("paid", rx.el.div(
+                rx.el.h1("This payment was already completed"),
+                rx.el.p("Your payment went through before it could be cancelled, so your order stands."),
+                rx.el.a("See your order", href=S.success_href, class_name="button"),
+            )),
+            ("not_found", rx.el.div(
+                rx.el.h1("Payment not found"),
+                rx.el.a("Browse events", href=routes.EVENTS, class_name="button"),
+            )),
+            rx.el.div(
+                rx.el.h1("We could not cancel right now"),
+                rx.el.p("The payment provider did not answer. Nothing was charged by this page; please reload it in a moment."),
+            ),
+        ),
+    )
