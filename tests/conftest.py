@@ -1,0 +1,101 @@
+"""Shared fixtures. Each test gets its own database, migrated by the real Alembic
+migrations (SQLite: a migrated template file is copied; PostgreSQL: a fresh database)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("PAYFLOW_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def migrate(url: str) -> None:
+    env = {**os.environ, "PAYFLOW_DATABASE_URL": url}
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+
+
+def use_database(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **settings: str) -> None:
+    from payflow_app.services import db
+    from payflow_app.settings import reload_settings
+
+    monkeypatch.setenv("PAYFLOW_DATABASE_URL", url)
+    monkeypatch.setenv("PAYFLOW_DATA_DIR", str(tmp_path / "data"))
+    for key, value in settings.items():
+        monkeypatch.setenv(f"PAYFLOW_{key.upper()}", value)
+    db.dispose_engines()
+    reload_settings()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "payflow.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_db(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    path = tmp_path / "payflow.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    use_database(url, tmp_path, monkeypatch)
+    yield url
+    from payflow_app.services import db
+
+    db.dispose_engines()
+
+
+def _pg_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def postgres_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is expected at 127.0.0.1:5432 in CI")
+        pytest.skip("PostgreSQL is not running")
+    import psycopg
+
+    name = f"payflow_t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    migrate(url)
+    use_database(url, tmp_path, monkeypatch)
+    yield url
+    from payflow_app.services import db
+
+    db.dispose_engines()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest) -> str:
+    """Runs a test on both databases payflow supports."""
+    return request.getfixturevalue(f"{request.param}_db")
+
+
+@pytest.fixture
+def seeded(sqlite_db: str) -> str:
+    from payflow_app.seed import seed
+
+    seed()
+    return sqlite_db

@@ -1,0 +1,117 @@
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlmodel import select
+
+from payflow_app.models import EmailOutbox, Order, Payment, Ticket
+from payflow_app.providers.base import PaymentTruth, ProviderStatus
+from payflow_app.seed import seed
+from payflow_app.services import notify
+from payflow_app.services.db import read_session
+from payflow_app.services.fulfilment import Outcome, fulfil_payment
+from payflow_app.services.tickets import verify_ticket_token
+from tests import factories
+
+
+def _state(order_id: int) -> tuple[Order, Payment, list[Ticket], list[EmailOutbox]]:
+    with read_session() as session:
+        order = session.get(Order, order_id)
+        payment = session.exec(select(Payment).where(Payment.order_id == order_id)).one()
+        tickets = list(session.exec(select(Ticket).where(Ticket.order_id == order_id)).all())
+        emails = list(session.exec(select(EmailOutbox).where(EmailOutbox.order_id == order_id)).all())
+    assert order is not None
+    return order, payment, tickets, emails
+
+
+def test_fulfil_issues_one_signed_ticket_per_seat(seeded: str) -> None:
+    order = factories.order(quantity=2)
+    payment = factories.pending_payment(order)
+    assert fulfil_payment(payment_id=payment.id, truth=factories.paid_truth(payment)) is Outcome.FULFILLED
+    db_order, db_payment, tickets, emails = _state(order.id)
+    assert (db_order.status, db_payment.status) == ("fulfilled", "succeeded")
+    assert sorted(t.seat_index for t in tickets) == [0, 1]
+    for ticket in tickets:
+        assert ticket.number.startswith("TKT-")
+        claims = verify_ticket_token(ticket.qr_token)
+        assert (claims.ticket_number, claims.event_id) == (ticket.number, order.event_id)
+    assert [e.template for e in emails] == ["order_confirmation"]
+    assert emails[0].recipient == "ada@example.com"
+
+
+def test_fulfil_twice_changes_nothing_the_second_time(seeded: str) -> None:
+    order = factories.order(quantity=3)
+    payment = factories.pending_payment(order)
+    fulfil_payment(payment_id=payment.id, truth=factories.paid_truth(payment))
+    first = _state(order.id)
+    assert fulfil_payment(payment_id=payment.id, truth=factories.paid_truth(payment)) is Outcome.FULFILLED
+    second = _state(order.id)
+    assert [t.number for t in second[2]] == [t.number for t in first[2]]
+    assert len(second[3]) == 1
+    assert second[0].paid_at == first[0].paid_at
+
+
+def test_concurrent_fulfilments_make_exactly_one_set(any_db: str) -> None:
+    seed()
+    order = factories.order(quantity=4)
+    payment = factories.pending_payment(order)
+    truth = factories.paid_truth(payment)
+    start = threading.Barrier(8)
+
+    def fulfil(_: int) -> Outcome:
+        start.wait()
+        return fulfil_payment(payment_id=payment.id, truth=truth)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(fulfil, range(8)))
+    assert outcomes == [Outcome.FULFILLED] * 8
+    db_order, db_payment, tickets, emails = _state(order.id)
+    assert len(tickets) == 4
+    assert len({t.number for t in tickets}) == 4
+    assert len(emails) == 1
+    assert (db_order.status, db_payment.status) == ("fulfilled", "succeeded")
+
+
+def test_amount_mismatch_flags_the_payment_and_issues_nothing(seeded: str) -> None:
+    order = factories.order(quantity=2)
+    payment = factories.pending_payment(order)
+    outcome = fulfil_payment(payment_id=payment.id, truth=factories.paid_truth(payment, amount=100))
+    assert outcome is Outcome.FLAGGED
+    db_order, db_payment, tickets, emails = _state(order.id)
+    assert db_payment.status == "requires_review"
+    assert db_payment.review_reason is not None and "1.00 zł" in db_payment.review_reason
+    assert db_order.status == "awaiting_payment"
+    assert tickets == [] and emails == []
+    # A later, correct truth does not slip past the review.
+    assert fulfil_payment(payment_id=payment.id, truth=factories.paid_truth(payment)) is Outcome.FLAGGED
+    assert _state(order.id)[2] == []
+
+
+def test_unpaid_truth_fulfils_nothing(seeded: str) -> None:
+    order = factories.order(quantity=1)
+    payment = factories.pending_payment(order)
+    truth = PaymentTruth(provider_reference="cs_test_factory", status=ProviderStatus.PENDING, amount=None)
+    assert fulfil_payment(payment_id=payment.id, truth=truth) is Outcome.NOT_PAID
+    assert _state(order.id)[0].status == "awaiting_payment"
+
+
+def test_each_committed_step_notifies_watchers(seeded: str) -> None:
+    order = factories.order(quantity=1)
+    payment = factories.pending_payment(order)
+    seen: list[tuple[str, bool, bool]] = []
+
+    def record(order_id: int) -> None:
+        db_order = _state(order_id)[0]
+        seen.append((db_order.status, db_order.tickets_issued_at is not None, db_order.confirmation_sent_at is not None))
+
+    unsubscribe = notify.subscribe(record)
+    try:
+        fulfil_payment(payment_id=payment.id, truth=factories.paid_truth(payment))
+    finally:
+        unsubscribe()
+    # payment verified, order paid, tickets issued, confirmation sent: each seen committed.
+    assert seen == [
+        ("awaiting_payment", False, False),
+        ("paid", False, False),
+        ("paid", True, False),
+        ("fulfilled", True, True),
+    ]

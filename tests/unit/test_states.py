@@ -1,0 +1,45 @@
+import pytest
+
+from payflow_app.services.states import (
+    IllegalTransition,
+    OrderStatus,
+    PaymentStatus,
+    check_order_transition,
+    check_payment_transition,
+)
+
+
+def test_happy_paths_are_allowed() -> None:
+    assert check_order_transition("pending", OrderStatus.AWAITING_PAYMENT) is OrderStatus.AWAITING_PAYMENT
+    assert check_order_transition("awaiting_payment", OrderStatus.PAID) is OrderStatus.PAID
+    assert check_order_transition("paid", OrderStatus.FULFILLED) is OrderStatus.FULFILLED
+    assert check_payment_transition("created", PaymentStatus.PENDING) is PaymentStatus.PENDING
+    assert check_payment_transition("pending", PaymentStatus.SUCCEEDED) is PaymentStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        ("fulfilled", OrderStatus.PAID),  # nothing regresses
+        ("cancelled", OrderStatus.PAID),
+        ("pending", OrderStatus.FULFILLED),  # no skipping payment
+        ("expired", OrderStatus.AWAITING_PAYMENT),
+    ],
+)
+def test_illegal_order_transitions_raise(current: str, target: OrderStatus) -> None:
+    with pytest.raises(IllegalTransition, match=f"order cannot move from {current}"):
+        check_order_transition(current, target)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        ("succeeded", PaymentStatus.FAILED),
+        ("cancelled", PaymentStatus.SUCCEEDED),
+        ("created", PaymentStatus.SUCCEEDED),
+        ("expired", PaymentStatus.PENDING),
+    ],
+)
+def test_illegal_payment_transitions_raise(current: str, target: PaymentStatus) -> None:
+    with pytest.raises(IllegalTransition):
+        check_payment_transition(current, target)
