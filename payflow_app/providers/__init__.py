@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import asyncio
+from weakref import WeakKeyDictionary
 
 from payflow_app.providers.base import PaymentProvider
-from payflow_app.settings import get_settings
+from payflow_app.settings import Settings, get_settings
+
+# SDK HTTP clients hold connections bound to one event loop, so each loop gets its
+# own providers; they are rebuilt when the settings object changes.
+_by_loop: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[Settings, PaymentProvider]]] = (
+    WeakKeyDictionary()
+)
+_outside_loop: dict[str, tuple[Settings, PaymentProvider]] = {}
 
 
-@lru_cache(maxsize=8)
-def _provider(identifier: str, settings_id: int) -> PaymentProvider:
-    settings = get_settings()
+def _build(identifier: str, settings: Settings) -> PaymentProvider:
     if identifier == "stripe":
         from payflow_app.providers.stripe_checkout import StripeCheckoutProvider
 
@@ -19,5 +25,12 @@ def _provider(identifier: str, settings_id: int) -> PaymentProvider:
 
 
 def get_provider(identifier: str) -> PaymentProvider:
-    # Keyed by the settings object so reloaded settings get a fresh client.
-    return _provider(identifier, id(get_settings()))
+    settings = get_settings()
+    try:
+        cache = _by_loop.setdefault(asyncio.get_running_loop(), {})
+    except RuntimeError:
+        cache = _outside_loop
+    cached = cache.get(identifier)
+    if cached is None or cached[0] is not settings:
+        cached = cache[identifier] = (settings, _build(identifier, settings))
+    return cached[1]
