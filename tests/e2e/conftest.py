@@ -1,0 +1,101 @@
+"""Serves the real app exactly as ``make run`` does (``reflex run --env prod``) on a
+test port with its own SQLite database, and drives Debian's chromium with Playwright."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import ROOT
+
+PORT = int(os.environ.get("PAYFLOW_E2E_PORT", "3111"))
+BASE = f"http://localhost:{PORT}"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited early:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the app did not answer {url} in {seconds}s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    work = tmp_path_factory.mktemp("e2e")
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+        "REFLEX_USE_NPM": "1",
+        "PAYFLOW_DATABASE_URL": f"sqlite:///{work / 'payflow.db'}",
+        "PAYFLOW_DATA_DIR": str(work / "data"),
+        "PAYFLOW_PUBLIC_URL": BASE,
+    }
+    env.pop("REFLEX_REDIS_URL", None)
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-m", "payflow_app.seed"], cwd=ROOT, env=env, check=True)
+    log = work / "app.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [f"{venv_bin}/reflex", "run", "--env", "prod", "--frontend-port", str(PORT), "--backend-port", str(PORT)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for(f"{BASE}/ping", 240, process, log)
+        _wait_for(f"{BASE}/", 60, process, log)
+        yield {"base": BASE, "db": str(work / "payflow.db"), "log": str(log)}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, app_server: dict[str, str]) -> Iterator[Page]:
+    context = browser.new_context(base_url=app_server["base"])
+    context.set_default_timeout(20_000)
+    new_page = context.new_page()
+    yield new_page
+    context.close()
