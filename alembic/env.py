@@ -1,9 +1,9 @@
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import payflow_app.models  # noqa: F401  (registers the tables)
+from alembic import context
 from payflow_app.services.db import get_engine
 
 if context.config.config_file_name is not None:

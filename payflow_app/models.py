@@ -13,6 +13,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def pk(row: SQLModel) -> int:
+    """The primary key of a stored row (``id`` is only None before the first flush)."""
+    value = getattr(row, "id", None)
+    if not isinstance(value, int):
+        raise ValueError(f"{type(row).__name__} has not been stored yet")
+    return value
+
+
 class User(SQLModel, table=True):
     __tablename__ = "user"
     id: int | None = Field(default=None, primary_key=True)

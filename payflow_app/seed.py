@@ -2,34 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import select
 
-from payflow_app.models import Event, TicketType, User, utcnow
+from payflow_app.models import Event, TicketType, User, pk, utcnow
 from payflow_app.services.db import write_transaction
 
 ORGANIZER_EMAIL = "organizer@payflow.test"
-EVENTS = [
-    {
-        "slug": "warsaw-jazz-night",
-        "title": "Warsaw Jazz Night",
-        "description": "An evening of modern jazz on the Vistula.",
-        "venue": "Hala Koszyki, Warsaw",
-        "days_ahead": 30,
-        "currency": "PLN",
-        "types": [("Standard", 12000, 200), ("VIP", 35000, 20)],
-    },
-    {
-        "slug": "nairobi-tech-summit",
-        "title": "Nairobi Tech Summit",
-        "description": "Two days of talks and workshops on African fintech.",
-        "venue": "KICC, Nairobi",
-        "days_ahead": 45,
-        "currency": "KES",
-        "types": [("Regular", 300000, 500), ("Early Bird", 150000, 100)],
-    },
-]
+
+
+@dataclass(frozen=True)
+class DemoEvent:
+    slug: str
+    title: str
+    description: str
+    venue: str
+    days_ahead: int
+    currency: str
+    types: tuple[tuple[str, int, int], ...]  # (name, price in minor units, capacity)
+
+
+EVENTS = (
+    DemoEvent(
+        slug="warsaw-jazz-night",
+        title="Warsaw Jazz Night",
+        description="An evening of modern jazz on the Vistula.",
+        venue="Hala Koszyki, Warsaw",
+        days_ahead=30,
+        currency="PLN",
+        types=(("Standard", 12000, 200), ("VIP", 35000, 20)),
+    ),
+    DemoEvent(
+        slug="nairobi-tech-summit",
+        title="Nairobi Tech Summit",
+        description="Two days of talks and workshops on African fintech.",
+        venue="KICC, Nairobi",
+        days_ahead=45,
+        currency="KES",
+        types=(("Regular", 300000, 500), ("Early Bird", 150000, 100)),
+    ),
+)
 
 
 def seed() -> None:
@@ -40,25 +54,23 @@ def seed() -> None:
             session.add(organizer)
             session.flush()
         for spec in EVENTS:
-            if session.exec(select(Event).where(Event.slug == spec["slug"])).first():
+            if session.exec(select(Event).where(Event.slug == spec.slug)).first():
                 continue
             event = Event(
-                slug=spec["slug"],
-                title=spec["title"],
-                description=spec["description"],
-                venue=spec["venue"],
-                starts_at=(utcnow() + timedelta(days=spec["days_ahead"])).replace(
+                slug=spec.slug,
+                title=spec.title,
+                description=spec.description,
+                venue=spec.venue,
+                starts_at=(utcnow() + timedelta(days=spec.days_ahead)).replace(
                     hour=19, minute=0, second=0, microsecond=0
                 ),
-                currency=spec["currency"],
-                organizer_id=organizer.id,
+                currency=spec.currency,
+                organizer_id=pk(organizer),
             )
             session.add(event)
             session.flush()
-            for name, price, capacity in spec["types"]:
-                session.add(
-                    TicketType(event_id=event.id, name=name, price_minor=price, capacity=capacity)
-                )
+            for name, price, capacity in spec.types:
+                session.add(TicketType(event_id=pk(event), name=name, price_minor=price, capacity=capacity))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,11 @@ PG_ADMIN_URL = os.environ.get("PAYFLOW_TEST_PG_ADMIN", "postgresql://postgres@12
 def migrate(url: str) -> None:
     env = {**os.environ, "PAYFLOW_DATABASE_URL": url}
     subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True, capture_output=True
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
     )
 
 

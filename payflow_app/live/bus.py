@@ -18,6 +18,8 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
+from redis.asyncio import Redis
+
 from payflow_app.services import notify
 from payflow_app.settings import get_settings
 
@@ -29,7 +31,7 @@ class StatusBus:
     def __init__(self) -> None:
         self._watchers: dict[int, set[asyncio.Queue[int]]] = defaultdict(set)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._redis = None
+        self._redis: Redis | None = None
 
     @contextlib.asynccontextmanager
     async def watch(self, order_id: int) -> AsyncIterator[asyncio.Queue[int]]:
@@ -68,7 +70,8 @@ class StatusBus:
 
     async def _redis_publish(self, order_id: int) -> None:
         try:
-            await self._redis.publish(CHANNEL, str(order_id))  # type: ignore[union-attr]
+            assert self._redis is not None
+            await self._redis.publish(CHANNEL, str(order_id))
         except Exception:
             log.exception("redis publish failed; delivering locally only")
             self._deliver_local(order_id)
@@ -79,19 +82,27 @@ class StatusBus:
         unsubscribe = notify.subscribe(self.publish)
         redis_url = get_settings().redis_url
         try:
-            if not redis_url:
-                await asyncio.Event().wait()
-            import redis.asyncio as aioredis
+            if redis_url:
+                try:
+                    await self._relay_redis(redis_url)
+                except Exception:
+                    log.exception("redis relay stopped; live status now reaches this worker's tabs only")
+            await asyncio.Event().wait()
+        finally:
+            unsubscribe()
+            self._loop = None
 
-            self._redis = aioredis.from_url(redis_url)
+    async def _relay_redis(self, redis_url: str) -> None:
+        self._redis = Redis.from_url(redis_url)
+        try:
             pubsub = self._redis.pubsub()
             await pubsub.subscribe(CHANNEL)
             async for message in pubsub.listen():
                 if message.get("type") == "message":
                     self._deliver_local(int(message["data"]))
         finally:
-            unsubscribe()
-            self._loop = None
+            await self._redis.aclose()
+            self._redis = None
 
 
 bus = StatusBus()

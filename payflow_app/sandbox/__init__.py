@@ -12,7 +12,9 @@ def sandbox_routes() -> list[BaseRoute]:
     return [
         Route(f"{base}/v1/checkout/sessions", stripe_api.create_session, methods=["POST"]),
         Route(f"{base}/v1/checkout/sessions/{{session_id}}", stripe_api.retrieve_session, methods=["GET"]),
-        Route(f"{base}/v1/checkout/sessions/{{session_id}}/expire", stripe_api.expire_session, methods=["POST"]),
+        Route(
+            f"{base}/v1/checkout/sessions/{{session_id}}/expire", stripe_api.expire_session, methods=["POST"]
+        ),
         Route(f"{base}/pay/{{session_id}}", stripe_pages.pay_page, methods=["GET"]),
         Route(f"{base}/pay/{{session_id}}", stripe_pages.submit_payment, methods=["POST"]),
     ]

@@ -41,7 +41,9 @@ async def _deliver(event: dict[str, Any], delay: float) -> None:
                 response = await client.post(settings.stripe_webhook_url, content=payload, headers=headers)
             if 200 <= response.status_code < 300:
                 return
-            log.warning("sandbox webhook %s got HTTP %s (attempt %s)", event["id"], response.status_code, attempt)
+            log.warning(
+                "sandbox webhook %s got HTTP %s (attempt %s)", event["id"], response.status_code, attempt
+            )
         except httpx.HTTPError as exc:
             log.warning("sandbox webhook %s failed: %s (attempt %s)", event["id"], exc, attempt)
         if backoff is None:

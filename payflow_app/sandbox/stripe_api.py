@@ -15,9 +15,23 @@ from payflow_app.sandbox.delivery import schedule_delivery
 from payflow_app.settings import get_settings
 
 
-def stripe_error(status: int, message: str, *, type_: str = "invalid_request_error", code: str | None = None, param: str | None = None) -> JSONResponse:
-    body = {"error": {"type": type_, "code": code, "message": message, "param": param,
-                      "doc_url": f"https://stripe.com/docs/error-codes/{code}" if code else None}}
+def stripe_error(
+    status: int,
+    message: str,
+    *,
+    type_: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+) -> JSONResponse:
+    body = {
+        "error": {
+            "type": type_,
+            "code": code,
+            "message": message,
+            "param": param,
+            "doc_url": f"https://stripe.com/docs/error-codes/{code}" if code else None,
+        }
+    }
     return JSONResponse(body, status_code=status, headers={"Request-Id": store.new_id("req_", 14)})
 
 
@@ -37,14 +51,18 @@ def _validate_create(form: dict[str, Any]) -> tuple[int, str] | JSONResponse:
             return stripe_error(400, f"Not a valid URL: {url}", code="url_invalid", param=url)
     items = form.get("line_items")
     if not isinstance(items, list) or not items:
-        return stripe_error(400, "line_items is required in payment mode.", code="parameter_missing", param="line_items")
+        return stripe_error(
+            400, "line_items is required in payment mode.", code="parameter_missing", param="line_items"
+        )
     total, currency = 0, None
     for i, item in enumerate(items):
         price = item.get("price_data") or {}
         try:
             unit, quantity = int(price["unit_amount"]), int(item.get("quantity", 1))
         except (KeyError, ValueError):
-            return stripe_error(400, "unit_amount must be an integer.", param=f"line_items[{i}][price_data][unit_amount]")
+            return stripe_error(
+                400, "unit_amount must be an integer.", param=f"line_items[{i}][price_data][unit_amount]"
+            )
         if unit < 0 or quantity < 1 or not (price.get("product_data") or {}).get("name"):
             return stripe_error(400, "Invalid line item.", param=f"line_items[{i}]")
         if currency not in (None, price.get("currency")):
@@ -52,7 +70,12 @@ def _validate_create(form: dict[str, Any]) -> tuple[int, str] | JSONResponse:
         currency = price.get("currency")
         total += unit * quantity
     if not currency:
-        return stripe_error(400, "currency is required.", code="parameter_missing", param="line_items[0][price_data][currency]")
+        return stripe_error(
+            400,
+            "currency is required.",
+            code="parameter_missing",
+            param="line_items[0][price_data][currency]",
+        )
     return total, currency
 
 
@@ -61,17 +84,30 @@ def _new_session(form: dict[str, Any], total: int, currency: str) -> dict[str, A
     session_id = store.new_id("cs_test_", 58)
     expires_at = int(form.get("expires_at") or now + 24 * 3600)
     return {
-        "id": session_id, "object": "checkout.session", "mode": "payment",
-        "status": "open", "payment_status": "unpaid",
-        "amount_subtotal": total, "amount_total": total, "currency": currency,
-        "created": now, "expires_at": expires_at, "livemode": False,
+        "id": session_id,
+        "object": "checkout.session",
+        "mode": "payment",
+        "status": "open",
+        "payment_status": "unpaid",
+        "amount_subtotal": total,
+        "amount_total": total,
+        "currency": currency,
+        "created": now,
+        "expires_at": expires_at,
+        "livemode": False,
         "client_reference_id": form.get("client_reference_id"),
-        "customer": None, "customer_email": form.get("customer_email"),
-        "customer_details": None, "metadata": form.get("metadata") or {},
-        "payment_intent": None, "payment_method_types": ["card"],
-        "success_url": form["success_url"], "cancel_url": form["cancel_url"],
+        "customer": None,
+        "customer_email": form.get("customer_email"),
+        "customer_details": None,
+        "metadata": form.get("metadata") or {},
+        "payment_intent": None,
+        "payment_method_types": ["card"],
+        "success_url": form["success_url"],
+        "cancel_url": form["cancel_url"],
         "url": f"{get_settings().public_url}/sandbox/stripe/pay/{session_id}",
-        "ui_mode": "hosted_page", "invoice": None, "subscription": None,
+        "ui_mode": "hosted_page",
+        "invoice": None,
+        "subscription": None,
     }
 
 
@@ -99,7 +135,9 @@ async def retrieve_session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     session = await asyncio.to_thread(store.load, session_id, "checkout.session")
     if session is None:
-        return stripe_error(404, f"No such checkout.session: '{session_id}'", code="resource_missing", param="session")
+        return stripe_error(
+            404, f"No such checkout.session: '{session_id}'", code="resource_missing", param="session"
+        )
     return JSONResponse(session)
 
 
@@ -112,8 +150,14 @@ async def expire_session(request: Request) -> Response:
         return JSONResponse(expired)
     session = await asyncio.to_thread(store.load, session_id, "checkout.session")
     if session is None:
-        return stripe_error(404, f"No such checkout.session: '{session_id}'", code="resource_missing", param="session")
-    return stripe_error(400, "Only Checkout Sessions with a status in [\"open\"] can be expired.", code="checkout_session_not_open")
+        return stripe_error(
+            404, f"No such checkout.session: '{session_id}'", code="resource_missing", param="session"
+        )
+    return stripe_error(
+        400,
+        'Only Checkout Sessions with a status in ["open"] can be expired.',
+        code="checkout_session_not_open",
+    )
 
 
 async def expire(session_id: str) -> dict[str, Any] | None:

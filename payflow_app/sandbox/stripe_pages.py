@@ -36,14 +36,14 @@ def _form(session: dict, error: str | None = None, values: dict | None = None) -
     product = ""
     amount = format_money(session["amount_total"], session["currency"].upper())
     err = f'<div class="error" role="alert">{html.escape(error)}</div>' if error else ""
-    return f"""<p><a href="{html.escape(session['cancel_url'].replace('{CHECKOUT_SESSION_ID}', session['id']))}">← Back</a></p>
+    return f"""<p><a href="{html.escape(session["cancel_url"].replace("{CHECKOUT_SESSION_ID}", session["id"]))}">← Back</a></p>
 <p>{product}Pay payflow sandbox</p><p class="amount">{html.escape(amount)}</p>
 <form method="post"><label for="email">Email</label>
-<input id="email" name="email" type="email" value="{v.get('email', html.escape(session.get('customer_email') or ''))}">
-<label for="card">Card number</label><input id="card" name="card_number" inputmode="numeric" autocomplete="cc-number" placeholder="1234 1234 1234 1234" value="{v.get('card_number', '')}">
-<div class="row"><div><label for="exp">Expiry (MM / YY)</label><input id="exp" name="expiry" placeholder="MM / YY" value="{v.get('expiry', '')}"></div>
-<div><label for="cvc">CVC</label><input id="cvc" name="cvc" inputmode="numeric" placeholder="CVC" value="{v.get('cvc', '')}"></div></div>
-<label for="name">Cardholder name</label><input id="name" name="cardholder" value="{v.get('cardholder', '')}">
+<input id="email" name="email" type="email" value="{v.get("email", html.escape(session.get("customer_email") or ""))}">
+<label for="card">Card number</label><input id="card" name="card_number" inputmode="numeric" autocomplete="cc-number" placeholder="1234 1234 1234 1234" value="{v.get("card_number", "")}">
+<div class="row"><div><label for="exp">Expiry (MM / YY)</label><input id="exp" name="expiry" placeholder="MM / YY" value="{v.get("expiry", "")}"></div>
+<div><label for="cvc">CVC</label><input id="cvc" name="cvc" inputmode="numeric" placeholder="CVC" value="{v.get("cvc", "")}"></div></div>
+<label for="name">Cardholder name</label><input id="name" name="cardholder" value="{v.get("cardholder", "")}">
 {err}<button type="submit">Pay {html.escape(amount)}</button></form>
 <p class="hint">Test cards: 4242 4242 4242 4242 pays · 4000 0000 0000 0002 is declined · 4000 0000 0000 9995 has insufficient funds.</p>"""
 
@@ -73,7 +73,7 @@ def _card_problem(number: str, expiry: str, cvc: str) -> str | None:
 def _closed(session: dict) -> str:
     state = "has been paid" if session["payment_status"] == "paid" else "has expired"
     back = html.escape(session["cancel_url"].replace("{CHECKOUT_SESSION_ID}", session["id"]))
-    return f"<h1>This checkout {state}</h1><p><a href=\"{back}\">Return to the shop</a></p>"
+    return f'<h1>This checkout {state}</h1><p><a href="{back}">Return to the shop</a></p>'
 
 
 async def pay_page(request: Request) -> Response:
@@ -105,8 +105,14 @@ async def submit_payment(request: Request) -> Response:
         payment_status="paid",
         payment_intent=store.new_id("pi_"),
         url=None,
-        customer_details={"email": email, "name": form.get("cardholder") or None, "phone": None,
-                          "address": None, "tax_exempt": "none", "tax_ids": []},
+        customer_details={
+            "email": email,
+            "name": form.get("cardholder") or None,
+            "phone": None,
+            "address": None,
+            "tax_exempt": "none",
+            "tax_ids": [],
+        },
     )
     if paid is None:  # paid or expired by a concurrent request
         latest = await asyncio.to_thread(store.load, session_id, "checkout.session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import secrets
@@ -29,7 +30,7 @@ def parse_form(items: list[tuple[str, str]]) -> dict[str, Any]:
     for key, value in items:
         parts = re.findall(r"[^\[\]]+", key)
         node: Any = root
-        for part, nxt in zip(parts, parts[1:], strict=False):
+        for part, nxt in itertools.pairwise(parts):
             child_is_list = nxt.isdigit()
             if isinstance(node, list):
                 index = int(part)

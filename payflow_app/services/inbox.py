@@ -9,6 +9,7 @@ one idempotent fulfilment. A failed attempt is retried later with backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import traceback
@@ -121,7 +122,7 @@ def _finish(event_id: int, error: str | None) -> None:
         if row.attempts >= settings.inbox_max_attempts:
             row.status = "dead"
         else:
-            row.next_attempt_at = utcnow() + timedelta(seconds=min(600, 2 ** row.attempts))
+            row.next_attempt_at = utcnow() + timedelta(seconds=min(600, 2**row.attempts))
 
 
 async def process_event(row: WebhookEvent) -> None:
@@ -162,7 +163,5 @@ async def run_inbox_worker() -> None:
             await drain_inbox()
         except Exception:
             log.exception("inbox worker pass failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_wakeup.wait(), timeout=poll)
-        except TimeoutError:
-            pass

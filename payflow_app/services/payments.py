@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from payflow_app.models import Event, Order, Payment, TicketType, User, utcnow
+from payflow_app.models import Event, Order, Payment, TicketType, User, pk, utcnow
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import PaymentError, PaymentRequest, PaymentTruth, ProviderStatus
 from payflow_app.services import fulfilment, notify
@@ -41,20 +41,20 @@ async def start_order_payment(*, order_id: int, provider_id: str = "stripe") -> 
     """Open a payment attempt for a pending order and answer where to send the
     customer. A provider failure closes the attempt and cancels the order (its seats
     are released) and raises PaymentError with the provider's reason."""
-    payment, request = await asyncio.to_thread(_create_attempt, order_id, provider_id)
+    payment_id, request = await asyncio.to_thread(_create_attempt, order_id, provider_id)
     provider = get_provider(provider_id)
     try:
         started = await provider.start_payment(request)
     except PaymentError as exc:
-        await asyncio.to_thread(_attempt_failed, payment.id, exc)
+        await asyncio.to_thread(_attempt_failed, payment_id, exc)
         raise
     if not started.redirect_url:
         raise PaymentError("no_redirect", "The payment provider did not return a payment page.")
-    await asyncio.to_thread(_attempt_started, payment.id, started.provider_reference, started.redirect_url)
-    return CheckoutRedirect(payment_id=payment.id, redirect_url=started.redirect_url)  # type: ignore[arg-type]
+    await asyncio.to_thread(_attempt_started, payment_id, started.provider_reference, started.redirect_url)
+    return CheckoutRedirect(payment_id=payment_id, redirect_url=started.redirect_url)
 
 
-def _create_attempt(order_id: int, provider_id: str) -> tuple[Payment, PaymentRequest]:
+def _create_attempt(order_id: int, provider_id: str) -> tuple[int, PaymentRequest]:
     public = get_settings().public_url
     with write_transaction() as session:
         order = lock(session, Order, order_id)
@@ -82,7 +82,7 @@ def _create_attempt(order_id: int, provider_id: str) -> tuple[Payment, PaymentRe
             cancel_url=f"{public}/payments/cancel?session_id={{CHECKOUT_SESSION_ID}}",
             metadata={"payment_id": str(payment.id)},
         )
-        return payment, request
+        return pk(payment), request
 
 
 def _customer_email(session: Session, order: Order) -> str:
@@ -132,7 +132,9 @@ def settle_payment(*, payment_id: int, truth: PaymentTruth, cancelled_by_custome
         closing = {
             ProviderStatus.FAILED: PaymentStatus.FAILED,
             ProviderStatus.CANCELLED: PaymentStatus.CANCELLED,
-            ProviderStatus.EXPIRED: PaymentStatus.CANCELLED if cancelled_by_customer else PaymentStatus.EXPIRED,
+            ProviderStatus.EXPIRED: PaymentStatus.CANCELLED
+            if cancelled_by_customer
+            else PaymentStatus.EXPIRED,
         }[truth.status]
         close_payment(payment_id=payment_id, status=closing, truth=truth)
 
@@ -178,7 +180,7 @@ async def cancel_by_customer(*, provider: str, reference: str) -> Payment:
     if payment.status not in TERMINAL:
         truth = await get_provider(provider).cancel_payment(reference)
         await asyncio.to_thread(
-            settle_payment, payment_id=payment.id, truth=truth, cancelled_by_customer=True
+            settle_payment, payment_id=pk(payment), truth=truth, cancelled_by_customer=True
         )
     refreshed = await asyncio.to_thread(find_payment, provider=provider, reference=reference)
     assert refreshed is not None

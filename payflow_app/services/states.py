@@ -29,9 +29,7 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset(
         {OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
     ),
-    OrderStatus.AWAITING_PAYMENT: frozenset(
-        {OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
-    ),
+    OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.EXPIRED}),
     OrderStatus.PAID: frozenset({OrderStatus.FULFILLED}),
     OrderStatus.FULFILLED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),

@@ -85,9 +85,7 @@ def sign_ticket_token(*, ticket_number: str, event_id: int) -> str:
 def verify_ticket_token(token: str, *, public_key: str | None = None) -> TicketClaims:
     """Check the signature with the public key only, as an offline scanner would."""
     try:
-        claims = jwt.decode(
-            token, public_key or public_key_pem(), algorithms=[ALGORITHM], issuer=ISSUER
-        )
+        claims = jwt.decode(token, public_key or public_key_pem(), algorithms=[ALGORITHM], issuer=ISSUER)
         return TicketClaims(
             ticket_number=str(claims["tkt"]),
             event_id=int(claims["evt"]),

@@ -63,7 +63,16 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     log = work / "app.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [f"{venv_bin}/reflex", "run", "--env", "prod", "--frontend-port", str(PORT), "--backend-port", str(PORT)],
+            [
+                f"{venv_bin}/reflex",
+                "run",
+                "--env",
+                "prod",
+                "--frontend-port",
+                str(PORT),
+                "--backend-port",
+                str(PORT),
+            ],
             cwd=ROOT,
             env=env,
             stdout=out,

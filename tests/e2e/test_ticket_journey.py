@@ -67,7 +67,9 @@ def test_buy_two_tickets_and_watch_the_steps_complete(page: Page) -> None:
     assert repeated == {}
 
 
-def test_status_page_updates_by_itself_when_the_webhook_arrives(page: Page, app_server: dict[str, str]) -> None:
+def test_status_page_updates_by_itself_when_the_webhook_arrives(
+    page: Page, app_server: dict[str, str]
+) -> None:
     session_id = go_to_pay_page(page, quantity="1")
     # The customer opens the order page before paying (e.g. paid on another device).
     page.goto(f"/payments/success?session_id={session_id}")

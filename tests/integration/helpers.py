@@ -71,7 +71,9 @@ def mark_paid_quietly(session_id: str, **changes: object) -> dict:
     return paid
 
 
-def signed_event(obj: dict, event_type: str = "checkout.session.completed", **header: object) -> tuple[bytes, dict]:
+def signed_event(
+    obj: dict, event_type: str = "checkout.session.completed", **header: object
+) -> tuple[bytes, dict]:
     event = stripe_store.make_event(event_type, obj)
     body = json.dumps(event).encode()
     secret = str(header.get("secret", get_settings().stripe_webhook_secret))

@@ -7,10 +7,10 @@ import asyncio
 
 import httpx
 
+from payflow_app.models import SandboxObject, utcnow
 from payflow_app.sandbox import stripe_store
 from payflow_app.services import payments
 from payflow_app.services.db import write_transaction
-from payflow_app.models import SandboxObject, utcnow
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import (
     inbox,

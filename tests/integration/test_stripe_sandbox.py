@@ -15,7 +15,12 @@ from tests.integration.helpers import pay, start_payment
 
 PARAMS = {
     "mode": "payment",
-    "line_items": [{"quantity": 2, "price_data": {"currency": "pln", "unit_amount": 4500, "product_data": {"name": "Ticket"}}}],
+    "line_items": [
+        {
+            "quantity": 2,
+            "price_data": {"currency": "pln", "unit_amount": 4500, "product_data": {"name": "Ticket"}},
+        }
+    ],
     "success_url": "http://localhost/s?session_id={CHECKOUT_SESSION_ID}",
     "cancel_url": "http://localhost/c",
 }
@@ -40,7 +45,10 @@ def test_sdk_creates_and_retrieves_a_session_in_stripes_shape(server: str) -> No
     assert isinstance(created, stripe.checkout.Session)
     assert created.id.startswith("cs_test_") and created.id == fetched.id
     assert (created.amount_total, created.currency, created.status, created.payment_status) == (
-        9000, "pln", "open", "unpaid",
+        9000,
+        "pln",
+        "open",
+        "unpaid",
     )
     assert created.url and created.url.endswith(f"/sandbox/stripe/pay/{created.id}")
 
@@ -88,5 +96,8 @@ def test_adapter_reads_the_truth_of_a_paid_session(http: httpx.Client) -> None:
     pay(http, session_id)
     truth = asyncio.run(get_provider("stripe").fetch_payment(session_id))
     assert truth.status is ProviderStatus.SUCCEEDED
-    assert truth.amount is not None and (truth.amount.amount, truth.amount.currency) == (order.amount_minor, "PLN")
+    assert truth.amount is not None and (truth.amount.amount, truth.amount.currency) == (
+        order.amount_minor,
+        "PLN",
+    )
     assert truth.receipt_number and truth.receipt_number.startswith("pi_")

@@ -42,7 +42,9 @@ def test_the_same_event_three_times_concurrently_fulfils_once(http: httpx.Client
     order, session_id = start_payment(quantity=3)
     body, headers = signed_event(mark_paid_quietly(session_id))
     with ThreadPoolExecutor(max_workers=3) as pool:
-        responses = list(pool.map(lambda _: http.post("/api/webhooks/stripe", content=body, headers=headers), range(3)))
+        responses = list(
+            pool.map(lambda _: http.post("/api/webhooks/stripe", content=body, headers=headers), range(3))
+        )
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert sorted(r.json()["duplicate"] for r in responses) == [False, True, True]
     wait_until(lambda: order_of(order.id).status == "fulfilled", what="fulfilment")
@@ -68,7 +70,9 @@ def test_distinct_events_for_one_payment_still_fulfil_once(http: httpx.Client) -
         ("missing header", lambda obj: (signed_event(obj)[0], {"Content-Type": "application/json"})),
     ],
 )
-def test_unverifiable_webhooks_get_400_and_fulfil_nothing(http: httpx.Client, case: str, make_headers) -> None:  # type: ignore[no-untyped-def]
+def test_unverifiable_webhooks_get_400_and_fulfil_nothing(
+    http: httpx.Client, case: str, make_headers
+) -> None:  # type: ignore[no-untyped-def]
     order, session_id = start_payment(quantity=1)
     body, headers = make_headers(mark_paid_quietly(session_id))
     response = http.post("/api/webhooks/stripe", content=body, headers=headers)
@@ -104,7 +108,9 @@ def test_events_the_pipeline_does_not_use_are_stored_and_acknowledged(http: http
     body, headers = signed_event(recorded["data"]["object"], event_type=recorded["type"])
     response = http.post("/api/webhooks/stripe", content=body, headers=headers)
     assert response.status_code == 200
-    wait_until(lambda: [e.status for e in inbox() if e.event_type == "plan.created"] == ["processed"], what="ack")
+    wait_until(
+        lambda: [e.status for e in inbox() if e.event_type == "plan.created"] == ["processed"], what="ack"
+    )
 
 
 def test_an_event_that_cannot_be_stored_gets_a_5xx_so_stripe_retries(

@@ -11,7 +11,13 @@ from tests import factories
 
 
 def _form(**changes: object) -> CheckoutForm:
-    base = {"full_name": "Ada Lovelace", "email": "ada@example.com", "phone": "", "ticket_type_id": 1, "quantity": 1}
+    base = {
+        "full_name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "phone": "",
+        "ticket_type_id": 1,
+        "quantity": 1,
+    }
     return CheckoutForm(**(base | changes))  # type: ignore[arg-type]
 
 

@@ -101,7 +101,13 @@ def test_each_committed_step_notifies_watchers(seeded: str) -> None:
 
     def record(order_id: int) -> None:
         db_order = _state(order_id)[0]
-        seen.append((db_order.status, db_order.tickets_issued_at is not None, db_order.confirmation_sent_at is not None))
+        seen.append(
+            (
+                db_order.status,
+                db_order.tickets_issued_at is not None,
+                db_order.confirmation_sent_at is not None,
+            )
+        )
 
     unsubscribe = notify.subscribe(record)
     try:

@@ -54,7 +54,10 @@ class CheckoutState(rx.State):
         if view is None:
             return
         self.title, self.venue, self.starts_at, self.description = (
-            view.title, view.venue, view.starts_at, view.description,
+            view.title,
+            view.venue,
+            view.starts_at,
+            view.description,
         )
         self.ticket_types = [
             {
@@ -66,7 +69,7 @@ class CheckoutState(rx.State):
         ]
 
     @rx.event
-    async def submit(self, data: dict[str, str]):  # type: ignore[no-untyped-def]
+    async def submit(self, data: dict[str, str]):
         form = _form_from(data)
         self.form_error = ""
         self.errors = checkout.validate_form(form)

@@ -19,7 +19,8 @@ class EventsState(rx.State):
     async def load(self) -> None:
         views = await asyncio.to_thread(upcoming_events)
         self.events = [
-            {k: str(v) for k, v in asdict(e).items() if k != "ticket_types"} | {"href": routes.event_path(e.slug)}
+            {k: str(v) for k, v in asdict(e).items() if k != "ticket_types"}
+            | {"href": routes.event_path(e.slug)}
             for e in views
         ]
 

@@ -48,23 +48,36 @@ def payment_cancel_page() -> rx.Component:
         rx.match(
             S.phase,
             ("loading", rx.el.p("Cancelling your payment…", class_name="muted")),
-            ("cancelled", rx.el.div(
-                rx.el.h1("Payment cancelled"),
-                rx.el.p("Your order was cancelled and you have not been charged. The tickets you chose are available again."),
-                rx.el.a("Try again", href=S.retry_href, class_name="button"),
-            )),
-            ("paid", rx.el.div(
-                rx.el.h1("This payment was already completed"),
-                rx.el.p("Your payment went through before it could be cancelled, so your order stands."),
-                rx.el.a("See your order", href=S.success_href, class_name="button"),
-            )),
-            ("not_found", rx.el.div(
-                rx.el.h1("Payment not found"),
-                rx.el.a("Browse events", href=routes.EVENTS, class_name="button"),
-            )),
+            (
+                "cancelled",
+                rx.el.div(
+                    rx.el.h1("Payment cancelled"),
+                    rx.el.p(
+                        "Your order was cancelled and you have not been charged. The tickets you chose are available again."
+                    ),
+                    rx.el.a("Try again", href=S.retry_href, class_name="button"),
+                ),
+            ),
+            (
+                "paid",
+                rx.el.div(
+                    rx.el.h1("This payment was already completed"),
+                    rx.el.p("Your payment went through before it could be cancelled, so your order stands."),
+                    rx.el.a("See your order", href=S.success_href, class_name="button"),
+                ),
+            ),
+            (
+                "not_found",
+                rx.el.div(
+                    rx.el.h1("Payment not found"),
+                    rx.el.a("Browse events", href=routes.EVENTS, class_name="button"),
+                ),
+            ),
             rx.el.div(
                 rx.el.h1("We could not cancel right now"),
-                rx.el.p("The payment provider did not answer. Nothing was charged by this page; please reload it in a moment."),
+                rx.el.p(
+                    "The payment provider did not answer. Nothing was charged by this page; please reload it in a moment."
+                ),
             ),
         ),
     )

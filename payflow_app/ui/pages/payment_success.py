@@ -52,7 +52,9 @@ class PaymentStatusState(rx.State):
             {"label": STEP_LABELS[key], "state": "done" if snap.steps_done[key] else "pending"}
             for key in STEPS
         ]
-        self.tickets = [{"number": t.number, "type": t.ticket_type, "qr": t.qr_data_uri} for t in snap.tickets]
+        self.tickets = [
+            {"number": t.number, "type": t.ticket_type, "qr": t.qr_data_uri} for t in snap.tickets
+        ]
         self.phase = "done" if snap.is_processed else ("closed" if snap.is_closed else "processing")
         self.problem = _problem_text(snap) if self.phase == "closed" else ""
 
@@ -64,7 +66,7 @@ class PaymentStatusState(rx.State):
         return snap
 
     @rx.event(background=True)
-    async def watch(self):  # type: ignore[no-untyped-def]
+    async def watch(self):
         async with self:
             session_id = self.router.url.query_parameters.get("session_id", "")
             self.phase, self.delayed = "loading", False
@@ -120,7 +122,12 @@ def _step(step: rx.Var) -> rx.Component:
 
 def _ticket(ticket: rx.Var) -> rx.Component:
     return rx.el.figure(
-        rx.el.img(src=ticket["qr"], alt=rx.Var.create("QR code for ticket ") + ticket["number"], width="180", height="180"),
+        rx.el.img(
+            src=ticket["qr"],
+            alt=rx.Var.create("QR code for ticket ") + ticket["number"],
+            width="180",
+            height="180",
+        ),
         rx.el.figcaption(ticket["type"], " · ", ticket["number"]),
         class_name="ticket",
     )
@@ -131,11 +138,16 @@ def _summary() -> rx.Component:
     return rx.el.section(
         rx.el.h2("Order summary"),
         rx.el.dl(
-            rx.el.dt("Order number"), rx.el.dd(S.order_number),
-            rx.el.dt("Event"), rx.el.dd(S.event_title),
-            rx.el.dt("Tickets"), rx.el.dd(S.quantity, " × ", S.ticket_type),
-            rx.el.dt("Amount"), rx.el.dd(S.amount),
-            rx.el.dt("Status"), rx.el.dd(S.order_status, id="order-status"),
+            rx.el.dt("Order number"),
+            rx.el.dd(S.order_number),
+            rx.el.dt("Event"),
+            rx.el.dd(S.event_title),
+            rx.el.dt("Tickets"),
+            rx.el.dd(S.quantity, " × ", S.ticket_type),
+            rx.el.dt("Amount"),
+            rx.el.dd(S.amount),
+            rx.el.dt("Status"),
+            rx.el.dd(S.order_status, id="order-status"),
         ),
         class_name="summary",
     )
@@ -147,11 +159,14 @@ def payment_success_page() -> rx.Component:
         rx.match(
             S.phase,
             ("loading", rx.el.p("Loading your order…", class_name="muted")),
-            ("not_found", rx.el.div(
-                rx.el.h1("Payment not found"),
-                rx.el.p("We could not find a payment for this link."),
-                rx.el.a("Browse events", href=routes.EVENTS, class_name="button"),
-            )),
+            (
+                "not_found",
+                rx.el.div(
+                    rx.el.h1("Payment not found"),
+                    rx.el.p("We could not find a payment for this link."),
+                    rx.el.a("Browse events", href=routes.EVENTS, class_name="button"),
+                ),
+            ),
             rx.el.div(
                 rx.match(
                     S.phase,
@@ -159,19 +174,31 @@ def payment_success_page() -> rx.Component:
                     ("closed", rx.el.h1("Payment not completed")),
                     rx.el.h1("Processing your payment"),
                 ),
-                rx.cond(S.phase == "processing", rx.el.p("Waiting for payment confirmation…", class_name="muted")),
-                rx.cond(S.delayed & (S.phase == "processing"), notice(
-                    "Confirmation is taking longer than usual. You can keep this page open: it will update by itself. "
-                    "If you paid, your tickets will also be emailed to you.")),
+                rx.cond(
+                    S.phase == "processing", rx.el.p("Waiting for payment confirmation…", class_name="muted")
+                ),
+                rx.cond(
+                    S.delayed & (S.phase == "processing"),
+                    notice(
+                        "Confirmation is taking longer than usual. You can keep this page open: it will update by itself. "
+                        "If you paid, your tickets will also be emailed to you."
+                    ),
+                ),
                 rx.cond(S.problem != "", notice(S.problem, tone="error")),
                 rx.el.ol(rx.foreach(S.steps, _step), class_name="steps", aria_label="Processing steps"),
                 _summary(),
-                rx.cond(S.tickets.length() > 0, rx.el.section(
-                    rx.el.h2("Your tickets"),
-                    rx.el.div(rx.foreach(S.tickets, _ticket), class_name="tickets"),
-                )),
+                rx.cond(
+                    S.tickets.length() > 0,
+                    rx.el.section(
+                        rx.el.h2("Your tickets"),
+                        rx.el.div(rx.foreach(S.tickets, _ticket), class_name="tickets"),
+                    ),
+                ),
                 rx.cond(S.phase == "closed", rx.el.a("Try again", href=S.event_href, class_name="button")),
-                rx.cond(S.phase == "done", rx.el.a("Browse more events", href=routes.EVENTS, class_name="button secondary")),
+                rx.cond(
+                    S.phase == "done",
+                    rx.el.a("Browse more events", href=routes.EVENTS, class_name="button secondary"),
+                ),
             ),
         ),
         title=None,

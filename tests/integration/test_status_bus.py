@@ -1,0 +1,63 @@
+"""The status bus delivers "order changed" to watchers: from worker threads, and
+across workers through Redis when it is configured."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from payflow_app.live.bus import StatusBus
+from payflow_app.services import notify
+from payflow_app.settings import reload_settings
+
+
+@contextlib.asynccontextmanager
+async def running(bus: StatusBus) -> AsyncIterator[StatusBus]:
+    task = asyncio.create_task(bus.run())
+    await asyncio.sleep(0.1)  # attached to the loop (and subscribed to Redis)
+    try:
+        yield bus
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_notification_from_a_worker_thread_reaches_the_watcher() -> None:
+    async with running(StatusBus()) as bus, bus.watch(42) as changes:
+        thread = threading.Thread(target=notify.order_changed, args=(42,))
+        thread.start()
+        assert await asyncio.wait_for(changes.get(), timeout=2) == 42
+        thread.join()
+        notify.order_changed(7)  # another order: this watcher hears nothing
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(changes.get(), timeout=0.2)
+    assert bus.watcher_count(42) == 0
+
+
+async def test_with_redis_a_change_in_one_worker_reaches_a_tab_watching_in_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = os.environ.get("PAYFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    from redis.asyncio import Redis
+
+    try:
+        probe = Redis.from_url(url)
+        await probe.ping()
+        await probe.aclose()
+    except Exception:
+        if os.environ.get("CI"):
+            pytest.fail("Redis is expected at 127.0.0.1:6379 in CI")
+        pytest.skip("Redis is not running")
+    monkeypatch.setenv("PAYFLOW_REDIS_URL", url)
+    reload_settings()
+    worker_a, worker_b = StatusBus(), StatusBus()
+    async with running(worker_a), running(worker_b), worker_b.watch(99) as changes:
+        worker_a.publish(99)  # fulfilment ran in worker A; the tab's task lives in B
+        assert await asyncio.wait_for(changes.get(), timeout=3) == 99
+    reload_settings()
