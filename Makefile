@@ -59,7 +59,7 @@ bench: install-test
 	$(PY) -m tests.bench.fulfil_bench
 
 test: install-test lint typecheck
-	$(BIN)/pytest tests
+	$(BIN)/pytest
 
 clean:
 	rm -rf .web .states .data .pytest_cache .mypy_cache .ruff_cache

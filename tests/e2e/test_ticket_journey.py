@@ -26,11 +26,23 @@ def fill_checkout(page: Page, *, quantity: str = "2", ticket_type: str | None = 
     page.get_by_label("Quantity").fill(quantity)
 
 
+OVERLAY = "Redirecting you to the secure payment page"
+
+
 def go_to_pay_page(page: Page, **form: str) -> str:
     fill_checkout(page, **form)
+    # The redirect can be faster than an assertion, so the page reports the overlay.
+    overlay_seen: list[bool] = []
+    page.expose_function("payflowTestOverlaySeen", lambda: overlay_seen.append(True))
+    page.evaluate(
+        """text => new MutationObserver(() => {
+             if (document.body.innerText.includes(text)) window.payflowTestOverlaySeen();
+           }).observe(document.body, {childList: true, subtree: true})""",
+        OVERLAY,
+    )
     page.get_by_role("button", name="Continue to payment").click()
-    expect(page.get_by_text("Redirecting you to the secure payment page")).to_be_visible()
     page.wait_for_url(re.compile(r"/sandbox/stripe/pay/cs_test_"))
+    assert overlay_seen, "the redirect overlay did not show before leaving"
     expect(page.get_by_text("Sandbox — no real money")).to_be_visible()
     return page.url.rsplit("/", 1)[-1]
 
