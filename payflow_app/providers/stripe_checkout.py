@@ -89,7 +89,9 @@ class StripeCheckoutProvider:
         if truth.status is not ProviderStatus.PENDING:
             return truth
         try:
-            session = await self._client.v1.checkout.sessions.expire_async(provider_reference)
+            session = await self._client.v1.checkout.sessions.expire_async(
+                provider_reference, options={"idempotency_key": f"expire_{provider_reference}"}
+            )
         except stripe.InvalidRequestError:
             # Completed or expired in the meantime: the provider's current word wins.
             return await self.fetch_payment(provider_reference)

@@ -33,11 +33,10 @@ a{{color:#635bff}}.hint{{font-size:12px;color:#64748b;margin-top:18px}}</style><
 
 def _form(session: dict, error: str | None = None, values: dict | None = None) -> str:
     v = {k: html.escape(str(x)) for k, x in (values or {}).items()}
-    product = ""
     amount = format_money(session["amount_total"], session["currency"].upper())
     err = f'<div class="error" role="alert">{html.escape(error)}</div>' if error else ""
     return f"""<p><a href="{html.escape(session["cancel_url"].replace("{CHECKOUT_SESSION_ID}", session["id"]))}">← Back</a></p>
-<p>{product}Pay payflow sandbox</p><p class="amount">{html.escape(amount)}</p>
+<p>Pay payflow sandbox</p><p class="amount">{html.escape(amount)}</p>
 <form method="post"><label for="email">Email</label>
 <input id="email" name="email" type="email" value="{v.get("email", html.escape(session.get("customer_email") or ""))}">
 <label for="card">Card number</label><input id="card" name="card_number" inputmode="numeric" autocomplete="cc-number" placeholder="1234 1234 1234 1234" value="{v.get("card_number", "")}">

@@ -30,3 +30,14 @@ def page(*children: rx.Component, title: str | None = None) -> rx.Component:
 
 def notice(text: rx.Var | str, *, tone: str = "info") -> rx.Component:
     return rx.el.div(text, class_name=f"notice notice-{tone}", role="alert" if tone == "error" else "status")
+
+
+def message_panel(
+    title: str, text: str | None = None, *, action: str | None = None, href: rx.Var | str = ""
+) -> rx.Component:
+    """A full-page message: what happened, and the one thing to do next."""
+    return rx.el.div(
+        rx.el.h1(title),
+        rx.el.p(text) if text else rx.fragment(),
+        rx.el.a(action, href=href, class_name="button") if action else rx.fragment(),
+    )

@@ -12,7 +12,8 @@ from payflow_app.providers.base import PaymentError
 from payflow_app.services import checkout, payments
 from payflow_app.services.catalogue import event_by_slug
 from payflow_app.services.errors import DomainError, InvalidInput
-from payflow_app.ui.components.layout import notice, page
+from payflow_app.ui import routes
+from payflow_app.ui.components.layout import message_panel, notice, page
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,11 @@ def event_page() -> rx.Component:
                 _checkout_form(),
                 rx.cond(CheckoutState.redirecting, _overlay()),
             ),
-            rx.el.div(rx.el.h1("Event not found"), rx.el.a("See all events", href="/")),
+            message_panel(
+                "Event not found",
+                "This event does not exist or is no longer on sale.",
+                action="See all events",
+                href=routes.EVENTS,
+            ),
         ),
     )

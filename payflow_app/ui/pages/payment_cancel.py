@@ -13,7 +13,7 @@ from payflow_app.services.errors import NotFound
 from payflow_app.services.states import PaymentStatus
 from payflow_app.services.status import order_snapshot
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import page
+from payflow_app.ui.components.layout import message_panel, page
 
 log = logging.getLogger(__name__)
 
@@ -50,34 +50,28 @@ def payment_cancel_page() -> rx.Component:
             ("loading", rx.el.p("Cancelling your payment…", class_name="muted")),
             (
                 "cancelled",
-                rx.el.div(
-                    rx.el.h1("Payment cancelled"),
-                    rx.el.p(
-                        "Your order was cancelled and you have not been charged. The tickets you chose are available again."
-                    ),
-                    rx.el.a("Try again", href=S.retry_href, class_name="button"),
+                message_panel(
+                    "Payment cancelled",
+                    "Your order was cancelled and you have not been charged. "
+                    "The tickets you chose are available again.",
+                    action="Try again",
+                    href=S.retry_href,
                 ),
             ),
             (
                 "paid",
-                rx.el.div(
-                    rx.el.h1("This payment was already completed"),
-                    rx.el.p("Your payment went through before it could be cancelled, so your order stands."),
-                    rx.el.a("See your order", href=S.success_href, class_name="button"),
+                message_panel(
+                    "This payment was already completed",
+                    "Your payment went through before it could be cancelled, so your order stands.",
+                    action="See your order",
+                    href=S.success_href,
                 ),
             ),
-            (
-                "not_found",
-                rx.el.div(
-                    rx.el.h1("Payment not found"),
-                    rx.el.a("Browse events", href=routes.EVENTS, class_name="button"),
-                ),
-            ),
-            rx.el.div(
-                rx.el.h1("We could not cancel right now"),
-                rx.el.p(
-                    "The payment provider did not answer. Nothing was charged by this page; please reload it in a moment."
-                ),
+            ("not_found", message_panel("Payment not found", action="Browse events", href=routes.EVENTS)),
+            message_panel(
+                "We could not cancel right now",
+                "The payment provider did not answer. Nothing was charged by this page; "
+                "please reload it in a moment.",
             ),
         ),
     )

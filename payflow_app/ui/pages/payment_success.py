@@ -16,7 +16,7 @@ from payflow_app.live.bus import bus
 from payflow_app.services import payments
 from payflow_app.services.status import STEPS, OrderSnapshot, order_snapshot
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import notice, page
+from payflow_app.ui.components.layout import message_panel, notice, page
 
 log = logging.getLogger(__name__)
 STEP_LABELS = {
@@ -161,10 +161,11 @@ def payment_success_page() -> rx.Component:
             ("loading", rx.el.p("Loading your order…", class_name="muted")),
             (
                 "not_found",
-                rx.el.div(
-                    rx.el.h1("Payment not found"),
-                    rx.el.p("We could not find a payment for this link."),
-                    rx.el.a("Browse events", href=routes.EVENTS, class_name="button"),
+                message_panel(
+                    "Payment not found",
+                    "We could not find a payment for this link.",
+                    action="Browse events",
+                    href=routes.EVENTS,
                 ),
             ),
             rx.el.div(
