@@ -105,5 +105,7 @@ def qr_png(data: str, *, box_size: int = 6) -> bytes:
     return buffer.getvalue()
 
 
+@lru_cache(maxsize=512)
 def qr_data_uri(data: str) -> str:
+    """Cached: a token never changes, and the live page re-reads it on every push."""
     return "data:image/png;base64," + base64.b64encode(qr_png(data)).decode()
