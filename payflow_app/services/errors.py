@@ -5,7 +5,6 @@ from __future__ import annotations
 
 class DomainError(Exception):
     code = "domain_error"
-    status = 400
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -16,14 +15,12 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     code = "not_found"
-    status = 404
 
 
 class InvalidInput(DomainError):
     """Field-level validation errors; ``errors`` maps a field to its message."""
 
     code = "invalid_input"
-    status = 422
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(errors.values()))

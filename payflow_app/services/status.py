@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 
@@ -54,9 +53,6 @@ class OrderSnapshot:
             OrderStatus.CANCELLED,
             OrderStatus.EXPIRED,
         ) or self.payment_status in (PaymentStatus.REQUIRES_REVIEW, PaymentStatus.FAILED)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"is_processed": self.is_processed, "is_closed": self.is_closed}
 
 
 def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | None:
