@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
-from payflow_app.models import Event, TicketType, utcnow
+from payflow_app.models import Event, TicketType, pk, utcnow
 from payflow_app.services.db import read_session
 from payflow_app.services.money import format_money
 
@@ -35,7 +35,7 @@ class EventView:
 def _view(event: Event, types: list[TicketType]) -> EventView:
     views = [
         TicketTypeView(
-            id=t.id,  # type: ignore[arg-type]
+            id=pk(t),
             name=t.name,
             price=format_money(t.price_minor, event.currency),
             price_minor=t.price_minor,
@@ -65,7 +65,7 @@ def upcoming_events() -> list[EventView]:
     by_event: dict[int, list[TicketType]] = {}
     for t in types:
         by_event.setdefault(t.event_id, []).append(t)
-    return [_view(e, by_event.get(e.id, [])) for e in events]  # type: ignore[arg-type]
+    return [_view(e, by_event.get(pk(e), [])) for e in events]
 
 
 def event_by_slug(slug: str) -> EventView | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from payflow_app.models import Event, Order, TicketType, User
+from payflow_app.models import Event, Order, TicketType, User, pk
 from payflow_app.services import numbers
 from payflow_app.services.db import write_transaction
 from payflow_app.services.errors import InvalidInput, NotFound
@@ -62,9 +62,9 @@ def place_order(*, form: CheckoutForm) -> Order:
         user = _customer(session, form)
         order = Order(
             number=numbers.order_number(),
-            user_id=user.id,  # type: ignore[arg-type]
-            event_id=event.id,  # type: ignore[arg-type]
-            ticket_type_id=ticket_type.id,  # type: ignore[arg-type]
+            user_id=pk(user),
+            event_id=pk(event),
+            ticket_type_id=pk(ticket_type),
             quantity=form.quantity,
             unit_price_minor=ticket_type.price_minor,
             amount_minor=ticket_type.price_minor * form.quantity,

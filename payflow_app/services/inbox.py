@@ -20,7 +20,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 
-from payflow_app.models import WebhookEvent, utcnow
+from payflow_app.models import WebhookEvent, pk, utcnow
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import ProviderEvent
 from payflow_app.services import payments
@@ -56,7 +56,7 @@ def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str,
         with write_transaction() as session:
             session.add(row)
             session.flush()
-            return Stored(id=row.id, duplicate=False)  # type: ignore[arg-type]
+            return Stored(id=pk(row), duplicate=False)
     except IntegrityError:
         with read_session() as session:
             existing = session.exec(
@@ -64,7 +64,7 @@ def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str,
                     WebhookEvent.provider == provider, WebhookEvent.event_id == event.event_id
                 )
             ).one()
-            return Stored(id=existing.id, duplicate=True)  # type: ignore[arg-type]
+            return Stored(id=pk(existing), duplicate=True)
 
 
 def record_rejection(*, provider: str, reason: str, headers: Mapping[str, str], body: bytes) -> int:
@@ -79,7 +79,7 @@ def record_rejection(*, provider: str, reason: str, headers: Mapping[str, str], 
         )
         session.add(row)
         session.flush()
-        return row.id  # type: ignore[return-value]
+        return pk(row)
 
 
 def wake_worker() -> None:
@@ -136,11 +136,11 @@ async def process_event(row: WebhookEvent) -> None:
             if payment is None:
                 raise LookupError(f"no payment with {row.provider} reference {row.provider_reference}")
             truth = await get_provider(row.provider).fetch_payment(row.provider_reference)
-            await asyncio.to_thread(payments.settle_payment, payment_id=payment.id, truth=truth)  # type: ignore[arg-type]
+            await asyncio.to_thread(payments.settle_payment, payment_id=pk(payment), truth=truth)
     except Exception:
         error = traceback.format_exc(limit=8)
         log.warning("webhook event %s failed (attempt %s)\n%s", row.id, row.attempts, error)
-    await asyncio.to_thread(_finish, row.id, error)  # type: ignore[arg-type]
+    await asyncio.to_thread(_finish, pk(row), error)
 
 
 async def drain_inbox() -> int:

@@ -80,7 +80,7 @@ def _create_attempt(order_id: int, provider_id: str) -> tuple[int, PaymentReques
             customer_email=_customer_email(session, order),
             success_url=f"{public}/payments/success?session_id={{CHECKOUT_SESSION_ID}}",
             cancel_url=f"{public}/payments/cancel?session_id={{CHECKOUT_SESSION_ID}}",
-            metadata={"payment_id": str(payment.id)},
+            metadata={"payment_id": str(pk(payment))},
         )
         return pk(payment), request
 
@@ -100,8 +100,8 @@ def _attempt_started(payment_id: int, reference: str, redirect_url: str) -> None
         order = lock(session, Order, payment.order_id)
         order.status = check_order_transition(order.status, OrderStatus.AWAITING_PAYMENT)
         order.updated_at = utcnow()
-        order_id = order.id
-    notify.order_changed(order_id)  # type: ignore[arg-type]
+        order_id = pk(order)
+    notify.order_changed(order_id)
 
 
 def _attempt_failed(payment_id: int, error: PaymentError) -> None:
@@ -155,8 +155,8 @@ def close_payment(*, payment_id: int, status: PaymentStatus, truth: PaymentTruth
             order.status = check_order_transition(order.status, target)
             order.updated_at = utcnow()
             release_seats(session, order)
-        order_id = order.id
-    notify.order_changed(order_id)  # type: ignore[arg-type]
+        order_id = pk(order)
+    notify.order_changed(order_id)
 
 
 async def verify_payment(*, payment_id: int) -> PaymentTruth:

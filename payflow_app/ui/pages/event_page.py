@@ -8,6 +8,7 @@ import logging
 
 import reflex as rx
 
+from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
 from payflow_app.services import checkout, payments
 from payflow_app.services.catalogue import event_by_slug
@@ -80,7 +81,7 @@ class CheckoutState(rx.State):
         yield  # the overlay shows at once, before the provider is called
         try:
             order = await asyncio.to_thread(checkout.place_order, form=form)
-            redirect = await payments.start_order_payment(order_id=order.id)  # type: ignore[arg-type]
+            redirect = await payments.start_order_payment(order_id=pk(order))
         except InvalidInput as exc:
             self.redirecting, self.errors = False, exc.errors
             await self.load()

@@ -13,6 +13,7 @@ import logging
 import reflex as rx
 
 from payflow_app.live.bus import bus
+from payflow_app.models import pk
 from payflow_app.services import payments
 from payflow_app.services.status import STEPS, OrderSnapshot, order_snapshot
 from payflow_app.ui import routes
@@ -80,7 +81,7 @@ class PaymentStatusState(rx.State):
             snap = await self._refresh(payment.order_id)
             verifying = None
             if not snap.is_closed and not snap.is_processed:
-                verifying = asyncio.create_task(_verify_quietly(payment.id))  # type: ignore[arg-type]
+                verifying = asyncio.create_task(_verify_quietly(pk(payment)))
             try:
                 while not (snap.is_processed or snap.is_closed):
                     try:
