@@ -141,5 +141,6 @@ def session_truth(session: Any) -> PaymentTruth:
 
 
 def _payment_error(exc: stripe.StripeError) -> PaymentError:
-    code = getattr(exc, "code", None) or type(exc).__name__
+    # Some SDK errors (e.g. AuthenticationError) keep Stripe's code only on exc.error.
+    code = exc.code or (exc.error.code if exc.error else None) or type(exc).__name__
     return PaymentError(str(code), exc.user_message or str(exc))

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
-from payflow_app.models import SandboxObject, utcnow
+from payflow_app.models import SandboxObject, pk, utcnow
+from payflow_app.providers.base import PaymentError
 from payflow_app.sandbox import stripe_store
 from payflow_app.services import payments
 from payflow_app.services.db import write_transaction
+from tests import factories
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import (
     inbox,
@@ -129,4 +132,22 @@ def test_an_abandoned_session_expires_and_releases_its_seats(http: httpx.Client)
         row.expires_at = utcnow()
     wait_until(lambda: order_of(order.id).status == "expired", what="expiry via webhook")
     assert payment_of(order.id).status == "expired"
+    assert reserved(order.ticket_type_id) == held - 2
+
+
+def test_a_provider_refusal_closes_the_attempt_and_frees_the_seats(
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payflow_app.sandbox import stripe_api
+
+    monkeypatch.setattr(stripe_api, "_authorized", lambda _request: False)  # e.g. a revoked key
+    order = factories.order(quantity=2)
+    held = reserved(order.ticket_type_id)
+    with pytest.raises(PaymentError) as refused:
+        asyncio.run(payments.start_order_payment(order_id=pk(order)))
+    assert refused.value.code == "api_key_invalid"
+    assert "Invalid API Key" in refused.value.message
+    payment = payment_of(pk(order))
+    assert (payment.status, payment.failure_code) == ("failed", "api_key_invalid")
+    assert order_of(pk(order)).status == "cancelled"
     assert reserved(order.ticket_type_id) == held - 2
