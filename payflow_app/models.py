@@ -27,8 +27,17 @@ class User(SQLModel, table=True):
     email: str = Field(unique=True, index=True, max_length=320)
     full_name: str = Field(max_length=200)
     phone: str | None = Field(default=None, max_length=40)
-    role: str = Field(default="customer", max_length=20)
+    role: str = Field(default="customer", max_length=20)  # customer | organizer | admin
     created_at: datetime = Field(default_factory=utcnow)
+    password_hash: str | None = Field(default=None, max_length=255)  # argon2id
+    # Set for accounts created at checkout: the first login must choose a password.
+    must_change_password: bool = Field(default=False)
+    # Bumped on every password change: session tokens signed before it stop working.
+    password_version: int = Field(default=0)
+    language: str = Field(default="en", max_length=5)
+    plan_code: str = Field(default="free", max_length=20)
+    storage_limit_mb: int = Field(default=500)
+    gallery_limit: int = Field(default=1)
 
 
 class Event(SQLModel, table=True):
@@ -55,14 +64,19 @@ class TicketType(SQLModel, table=True):
 
 
 class Order(SQLModel, table=True):
+    """What a customer buys: tickets, a wallet top-up, a gallery publication or a plan
+    upgrade (``kind``); the columns of the other kinds stay empty."""
+
     __tablename__ = "order"
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(unique=True, index=True, max_length=40)
     kind: str = Field(default="ticket_order", max_length=30)
     user_id: int = Field(foreign_key="user.id", index=True)
-    event_id: int = Field(foreign_key="event.id", index=True)
-    ticket_type_id: int = Field(foreign_key="ticket_type.id")
-    quantity: int
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)
+    ticket_type_id: int | None = Field(default=None, foreign_key="ticket_type.id")
+    gallery_id: int | None = Field(default=None, foreign_key="gallery.id", index=True)
+    plan_code: str | None = Field(default=None, max_length=20)
+    quantity: int = Field(default=1)
     unit_price_minor: int
     amount_minor: int
     currency: str = Field(max_length=3)
@@ -70,8 +84,10 @@ class Order(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     paid_at: datetime | None = None
-    tickets_issued_at: datetime | None = None
-    confirmation_sent_at: datetime | None = None
+    # Step 3 of fulfilment: tickets issued, wallet credited, gallery activated, plan changed.
+    delivered_at: datetime | None = None
+    # Step 4: confirmation queued, balance updated, gallery status updated, limits updated.
+    completed_at: datetime | None = None
 
 
 class Payment(SQLModel, table=True):
@@ -91,6 +107,7 @@ class Payment(SQLModel, table=True):
     failure_code: str | None = Field(default=None, max_length=80)
     failure_message: str | None = Field(default=None, max_length=500)
     review_reason: str | None = Field(default=None, max_length=500)
+    receipt_number: str | None = Field(default=None, max_length=255)  # the provider's
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     succeeded_at: datetime | None = None
@@ -133,19 +150,75 @@ class WebhookEvent(SQLModel, table=True):
 
 
 class EmailOutbox(SQLModel, table=True):
-    """One row per (order, template): a retry or a race can never send one twice."""
+    """One row per (order, template): a retry or a race can never queue one twice.
+    The message is rendered when queued (in the customer's language); the sender
+    delivers it later, by SMTP or into the built-in mailbox."""
 
     __tablename__ = "email_outbox"
     __table_args__ = (UniqueConstraint("order_id", "template"),)
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="order.id", index=True)
-    template: str = Field(max_length=50)
+    template: str = Field(max_length=50)  # welcome | tickets | receipt
+    language: str = Field(default="en", max_length=5)
     recipient: str = Field(max_length=320)
     subject: str = Field(max_length=300)
     body_text: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default="queued", max_length=20)
+    body_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # JSON list of {"cid": ..., "qr_token": ...}: QR images sent as inline parts.
+    inline_images: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    status: str = Field(default="queued", max_length=20, index=True)  # queued | sent | failed
+    transport: str | None = Field(default=None, max_length=20)  # smtp | mailbox
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    locked_until: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class Wallet(SQLModel, table=True):
+    """A customer's balance in one currency. The ledger is the truth; ``balance_minor``
+    is its running sum, updated in the same transaction as every movement, and the
+    wallet row is the lock that serialises movements."""
+
+    __tablename__ = "wallet"
+    __table_args__ = (UniqueConstraint("user_id", "currency"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    currency: str = Field(max_length=3)
+    balance_minor: int = Field(default=0)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Append-only: one row per wallet movement, pointing at the payment that caused
+    it. ``payment_id`` is unique, so a payment can move money at most once."""
+
+    __tablename__ = "ledger_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    wallet_id: int = Field(foreign_key="wallet.id", index=True)
+    entry_type: str = Field(max_length=20)  # top_up | purchase
+    amount_minor: int  # signed: credits > 0, debits < 0
+    currency: str = Field(max_length=3)
+    balance_after_minor: int
+    payment_id: int = Field(foreign_key="payment.id", unique=True)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Gallery(SQLModel, table=True):
+    """A customer's photo gallery; publishing it is a paid order. While a payment for
+    it is open, ``locked_by_payment_id`` holds that payment: no second one starts."""
+
+    __tablename__ = "gallery"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    title: str = Field(max_length=120)
+    status: str = Field(default="draft", max_length=20)  # draft | active
+    # No foreign key: payment → order → gallery already points the other way.
+    locked_by_payment_id: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None
 
 
 class SandboxObject(SQLModel, table=True):

@@ -6,16 +6,22 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from payflow_app.api import api_routes
+from payflow_app.emails.sender import run_email_sender
 from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.sandbox.stripe_api import run_expiry_sweeper
 from payflow_app.services.inbox import run_inbox_worker
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
+from payflow_app.ui.pages.change_password import PasswordState, change_password_page
+from payflow_app.ui.pages.dashboard import DashboardState, dashboard_page
 from payflow_app.ui.pages.event_page import CheckoutState, event_page
 from payflow_app.ui.pages.events import EventsState, events_page
+from payflow_app.ui.pages.login import LoginState, login_page
+from payflow_app.ui.pages.my_tickets import MyTicketsState, my_tickets_page
 from payflow_app.ui.pages.payment_cancel import CancelState, payment_cancel_page
 from payflow_app.ui.pages.payment_success import PaymentStatusState, payment_success_page
+from payflow_app.ui.session import SessionState
 
 settings = get_settings()
 http_routes = api_routes() + (sandbox_routes() if settings.sandbox_enabled else [])
@@ -24,22 +30,22 @@ app = rx.App(
     api_transformer=Starlette(routes=http_routes),
     stylesheets=["/styles.css"],
 )
-app.add_page(events_page, route=routes.EVENTS, title="payflow — events", on_load=EventsState.load)
-app.add_page(event_page, route=routes.EVENT, title="payflow — tickets", on_load=CheckoutState.load)
-app.add_page(
-    payment_success_page,
-    route=routes.PAYMENT_SUCCESS,
-    title="payflow — payment",
-    on_load=PaymentStatusState.watch,
+PAGES = (
+    (events_page, routes.EVENTS, "events", [EventsState.load]),
+    (event_page, routes.EVENT, "tickets", [CheckoutState.load]),
+    (payment_success_page, routes.PAYMENT_SUCCESS, "payment", [PaymentStatusState.watch]),
+    (payment_cancel_page, routes.PAYMENT_CANCEL, "payment cancelled", [CancelState.load]),
+    (login_page, routes.LOGIN, "log in", [LoginState.load]),
+    (change_password_page, routes.CHANGE_PASSWORD, "password", [PasswordState.load]),
+    (dashboard_page, routes.DASHBOARD, "dashboard", [DashboardState.load, DashboardState.watch]),
+    (my_tickets_page, routes.MY_TICKETS, "my tickets", [MyTicketsState.load]),
 )
-app.add_page(
-    payment_cancel_page,
-    route=routes.PAYMENT_CANCEL,
-    title="payflow — payment cancelled",
-    on_load=CancelState.load,
-)
+for component, route, title, on_load in PAGES:
+    # Every page first learns its language and who is signed in.
+    app.add_page(component, route=route, title=f"payflow — {title}", on_load=[SessionState.resolve, *on_load])
 
 app.register_lifespan_task(bus.run)
 app.register_lifespan_task(run_inbox_worker)
+app.register_lifespan_task(run_email_sender)
 if settings.sandbox_enabled:
     app.register_lifespan_task(run_expiry_sweeper)

@@ -8,9 +8,17 @@ from datetime import timedelta
 from sqlmodel import select
 
 from payflow_app.models import Event, TicketType, User, pk, utcnow
+from payflow_app.services.accounts import hash_password
 from payflow_app.services.db import write_transaction
 
 ORGANIZER_EMAIL = "organizer@payflow.test"
+# Demo accounts, one per role (README lists them). Sandbox data only.
+DEMO_PASSWORD = "payflow-demo"
+DEMO_USERS = (
+    ("customer@payflow.test", "Demo Customer", "customer"),
+    (ORGANIZER_EMAIL, "Demo Organizer", "organizer"),
+    ("admin@payflow.test", "Demo Admin", "admin"),
+)
 
 
 @dataclass(frozen=True)
@@ -48,11 +56,16 @@ EVENTS = (
 
 def seed() -> None:
     with write_transaction() as session:
-        organizer = session.exec(select(User).where(User.email == ORGANIZER_EMAIL)).first()
-        if organizer is None:
-            organizer = User(email=ORGANIZER_EMAIL, full_name="Demo Organizer", role="organizer")
-            session.add(organizer)
-            session.flush()
+        for email, name, role in DEMO_USERS:
+            user = session.exec(select(User).where(User.email == email)).first()
+            if user is None:
+                session.add(User(email=email, full_name=name, role=role))
+                session.flush()
+            elif user.password_hash is not None:
+                continue
+            user = session.exec(select(User).where(User.email == email)).one()
+            user.password_hash = hash_password(DEMO_PASSWORD)
+        organizer = session.exec(select(User).where(User.email == ORGANIZER_EMAIL)).one()
         for spec in EVENTS:
             if session.exec(select(Event).where(Event.slug == spec.slug)).first():
                 continue

@@ -16,6 +16,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_STRIPE_SECRET_KEY = "sk_test_payflow_sandbox"
 SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_payflow_sandbox"
+# The sandbox's UnivaPay store and app token (a JWT of three dot-separated parts).
+SANDBOX_UNIVAPAY_STORE_ID = "11ef0000-0000-0000-0000-5a4db0c57013"
+SANDBOX_UNIVAPAY_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzYW5kYm94Ijp0cnVlfQ.cGF5Zmxvdy1zYW5kYm94"
+SANDBOX_UNIVAPAY_SECRET = "payflow-sandbox-secret"
+SANDBOX_UNIVAPAY_WEBHOOK_AUTH = "Bearer payflow-sandbox-webhook"
+SANDBOX_PAYHERO_USERNAME = "payflow-sandbox"
+SANDBOX_PAYHERO_PASSWORD = "payflow-sandbox-password"
+SANDBOX_PAYHERO_CALLBACK_TOKEN = "payflow-sandbox-callback"
 
 
 class Settings(BaseSettings):
@@ -34,10 +42,43 @@ class Settings(BaseSettings):
     stripe_webhook_tolerance_seconds: int = 300
     checkout_session_lifetime_minutes: int = 30
 
+    # UnivaPay (cards with 3-D Secure, memberships). Server calls authenticate with
+    # ``Bearer {secret}.{app_token}``; webhooks carry ``univapay_webhook_auth`` verbatim.
+    univapay_app_token: str = SANDBOX_UNIVAPAY_JWT
+    univapay_secret: str = SANDBOX_UNIVAPAY_SECRET
+    univapay_store_id: str = SANDBOX_UNIVAPAY_STORE_ID
+    univapay_webhook_auth: str = SANDBOX_UNIVAPAY_WEBHOOK_AUTH
+    # None: the sandbox when the token is the sandbox token, api.univapay.com otherwise.
+    univapay_api_base: str | None = None
+    univapay_widget_script: str = "https://widget.univapay.com/client/checkout.js"
+
+    # PayHero (M-PESA STK push, KES). Basic auth; callbacks come back to
+    # /api/payhero/callback?token=… (PayHero signs nothing, so the URL carries a secret).
+    payhero_username: str = SANDBOX_PAYHERO_USERNAME
+    payhero_password: str = SANDBOX_PAYHERO_PASSWORD
+    payhero_channel_id: int = 911
+    payhero_callback_token: str = SANDBOX_PAYHERO_CALLBACK_TOKEN
+    # None: the sandbox when the username is the sandbox one, PayHero otherwise.
+    payhero_api_base: str | None = None
+    # The M-PESA waiting page says the confirmation is delayed after this long.
+    mpesa_delayed_after_seconds: float = 180.0
+
+    # Pending card and M-PESA payments are asked about at the provider on a
+    # backing-off schedule (first after this many seconds, doubling, capped).
+    pending_sync_first_seconds: float = 20.0
+    pending_sync_max_seconds: float = 300.0
+    pending_sync_poll_seconds: float = 2.0
+
     # The offline provider imitations; on unless real provider keys are configured.
     sandbox_enabled: bool | None = None
     sandbox_webhook_delay_seconds: float = 1.0
     sandbox_expiry_sweep_seconds: float = 5.0
+    # PayHero sandbox: the PIN that pays (any other PIN answers 2001, wrong PIN);
+    # an STK prompt nobody answers ends with 1037 after this many seconds; and a
+    # switch that keeps callbacks from being sent (the status query still answers).
+    sandbox_mpesa_pin: str = "1234"
+    sandbox_mpesa_prompt_timeout_seconds: float = 60.0
+    sandbox_payhero_withhold_callbacks: bool = False
 
     # PEM of the EC P-256 key that signs ticket QR tokens; generated into data_dir
     # on first use when unset (development and sandbox only).
@@ -47,6 +88,26 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("PAYFLOW_REDIS_URL", "REFLEX_REDIS_URL")
     )
+
+    # Sessions: a signed token (HS256) in a cookie. The secret is generated into
+    # data_dir on first use when unset (development and sandbox only).
+    session_secret: str | None = None
+    session_lifetime_hours: int = 24 * 7
+
+    # Email: SMTP when a host is set, else the built-in mailbox (/sandbox/mailbox).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "payflow <no-reply@payflow.test>"
+    email_poll_seconds: float = 1.0
+    email_max_attempts: int = 8
+
+    # The processing page says the confirmation is delayed after this long.
+    payment_delayed_after_seconds: float = 120.0
 
     inbox_poll_seconds: float = 1.0
     inbox_max_attempts: int = 10
@@ -64,18 +125,48 @@ class Settings(BaseSettings):
             self.sandbox_enabled = uses_sandbox_key
         if self.stripe_api_base is None and uses_sandbox_key:
             self.stripe_api_base = f"{self.public_url}/sandbox/stripe"
+        if self.univapay_api_base is None:
+            sandboxed = self.univapay_app_token == SANDBOX_UNIVAPAY_JWT
+            self.univapay_api_base = (
+                f"{self.public_url}/sandbox/univapay" if sandboxed else "https://api.univapay.com"
+            )
+        if self.payhero_api_base is None:
+            sandboxed = self.payhero_username == SANDBOX_PAYHERO_USERNAME
+            self.payhero_api_base = (
+                f"{self.public_url}/sandbox/payhero/api/v2"
+                if sandboxed
+                else "https://backend.payhero.co.ke/api/v2"
+            )
         if self.environment == "production":
             if uses_sandbox_key or self.stripe_webhook_secret == SANDBOX_STRIPE_WEBHOOK_SECRET:
                 raise ValueError("production needs real PAYFLOW_STRIPE_* keys")
+            if self.univapay_app_token == SANDBOX_UNIVAPAY_JWT or self.univapay_secret == SANDBOX_UNIVAPAY_SECRET:
+                raise ValueError("production needs real PAYFLOW_UNIVAPAY_* credentials")
+            if self.univapay_webhook_auth == SANDBOX_UNIVAPAY_WEBHOOK_AUTH:
+                raise ValueError("production needs PAYFLOW_UNIVAPAY_WEBHOOK_AUTH")
+            if self.payhero_username == SANDBOX_PAYHERO_USERNAME or (
+                self.payhero_callback_token == SANDBOX_PAYHERO_CALLBACK_TOKEN
+            ):
+                raise ValueError("production needs real PAYFLOW_PAYHERO_* credentials")
             if self.sandbox_enabled:
                 raise ValueError("the sandbox cannot be enabled in production")
             if not self.ticket_signing_key_pem:
                 raise ValueError("production needs PAYFLOW_TICKET_SIGNING_KEY_PEM")
+            if not self.session_secret or len(self.session_secret) < 32:
+                raise ValueError("production needs PAYFLOW_SESSION_SECRET (32 characters or more)")
         return self
 
     @property
     def stripe_webhook_url(self) -> str:
         return f"{self.public_url}/api/webhooks/stripe"
+
+    @property
+    def univapay_webhook_url(self) -> str:
+        return f"{self.public_url}/api/payment/callback"
+
+    @property
+    def payhero_callback_url(self) -> str:
+        return f"{self.public_url}/api/payhero/callback?token={self.payhero_callback_token}"
 
 
 @lru_cache(maxsize=1)

@@ -1,8 +1,9 @@
-"""The status bus: fans "order N changed" out to the tabs watching order N.
+"""The status bus: fans a change notification (``order:12``, ``user:3``) out to the
+tabs watching that topic.
 
 Services notify from any thread (:mod:`payflow_app.services.notify`); the bus hands
-each notification to the event loop, where every watcher's queue receives the order
-id. A watcher is a Reflex background task of one tab (see the processing page),
+each notification to the event loop, where every watcher's queue of that topic
+receives it. A watcher is a Reflex background task of one tab (see the processing page),
 which re-reads the snapshot and pushes it through Reflex state — no browser polling.
 
 With ``REFLEX_REDIS_URL`` set (several workers), a tab's task may live in another
@@ -24,57 +25,57 @@ from payflow_app.services import notify
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)
-CHANNEL = "payflow:order-changed"
+CHANNEL = "payflow:changed"
 
 
 class StatusBus:
     def __init__(self) -> None:
-        self._watchers: dict[int, set[asyncio.Queue[int]]] = defaultdict(set)
+        self._watchers: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis: Redis | None = None
 
     @contextlib.asynccontextmanager
-    async def watch(self, order_id: int) -> AsyncIterator[asyncio.Queue[int]]:
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        self._watchers[order_id].add(queue)
+    async def watch(self, topic: str) -> AsyncIterator[asyncio.Queue[str]]:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        self._watchers[topic].add(queue)
         try:
             yield queue
         finally:
-            self._watchers[order_id].discard(queue)
-            if not self._watchers[order_id]:
-                del self._watchers[order_id]
+            self._watchers[topic].discard(queue)
+            if not self._watchers[topic]:
+                del self._watchers[topic]
 
-    def watcher_count(self, order_id: int) -> int:
-        return len(self._watchers.get(order_id, ()))
+    def watcher_count(self, topic: str) -> int:
+        return len(self._watchers.get(topic, ()))
 
-    def _deliver_local(self, order_id: int) -> None:
-        for queue in list(self._watchers.get(order_id, ())):
-            queue.put_nowait(order_id)
+    def _deliver_local(self, topic: str) -> None:
+        for queue in list(self._watchers.get(topic, ())):
+            queue.put_nowait(topic)
 
-    def publish(self, order_id: int) -> None:
+    def publish(self, topic: str) -> None:
         """Thread-safe: callable from the event loop or from worker threads."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         if self._redis is not None:
-            loop.call_soon_threadsafe(lambda: loop.create_task(self._redis_publish(order_id)))
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._redis_publish(topic)))
             return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            self._deliver_local(order_id)
+            self._deliver_local(topic)
         else:
-            loop.call_soon_threadsafe(self._deliver_local, order_id)
+            loop.call_soon_threadsafe(self._deliver_local, topic)
 
-    async def _redis_publish(self, order_id: int) -> None:
+    async def _redis_publish(self, topic: str) -> None:
         try:
             assert self._redis is not None
-            await self._redis.publish(CHANNEL, str(order_id))
+            await self._redis.publish(CHANNEL, topic)
         except Exception:
             log.exception("redis publish failed; delivering locally only")
-            self._deliver_local(order_id)
+            self._deliver_local(topic)
 
     async def run(self) -> None:
         """Lifespan task: attach to the loop and the services; relay Redis if configured."""
@@ -99,7 +100,8 @@ class StatusBus:
             await pubsub.subscribe(CHANNEL)
             async for message in pubsub.listen():
                 if message.get("type") == "message":
-                    self._deliver_local(int(message["data"]))
+                    data = message["data"]
+                    self._deliver_local(data.decode() if isinstance(data, bytes) else str(data))
         finally:
             await self._redis.aclose()
             self._redis = None

@@ -1,9 +1,11 @@
-"""Offline imitations of the payment providers, mounted under ``/sandbox/``."""
+"""Offline imitations of the payment providers and the built-in mailbox, mounted
+under ``/sandbox/``."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from payflow_app.emails import mailbox
 from payflow_app.sandbox import stripe_api, stripe_pages
 
 
@@ -17,4 +19,6 @@ def sandbox_routes() -> list[BaseRoute]:
         ),
         Route(f"{base}/pay/{{session_id}}", stripe_pages.pay_page, methods=["GET"]),
         Route(f"{base}/pay/{{session_id}}", stripe_pages.submit_payment, methods=["POST"]),
+        Route("/sandbox/mailbox", mailbox.mailbox_page, methods=["GET"]),
+        Route("/sandbox/mailbox.json", mailbox.mailbox_json, methods=["GET"]),
     ]

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
+from payflow_app.i18n import format_datetime, format_money
 from payflow_app.models import Event, TicketType, pk, utcnow
 from payflow_app.services.db import read_session
-from payflow_app.services.money import format_money
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,12 @@ class EventView:
     ticket_types: list[TicketTypeView]
 
 
-def _view(event: Event, types: list[TicketType]) -> EventView:
+def _view(event: Event, types: list[TicketType], lang: str) -> EventView:
     views = [
         TicketTypeView(
             id=pk(t),
             name=t.name,
-            price=format_money(t.price_minor, event.currency),
+            price=format_money(t.price_minor, event.currency, lang),
             price_minor=t.price_minor,
             remaining=max(0, t.capacity - t.reserved),
         )
@@ -49,14 +49,14 @@ def _view(event: Event, types: list[TicketType]) -> EventView:
         title=event.title,
         description=event.description,
         venue=event.venue,
-        starts_at=event.starts_at.strftime("%a %d %b %Y, %H:%M UTC"),
+        starts_at=format_datetime(event.starts_at, lang),
         currency=event.currency,
-        price_from=format_money(cheapest, event.currency),
+        price_from=format_money(cheapest, event.currency, lang),
         ticket_types=views,
     )
 
 
-def upcoming_events() -> list[EventView]:
+def upcoming_events(lang: str = "en") -> list[EventView]:
     with read_session() as session:
         events = session.exec(
             select(Event).where(Event.starts_at >= utcnow()).order_by(col(Event.starts_at))
@@ -65,10 +65,10 @@ def upcoming_events() -> list[EventView]:
     by_event: dict[int, list[TicketType]] = {}
     for t in types:
         by_event.setdefault(t.event_id, []).append(t)
-    return [_view(e, by_event.get(pk(e), [])) for e in events]
+    return [_view(e, by_event.get(pk(e), []), lang) for e in events]
 
 
-def event_by_slug(slug: str) -> EventView | None:
+def event_by_slug(slug: str, lang: str = "en") -> EventView | None:
     with read_session() as session:
         event = session.exec(select(Event).where(Event.slug == slug)).first()
         if event is None:
@@ -76,4 +76,4 @@ def event_by_slug(slug: str) -> EventView | None:
         types = session.exec(
             select(TicketType).where(TicketType.event_id == event.id).order_by(col(TicketType.price_minor))
         ).all()
-    return _view(event, list(types))
+    return _view(event, list(types), lang)

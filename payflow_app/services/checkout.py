@@ -6,10 +6,13 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
+from payflow_app.emails.outbox import queue_email
+from payflow_app.emails.templates import welcome_email
+from payflow_app.i18n import t
 from payflow_app.models import Event, Order, TicketType, User, pk
-from payflow_app.services import numbers
+from payflow_app.services import accounts, numbers
 from payflow_app.services.db import write_transaction
 from payflow_app.services.errors import InvalidInput, NotFound
 from payflow_app.services.states import OrderStatus
@@ -26,40 +29,47 @@ class CheckoutForm:
     phone: str
     ticket_type_id: int
     quantity: int
+    language: str = "en"
+    # The signed-in customer, when there is one: the order is theirs whatever email
+    # the form carries. A guest's order goes to the account of the email (created
+    # with a temporary password when new).
+    user_id: int | None = None
 
 
 def validate_form(form: CheckoutForm) -> dict[str, str]:
-    """Field errors a person can act on; empty when the form is valid."""
+    """Field errors a person can act on, in the form's language; empty when valid."""
+    lang = form.language
     errors: dict[str, str] = {}
     if not form.full_name.strip():
-        errors["full_name"] = "Please enter your full name."
+        errors["full_name"] = t(lang, "checkout.error.full_name")
     elif len(form.full_name.strip()) > 200:
-        errors["full_name"] = "The name is too long (200 characters at most)."
+        errors["full_name"] = t(lang, "checkout.error.name_too_long")
     if not EMAIL_RE.match(form.email.strip()):
-        errors["email"] = "Please enter a valid email address, like name@example.com."
+        errors["email"] = t(lang, "checkout.error.email")
     if form.phone.strip() and not PHONE_RE.match(form.phone.strip()):
-        errors["phone"] = "Please enter a valid phone number, digits only, e.g. +48 600 100 200."
+        errors["phone"] = t(lang, "checkout.error.phone")
     limit = get_settings().max_tickets_per_order
     if not 1 <= form.quantity <= limit:
-        errors["quantity"] = f"Choose between 1 and {limit} tickets."
+        errors["quantity"] = t(lang, "checkout.error.quantity", limit=limit)
     return errors
 
 
 def place_order(*, form: CheckoutForm) -> Order:
     """Create a pending order and hold its seats, or raise InvalidInput with the
-    reason (including sold out). Nothing is created when anything is invalid."""
+    reason (including sold out). Nothing is created when anything is invalid.
+    A new customer's account is created with it, and its welcome email queued."""
     errors = validate_form(form)
     if errors:
         raise InvalidInput(errors)
     with write_transaction() as session:
         ticket_type = session.get(TicketType, form.ticket_type_id)
         if ticket_type is None:
-            raise InvalidInput({"ticket_type_id": "Please choose a ticket type."})
+            raise InvalidInput({"ticket_type_id": t(form.language, "checkout.error.choose_type")})
         event = session.get(Event, ticket_type.event_id)
         if event is None:
             raise NotFound("This event no longer exists.")
-        _hold_seats(session, ticket_type, form.quantity)
-        user = _customer(session, form)
+        _hold_seats(session, ticket_type, form.quantity, form.language)
+        user, temporary_password = _customer(session, form)
         order = Order(
             number=numbers.order_number(),
             user_id=pk(user),
@@ -73,10 +83,29 @@ def place_order(*, form: CheckoutForm) -> Order:
         )
         session.add(order)
         session.flush()
+        if temporary_password is not None:
+            _queue_welcome(session, order, user, temporary_password)
         return order
 
 
-def _hold_seats(session: Session, ticket_type: TicketType, quantity: int) -> None:
+def _queue_welcome(session: Session, order: Order, user: User, password: str) -> None:
+    queue_email(
+        session,
+        order_id=pk(order),
+        template="welcome",
+        recipient=user.email,
+        language=user.language,
+        email=welcome_email(
+            user.language,
+            full_name=user.full_name,
+            email=user.email,
+            temporary_password=password,
+            login_url=f"{get_settings().public_url}/login",
+        ),
+    )
+
+
+def _hold_seats(session: Session, ticket_type: TicketType, quantity: int, lang: str) -> None:
     # One conditional UPDATE: two buyers of the last seat cannot both get it.
     result = session.execute(
         update(TicketType)
@@ -89,9 +118,9 @@ def _hold_seats(session: Session, ticket_type: TicketType, quantity: int) -> Non
     session.refresh(ticket_type)
     left = ticket_type.capacity - ticket_type.reserved
     message = (
-        f"{ticket_type.name} is sold out."
+        t(lang, "checkout.error.sold_out", name=ticket_type.name)
         if left <= 0
-        else f"Only {left} {ticket_type.name} ticket{'s' if left != 1 else ''} left."
+        else t(lang, "checkout.error.only_left", count=left, name=ticket_type.name)
     )
     raise InvalidInput({"quantity": message})
 
@@ -104,11 +133,16 @@ def release_seats(session: Session, order: Order) -> None:
     )
 
 
-def _customer(session: Session, form: CheckoutForm) -> User:
-    email = form.email.strip().lower()
-    user = session.exec(select(User).where(User.email == email)).first()
-    if user is None:
-        user = User(email=email, full_name=form.full_name.strip(), phone=form.phone.strip() or None)
-        session.add(user)
-        session.flush()
-    return user
+def _customer(session: Session, form: CheckoutForm) -> tuple[User, str | None]:
+    if form.user_id is not None:
+        user = session.get(User, form.user_id)
+        if user is None:
+            raise NotFound("Your account no longer exists.")
+        return user, None
+    return accounts.customer_for_checkout(
+        session,
+        email=form.email,
+        full_name=form.full_name,
+        phone=form.phone.strip() or None,
+        language=form.language,
+    )

@@ -1,21 +1,28 @@
 """The one idempotent fulfilment, called by the webhook worker, the landing page and
 (later) the reconciler — whichever comes first does the work, the others find it done.
 
-Fulfilment is four steps, each its own short transaction that locks the row it
-changes and first checks whether the step is already done; unique constraints
-(one ticket per order seat, one email per order and template) are the backstop.
-A crash between steps leaves a resumable state: the next call finishes the rest.
-Every committed step notifies watchers, so the customer sees each one happen.
+Fulfilment is four steps for every kind of order (see ``services.kinds``): verify the
+payment, mark the order paid, deliver, complete. Each step is a short transaction
+that locks the row it changes and first checks whether the step is already done;
+unique constraints (one ticket per order seat, one ledger row per payment, one email
+per order and template) are the backstop. A crash between steps leaves a resumable
+state: the next call finishes the rest. Every committed step notifies watchers, so
+the customer sees each one happen. A wallet payment runs the same steps in one
+transaction (``settle_instantly``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 
-from payflow_app.models import EmailOutbox, Event, Order, Payment, Ticket, TicketType, User, utcnow
+from sqlmodel import Session
+
+from payflow_app.emails.sender import wake_sender
+from payflow_app.models import Order, Payment, utcnow
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
-from payflow_app.services import notify, numbers, tickets
+from payflow_app.services import kinds, notify
 from payflow_app.services.db import lock, write_transaction
 from payflow_app.services.money import Money, format_money
 from payflow_app.services.states import (
@@ -26,6 +33,7 @@ from payflow_app.services.states import (
 )
 
 log = logging.getLogger(__name__)
+Step = Callable[[Session, Order, Payment], bool]
 
 
 class Outcome(StrEnum):
@@ -35,25 +43,36 @@ class Outcome(StrEnum):
 
 
 def fulfil_payment(*, payment_id: int, truth: PaymentTruth) -> Outcome:
-    outcome, order_id = _confirm_payment(payment_id, truth)
+    outcome, order_id, user_id = _confirm_payment(payment_id, truth)
     if outcome is not Outcome.FULFILLED:
         return outcome
-    for step in (_mark_order_paid, _issue_tickets, _send_confirmation):
-        if step(order_id):
-            notify.order_changed(order_id)
+    for step in STEPS:
+        with write_transaction() as session:
+            payment = lock(session, Payment, payment_id)
+            changed = step(session, lock(session, Order, order_id), payment)
+        if changed:
+            notify.order_changed(order_id, user_id=user_id)
+    wake_sender()
     return Outcome.FULFILLED
 
 
-def _confirm_payment(payment_id: int, truth: PaymentTruth) -> tuple[Outcome, int]:
+def settle_instantly(session: Session, *, order: Order, payment: Payment) -> None:
+    """Run the remaining steps inside the caller's transaction (the wallet rail)."""
+    for step in STEPS:
+        step(session, order, payment)
+
+
+def _confirm_payment(payment_id: int, truth: PaymentTruth) -> tuple[Outcome, int, int]:
     with write_transaction() as session:
         payment = lock(session, Payment, payment_id)
-        order_id = payment.order_id
+        order = lock(session, Order, payment.order_id)
+        order_id, user_id = payment.order_id, order.user_id
         if payment.status == PaymentStatus.SUCCEEDED:
-            return Outcome.FULFILLED, order_id
+            return Outcome.FULFILLED, order_id, user_id
         if payment.status == PaymentStatus.REQUIRES_REVIEW:
-            return Outcome.FLAGGED, order_id
+            return Outcome.FLAGGED, order_id, user_id
         if truth.status is not ProviderStatus.SUCCEEDED:
-            return Outcome.NOT_PAID, order_id
+            return Outcome.NOT_PAID, order_id, user_id
         expected = Money(payment.amount_minor, payment.currency)
         if truth.amount != expected:
             paid = format_money(truth.amount.amount, truth.amount.currency) if truth.amount else "unknown"
@@ -68,64 +87,35 @@ def _confirm_payment(payment_id: int, truth: PaymentTruth) -> tuple[Outcome, int
         else:
             payment.status = check_payment_transition(payment.status, PaymentStatus.SUCCEEDED)
             payment.succeeded_at = payment.updated_at = utcnow()
+            payment.receipt_number = truth.receipt_number
             outcome = Outcome.FULFILLED
-    notify.order_changed(order_id)
-    return outcome, order_id
+    notify.order_changed(order_id, user_id=user_id)
+    return outcome, order_id, user_id
 
 
-def _mark_order_paid(order_id: int) -> bool:
-    with write_transaction() as session:
-        order = lock(session, Order, order_id)
-        if order.status in (OrderStatus.PAID, OrderStatus.FULFILLED):
-            return False
-        order.status = check_order_transition(order.status, OrderStatus.PAID)
-        order.paid_at = order.updated_at = utcnow()
-        return True
+def _mark_order_paid(session: Session, order: Order, _payment: Payment) -> bool:
+    if order.status in (OrderStatus.PAID, OrderStatus.FULFILLED):
+        return False
+    order.status = check_order_transition(order.status, OrderStatus.PAID)
+    order.paid_at = order.updated_at = utcnow()
+    return True
 
 
-def _issue_tickets(order_id: int) -> bool:
-    with write_transaction() as session:
-        order = lock(session, Order, order_id)
-        if order.tickets_issued_at is not None:
-            return False
-        for seat in range(order.quantity):
-            number = numbers.ticket_number()
-            session.add(
-                Ticket(
-                    number=number,
-                    order_id=order_id,
-                    ticket_type_id=order.ticket_type_id,
-                    seat_index=seat,
-                    qr_token=tickets.sign_ticket_token(ticket_number=number, event_id=order.event_id),
-                )
-            )
-        order.tickets_issued_at = order.updated_at = utcnow()
-        return True
+def _deliver(session: Session, order: Order, payment: Payment) -> bool:
+    if order.delivered_at is not None:
+        return False
+    kinds.deliver(session, order, payment)
+    order.delivered_at = order.updated_at = utcnow()
+    return True
 
 
-def _send_confirmation(order_id: int) -> bool:
-    with write_transaction() as session:
-        order = lock(session, Order, order_id)
-        if order.confirmation_sent_at is not None:
-            return False
-        user = session.get(User, order.user_id)
-        event = session.get(Event, order.event_id)
-        ticket_type = session.get(TicketType, order.ticket_type_id)
-        assert user and event and ticket_type
-        session.add(
-            EmailOutbox(
-                order_id=order_id,
-                template="order_confirmation",
-                recipient=user.email,
-                subject=f"Your tickets for {event.title} — order {order.number}",
-                body_text=(
-                    f"Hello {user.full_name},\n\nYour order {order.number} is confirmed: "
-                    f"{order.quantity} × {ticket_type.name} for {event.title} "
-                    f"({format_money(order.amount_minor, order.currency)}).\n"
-                    "Your tickets and their QR codes are on the order page.\n"
-                ),
-            )
-        )
-        order.confirmation_sent_at = order.updated_at = utcnow()
-        order.status = check_order_transition(order.status, OrderStatus.FULFILLED)
-        return True
+def _complete(session: Session, order: Order, payment: Payment) -> bool:
+    if order.completed_at is not None:
+        return False
+    kinds.complete(session, order, payment)
+    order.completed_at = order.updated_at = utcnow()
+    order.status = check_order_transition(order.status, OrderStatus.FULFILLED)
+    return True
+
+
+STEPS: tuple[Step, ...] = (_mark_order_paid, _deliver, _complete)

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from payflow_app.models import Event, Order, Payment, TicketType, User, pk, utcnow
+from payflow_app.models import Order, Payment, User, pk, utcnow
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import PaymentError, PaymentRequest, PaymentTruth, ProviderStatus
-from payflow_app.services import fulfilment, notify
-from payflow_app.services.checkout import release_seats
+from payflow_app.services import fulfilment, kinds, notify
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
 from payflow_app.services.money import Money
@@ -34,6 +33,7 @@ TERMINAL = {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELL
 @dataclass(frozen=True)
 class CheckoutRedirect:
     payment_id: int
+    provider_reference: str
     redirect_url: str
 
 
@@ -51,7 +51,11 @@ async def start_order_payment(*, order_id: int, provider_id: str = "stripe") -> 
     if not started.redirect_url:
         raise PaymentError("no_redirect", "The payment provider did not return a payment page.")
     await asyncio.to_thread(_attempt_started, payment_id, started.provider_reference, started.redirect_url)
-    return CheckoutRedirect(payment_id=payment_id, redirect_url=started.redirect_url)
+    return CheckoutRedirect(
+        payment_id=payment_id,
+        provider_reference=started.provider_reference,
+        redirect_url=started.redirect_url,
+    )
 
 
 def _create_attempt(order_id: int, provider_id: str) -> tuple[int, PaymentRequest]:
@@ -69,13 +73,11 @@ def _create_attempt(order_id: int, provider_id: str) -> tuple[int, PaymentReques
         )
         session.add(payment)
         session.flush()
-        event = session.get(Event, order.event_id)
-        ticket_type = session.get(TicketType, order.ticket_type_id)
-        description = f"{order.quantity} × {ticket_type.name if ticket_type else 'ticket'} — {event.title if event else ''}"
+        kinds.on_attempt(session, order, payment)
         request = PaymentRequest(
             idempotency_key=payment.idempotency_key,
             amount=Money(order.amount_minor, order.currency),
-            description=description,
+            description=kinds.description(session, order),
             order_number=order.number,
             customer_email=_customer_email(session, order),
             success_url=f"{public}/payments/success?session_id={{CHECKOUT_SESSION_ID}}",
@@ -100,8 +102,8 @@ def _attempt_started(payment_id: int, reference: str, redirect_url: str) -> None
         order = lock(session, Order, payment.order_id)
         order.status = check_order_transition(order.status, OrderStatus.AWAITING_PAYMENT)
         order.updated_at = utcnow()
-        order_id = pk(order)
-    notify.order_changed(order_id)
+        order_id, user_id = pk(order), order.user_id
+    notify.order_changed(order_id, user_id=user_id)
 
 
 def _attempt_failed(payment_id: int, error: PaymentError) -> None:
@@ -112,7 +114,9 @@ def _attempt_failed(payment_id: int, error: PaymentError) -> None:
         payment.updated_at = utcnow()
         order = lock(session, Order, payment.order_id)
         order.status = check_order_transition(order.status, OrderStatus.CANCELLED)
-        release_seats(session, order)
+        kinds.on_closed(session, order)
+        order_id, user_id = pk(order), order.user_id
+    notify.order_changed(order_id, user_id=user_id)
 
 
 def find_payment(*, provider: str, reference: str) -> Payment | None:
@@ -120,6 +124,13 @@ def find_payment(*, provider: str, reference: str) -> Payment | None:
         return session.exec(
             select(Payment).where(Payment.provider == provider, Payment.provider_reference == reference)
         ).first()
+
+
+def find_payment_by_reference(reference: str) -> Payment | None:
+    """A payment by the reference its success page carries (``cs_…`` from Stripe
+    Checkout, ``wlt_…`` from the wallet): prefixes differ, so it is unambiguous."""
+    with read_session() as session:
+        return session.exec(select(Payment).where(Payment.provider_reference == reference)).first()
 
 
 def settle_payment(*, payment_id: int, truth: PaymentTruth, cancelled_by_customer: bool = False) -> None:
@@ -154,9 +165,9 @@ def close_payment(*, payment_id: int, status: PaymentStatus, truth: PaymentTruth
             target = OrderStatus.EXPIRED if status is PaymentStatus.EXPIRED else OrderStatus.CANCELLED
             order.status = check_order_transition(order.status, target)
             order.updated_at = utcnow()
-            release_seats(session, order)
-        order_id = pk(order)
-    notify.order_changed(order_id)
+            kinds.on_closed(session, order)
+        order_id, user_id = pk(order), order.user_id
+    notify.order_changed(order_id, user_id=user_id)
 
 
 async def verify_payment(*, payment_id: int) -> PaymentTruth:

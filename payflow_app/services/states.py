@@ -26,8 +26,9 @@ class PaymentStatus(StrEnum):
 
 
 ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    # PENDING → PAID: a rail that settles at once (the wallet) has nothing to await.
     OrderStatus.PENDING: frozenset(
-        {OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
+        {OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
     ),
     OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.EXPIRED}),
     OrderStatus.PAID: frozenset({OrderStatus.FULFILLED}),

@@ -6,14 +6,11 @@ from dataclasses import dataclass, field
 
 from sqlmodel import col, select
 
-from payflow_app.models import Event, Order, Payment, Ticket, TicketType
+from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType
 from payflow_app.services.db import read_session
-from payflow_app.services.money import format_money
+from payflow_app.services.kinds import STEPS
 from payflow_app.services.states import OrderStatus, PaymentStatus
 from payflow_app.services.tickets import qr_data_uri
-
-# The processing steps of a ticket order, in order; the UI owns their wording.
-STEPS = ("verify_payment", "process_transaction", "issue_tickets", "send_confirmation")
 
 
 @dataclass(frozen=True)
@@ -29,16 +26,19 @@ class OrderSnapshot:
     order_id: int
     order_number: str
     kind: str
+    user_id: int
     event_title: str
     event_slug: str
     ticket_type: str
     quantity: int
-    amount: str
+    amount_minor: int
+    currency: str
     order_status: str
     payment_status: str
     payment_reference: str | None
     failure_message: str | None
-    steps_done: dict[str, bool]
+    payment_provider: str | None
+    steps: list[tuple[str, bool]]  # (step key, done), in order
     tickets: list[TicketView] = field(default_factory=list)
 
     @property
@@ -60,8 +60,8 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
         order = session.get(Order, order_id)
         if order is None:
             return None
-        event = session.get(Event, order.event_id)
-        ticket_type = session.get(TicketType, order.ticket_type_id)
+        event = session.get(Event, order.event_id) if order.event_id else None
+        ticket_type = session.get(TicketType, order.ticket_type_id) if order.ticket_type_id else None
         payment = session.exec(
             select(Payment).where(Payment.order_id == order_id).order_by(col(Payment.id).desc())
         ).first()
@@ -69,25 +69,29 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
             select(Ticket).where(Ticket.order_id == order_id).order_by(col(Ticket.seat_index))
         ).all()
     type_name = ticket_type.name if ticket_type else ""
+    done = (
+        payment is not None and payment.status == PaymentStatus.SUCCEEDED,
+        order.paid_at is not None,
+        order.delivered_at is not None,
+        order.completed_at is not None,
+    )
     return OrderSnapshot(
         order_id=order_id,
         order_number=order.number,
         kind=order.kind,
+        user_id=order.user_id,
         event_title=event.title if event else "",
         event_slug=event.slug if event else "",
         ticket_type=type_name,
         quantity=order.quantity,
-        amount=format_money(order.amount_minor, order.currency),
+        amount_minor=order.amount_minor,
+        currency=order.currency,
         order_status=order.status,
         payment_status=payment.status if payment else "none",
         payment_reference=payment.provider_reference if payment else None,
         failure_message=(payment.review_reason or payment.failure_message) if payment else None,
-        steps_done={
-            "verify_payment": payment is not None and payment.status == PaymentStatus.SUCCEEDED,
-            "process_transaction": order.paid_at is not None,
-            "issue_tickets": order.tickets_issued_at is not None,
-            "send_confirmation": order.confirmation_sent_at is not None,
-        },
+        payment_provider=payment.provider if payment else None,
+        steps=list(zip(STEPS[order.kind], done, strict=True)),
         tickets=[
             TicketView(
                 number=t.number,
@@ -98,3 +102,17 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
             for t in rows
         ],
     )
+
+
+def order_holds_nothing(order_id: int) -> bool:
+    """True once an unpaid order holds no lock: no gallery locked by one of its
+    payments (seats are released with the same transaction that cancels it)."""
+    with read_session() as session:
+        order = session.get(Order, order_id)
+        if order is None or order.gallery_id is None:
+            return order is not None
+        gallery = session.get(Gallery, order.gallery_id)
+        if gallery is None or gallery.locked_by_payment_id is None:
+            return True
+        locking = session.get(Payment, gallery.locked_by_payment_id)
+        return locking is None or locking.order_id != order_id

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import JWTError, jwt
 from qrcode.constants import ERROR_CORRECT_H
 
+from payflow_app.services.keys import generated_secret
 from payflow_app.settings import get_settings
 
 ALGORITHM = "ES256"
@@ -39,22 +40,15 @@ class TicketClaims:
 def _private_key_pem(configured: str | None, data_dir: str) -> str:
     if configured:
         return configured
-    from pathlib import Path
 
-    path = Path(data_dir) / "ticket_signing_key.pem"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
+    def generate() -> bytes:
+        return ec.generate_private_key(ec.SECP256R1()).private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(pem)
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    return path.read_text()
+
+    return generated_secret(data_dir, "ticket_signing_key.pem", generate)
 
 
 def private_key_pem() -> str:

@@ -4,7 +4,19 @@ EVENTS = "/"
 EVENT = "/events/[slug]"
 PAYMENT_SUCCESS = "/payments/success"
 PAYMENT_CANCEL = "/payments/cancel"
+LOGIN = "/login"
+CHANGE_PASSWORD = "/account/password"
+DASHBOARD = "/dashboard"
+MY_TICKETS = "/wallet"
 
 
 def event_path(slug: str) -> str:
     return f"/events/{slug}"
+
+
+def success_path(reference: str) -> str:
+    return f"{PAYMENT_SUCCESS}?session_id={reference}"
+
+
+def ticket_png(number: str) -> str:
+    return f"/api/tickets/{number}/qr.png"

@@ -9,8 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -46,7 +48,7 @@ def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes], log: P
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     work = tmp_path_factory.mktemp("e2e")
     venv_bin = str(Path(sys.executable).parent)
     env = {
@@ -56,6 +58,8 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         "PAYFLOW_DATABASE_URL": f"sqlite:///{work / 'payflow.db'}",
         "PAYFLOW_DATA_DIR": str(work / "data"),
         "PAYFLOW_PUBLIC_URL": BASE,
+        # Short, so the "confirmation is delayed" notice can be seen in a test.
+        "PAYFLOW_PAYMENT_DELAYED_AFTER_SECONDS": "4",
     }
     env.pop("REFLEX_REDIS_URL", None)
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True)
@@ -82,7 +86,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     try:
         _wait_for(f"{BASE}/ping", 240, process, log)
         _wait_for(f"{BASE}/", 60, process, log)
-        yield {"base": BASE, "db": str(work / "payflow.db"), "log": str(log)}
+        yield {"base": BASE, "db": str(work / "payflow.db"), "log": str(log), "env": env}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -108,3 +112,37 @@ def page(browser: Browser, app_server: dict[str, str]) -> Iterator[Page]:
     new_page = context.new_page()
     yield new_page
     context.close()
+
+
+@pytest.fixture
+def make_customer(app_server: dict[str, Any]) -> Callable[..., str]:
+    """Creates a customer (password ``secret-password``) in the app's database,
+    with ``fund`` minor units of PLN in the wallet; answers the email."""
+
+    def make(fund: int = 0) -> str:
+        email = f"c{uuid.uuid4().hex[:8]}@example.com"
+        subprocess.run(
+            [sys.executable, "-m", "tests.e2e.accounts", email, "secret-password", str(fund)],
+            cwd=ROOT,
+            env=app_server["env"],
+            check=True,
+        )
+        return email
+
+    return make
+
+
+def log_in(
+    page: Page, email: str, password: str = "secret-password", *, next_path: str = "/dashboard"
+) -> None:
+    page.goto(f"/login?next={next_path}")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{next_path}")
+    # The browser stores the session cookie as the login's answer arrives; wait for
+    # it, so a tab opened next is signed in too.
+    deadline = time.monotonic() + 10
+    while not any(c["name"] == "payflow_session" and c["value"] for c in page.context.cookies()):
+        assert time.monotonic() < deadline, "the session cookie was never set"
+        page.wait_for_timeout(50)

@@ -1,6 +1,6 @@
 """A real HTTP server (uvicorn in a thread) with payflow's API routes, the Stripe
-sandbox and the same lifespan workers the app runs: the inbox worker, the status bus
-and the sandbox's expiry sweeper."""
+sandbox and the same lifespan workers the app runs: the inbox worker, the status bus,
+the sandbox's expiry sweeper and the email sender."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from payflow_app.api import api_routes
+from payflow_app.emails.sender import run_email_sender
 from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.sandbox.stripe_api import run_expiry_sweeper
@@ -34,7 +35,8 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
-    tasks = [asyncio.create_task(job()) for job in (bus.run, run_inbox_worker, run_expiry_sweeper)]
+    workers = (bus.run, run_inbox_worker, run_expiry_sweeper, run_email_sender)
+    tasks = [asyncio.create_task(job()) for job in workers]
     yield
     for task in tasks:
         task.cancel()

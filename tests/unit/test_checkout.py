@@ -68,7 +68,7 @@ def test_oversell_is_refused_with_what_is_left(seeded: str) -> None:
         row.reserved = row.capacity - 2
     with pytest.raises(InvalidInput) as refused:
         factories.order(quantity=3, type_name="VIP")
-    assert refused.value.errors == {"quantity": "Only 2 VIP tickets left."}
+    assert refused.value.errors == {"quantity": "Not enough VIP tickets: 2 left."}
     factories.order(quantity=2, type_name="VIP")
     with pytest.raises(InvalidInput) as sold_out:
         factories.order(quantity=1, type_name="VIP")

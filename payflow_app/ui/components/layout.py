@@ -1,27 +1,68 @@
-"""The page shell: sandbox banner, header and a centred column."""
+"""The page shell: sandbox banner, header (navigation, account, language) and a
+centred column."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from payflow_app.i18n import LANGUAGES
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
+from payflow_app.ui.session import SessionState, tr
 
 
 def sandbox_banner() -> rx.Component:
-    return rx.el.div("Sandbox — no real money", class_name="sandbox-banner", role="status")
+    return rx.el.div(tr("layout.sandbox"), class_name="sandbox-banner", role="status")
 
 
-def page(*children: rx.Component, title: str | None = None) -> rx.Component:
+def _language_switch() -> rx.Component:
+    return rx.el.div(
+        *[
+            rx.el.button(
+                name,
+                type="button",
+                lang=code,
+                on_click=SessionState.switch_language(code),
+                class_name=rx.cond(SessionState.lang == code, "lang lang-active", "lang"),
+                aria_pressed=rx.cond(SessionState.lang == code, "true", "false"),
+            )
+            for code, name in LANGUAGES.items()
+        ],
+        class_name="lang-switch",
+        role="group",
+        aria_label="Language / Język",
+    )
+
+
+def _account() -> rx.Component:
+    return rx.cond(
+        SessionState.signed_in,
+        rx.el.div(
+            rx.el.span(SessionState.user_name, class_name="muted"),
+            rx.el.button(tr("nav.log_out"), type="button", on_click=SessionState.log_out, class_name="link"),
+            class_name="account",
+        ),
+        rx.el.a(tr("nav.log_in"), href=routes.LOGIN),
+    )
+
+
+def page(*children: rx.Component, title: rx.Var | str | None = None) -> rx.Component:
     return rx.el.div(
         sandbox_banner() if get_settings().sandbox_enabled else rx.fragment(),
         rx.el.header(
             rx.el.a("payflow", href=routes.EVENTS, class_name="brand"),
-            rx.el.nav(rx.el.a("Events", href=routes.EVENTS)),
+            rx.el.nav(
+                rx.el.a(tr("nav.events"), href=routes.EVENTS),
+                rx.el.a(tr("nav.my_tickets"), href=routes.MY_TICKETS),
+                rx.el.a(tr("nav.dashboard"), href=routes.DASHBOARD),
+                class_name="nav",
+            ),
+            _account(),
+            _language_switch(),
             class_name="site-header",
         ),
         rx.el.main(
-            rx.el.h1(title) if title else rx.fragment(),
+            rx.el.h1(title) if title is not None else rx.fragment(),
             *children,
             class_name="content",
         ),
@@ -33,11 +74,42 @@ def notice(text: rx.Var | str, *, tone: str = "info") -> rx.Component:
 
 
 def message_panel(
-    title: str, text: str | None = None, *, action: str | None = None, href: rx.Var | str = ""
+    title: rx.Var | str,
+    text: rx.Var | str | None = None,
+    *,
+    action: rx.Var | str | None = None,
+    href: rx.Var | str = "",
 ) -> rx.Component:
     """A full-page message: what happened, and the one thing to do next."""
     return rx.el.div(
         rx.el.h1(title),
-        rx.el.p(text) if text else rx.fragment(),
-        rx.el.a(action, href=href, class_name="button") if action else rx.fragment(),
+        rx.el.p(text) if text is not None else rx.fragment(),
+        rx.el.a(action, href=href, class_name="button") if action is not None else rx.fragment(),
+    )
+
+
+def steps_list(steps: rx.Var, *, label: rx.Var | str) -> rx.Component:
+    """Processing steps, each ``{"label", "state"}`` with state done | pending."""
+
+    def step(item: rx.Var) -> rx.Component:
+        done = item["state"] == "done"
+        return rx.el.li(
+            rx.el.span(rx.cond(done, "✓", "…"), class_name="step-mark", aria_hidden="true"),
+            rx.el.span(item["label"]),
+            rx.el.span(rx.cond(done, " — ✓", " — …"), class_name="sr-only"),
+            class_name=rx.cond(done, "step step-done", "step"),
+            data_state=item["state"],
+        )
+
+    return rx.el.ol(rx.foreach(steps, step), class_name="steps", aria_label=label)
+
+
+def redirect_overlay() -> rx.Component:
+    """Shown at once when a purchase is confirmed, until the next page loads."""
+    return rx.el.div(
+        rx.el.div(
+            rx.el.div(class_name="spinner"), rx.el.p(tr("checkout.redirecting")), class_name="overlay-box"
+        ),
+        class_name="overlay",
+        role="status",
     )

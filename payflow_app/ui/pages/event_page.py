@@ -8,18 +8,23 @@ import logging
 
 import reflex as rx
 
+from payflow_app.i18n import t as t_
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import checkout, payments
+from payflow_app.services import checkout, purchases
+from payflow_app.services.accounts import SessionUser
 from payflow_app.services.catalogue import event_by_slug
 from payflow_app.services.errors import DomainError, InvalidInput
+from payflow_app.services.kinds import Kind
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import message_panel, notice, page
+from payflow_app.ui.components.layout import message_panel, notice, page, redirect_overlay
+from payflow_app.ui.components.payment_choice import error_text, payment_choice, quote_text
+from payflow_app.ui.session import SessionState, tr
 
 log = logging.getLogger(__name__)
 
 
-def _form_from(data: dict[str, str]) -> checkout.CheckoutForm:
+def _form_from(data: dict[str, str], *, lang: str, user: SessionUser | None) -> checkout.CheckoutForm:
     def as_int(value: str) -> int:
         try:
             return int(str(value).strip())
@@ -27,11 +32,13 @@ def _form_from(data: dict[str, str]) -> checkout.CheckoutForm:
             return 0
 
     return checkout.CheckoutForm(
-        full_name=data.get("full_name", ""),
-        email=data.get("email", ""),
+        full_name=user.full_name if user else data.get("full_name", ""),
+        email=user.email if user else data.get("email", ""),
         phone=data.get("phone", ""),
         ticket_type_id=as_int(data.get("ticket_type_id", "")),
         quantity=as_int(data.get("quantity", "")),
+        language=lang,
+        user_id=user.id if user else None,
     )
 
 
@@ -46,12 +53,21 @@ class CheckoutState(rx.State):
     errors: dict[str, str] = {}
     form_error: str = ""
     redirecting: bool = False
+    buyer: str = ""  # "Name (email)" when signed in: the order goes to that account
+    # The dry run's answer, shown before the customer confirms (signed in only).
+    quote_method: str = ""  # "" | wallet | card
+    quote_text: str = ""
+    _pending: dict[str, str] = {}
 
     @rx.event
     async def load(self) -> None:
         self.slug = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         self.errors, self.form_error, self.redirecting = {}, "", False
-        view = await asyncio.to_thread(event_by_slug, self.slug)
+        self.quote_method, self.quote_text, self._pending = "", "", {}
+        session = await self.get_state(SessionState)
+        lang, user = session.language(), await session.user()
+        self.buyer = f"{user.full_name} ({user.email})" if user else ""
+        view = await asyncio.to_thread(event_by_slug, self.slug, lang)
         self.found = view is not None
         if view is None:
             return
@@ -64,7 +80,8 @@ class CheckoutState(rx.State):
         self.ticket_types = [
             {
                 "id": str(t.id),
-                "label": f"{t.name} — {t.price}" + (" (sold out)" if t.remaining == 0 else ""),
+                "label": f"{t.name} — {t.price}"
+                + (f" ({t_(lang, 'checkout.sold_out')})" if t.remaining == 0 else ""),
                 "sold_out": "yes" if t.remaining == 0 else "",
             }
             for t in view.ticket_types
@@ -72,33 +89,66 @@ class CheckoutState(rx.State):
 
     @rx.event
     async def submit(self, data: dict[str, str]):
-        form = _form_from(data)
-        self.form_error = ""
+        session = await self.get_state(SessionState)
+        lang, user = session.language(), await session.user()
+        form = _form_from(data, lang=lang, user=user)
+        self.form_error, self.quote_method = "", ""
         self.errors = checkout.validate_form(form)
         if self.errors:
             return
+        if user is None:  # a guest pays by card: nothing to choose
+            async for step in self._buy(form, purchases.Method.CARD, lang):
+                yield step
+            return
+        amount = await asyncio.to_thread(
+            purchases.ticket_amount, ticket_type_id=form.ticket_type_id, quantity=form.quantity
+        )
+        choice = await asyncio.to_thread(purchases.quote, user_id=user.id, amount=amount, kind=Kind.TICKETS)
+        self.quote_method, self.quote_text = choice.method, quote_text(choice, lang)
+        self._pending = dict(data)
+
+    @rx.event
+    def change(self) -> None:
+        self.quote_method, self.quote_text, self._pending = "", "", {}
+
+    @rx.event
+    async def confirm(self):
+        session = await self.get_state(SessionState)
+        lang, user = session.language(), await session.user()
+        if user is None or not self._pending:
+            self.quote_method = ""
+            return
+        form = _form_from(self._pending, lang=lang, user=user)
+        async for step in self._buy(form, purchases.Method(self.quote_method), lang):
+            yield step
+
+    async def _buy(self, form: checkout.CheckoutForm, method: purchases.Method, lang: str):
         self.redirecting = True
         yield  # the overlay shows at once, before the provider is called
         try:
             order = await asyncio.to_thread(checkout.place_order, form=form)
-            redirect = await payments.start_order_payment(order_id=pk(order))
+            started = await purchases.pay(order_id=pk(order), method=method)
         except InvalidInput as exc:
-            self.redirecting, self.errors = False, exc.errors
+            self.redirecting, self.errors, self.quote_method = False, exc.errors, ""
             await self.load()
             return
         except (DomainError, PaymentError) as exc:
-            self.redirecting, self.form_error = False, f"We could not start the payment: {exc.message}"
+            self.redirecting, self.quote_method = False, ""
+            self.form_error = t_(lang, "checkout.could_not_start", reason=error_text(lang, exc))
             return
         except Exception:
             log.exception("checkout failed")
-            self.redirecting = False
-            self.form_error = "Something went wrong on our side and nothing was charged. Please try again."
+            self.redirecting, self.quote_method = False, ""
+            self.form_error = t_(lang, "checkout.failed")
+            return
+        if started.redirect_url is None:  # paid from the wallet already
+            yield rx.redirect(routes.success_path(started.reference))
             return
         # A full page load: the pay page is not a page of this app.
-        yield rx.call_script(f"window.location.assign({json.dumps(redirect.redirect_url)})")
+        yield rx.call_script(f"window.location.assign({json.dumps(started.redirect_url)})")
 
 
-def _field(label: str, name: str, control: rx.Component) -> rx.Component:
+def _field(label: rx.Var | str, name: str, control: rx.Component) -> rx.Component:
     return rx.el.div(
         rx.el.label(label, html_for=name),
         control,
@@ -111,16 +161,36 @@ def _field(label: str, name: str, control: rx.Component) -> rx.Component:
 
 
 def _checkout_form() -> rx.Component:
+    S = CheckoutState
     return rx.el.form(
-        _field("Full name", "full_name", rx.el.input(id="full_name", name="full_name", auto_complete="name")),
-        _field("Email", "email", rx.el.input(id="email", name="email", type="email", auto_complete="email")),
-        _field("Phone", "phone", rx.el.input(id="phone", name="phone", type="tel", auto_complete="tel")),
+        rx.cond(
+            S.buyer != "",
+            rx.el.p(tr("checkout.buying_as"), " ", rx.el.strong(S.buyer), class_name="muted"),
+            rx.fragment(
+                _field(
+                    tr("checkout.full_name"),
+                    "full_name",
+                    rx.el.input(id="full_name", name="full_name", auto_complete="name"),
+                ),
+                _field(
+                    tr("checkout.email"),
+                    "email",
+                    rx.el.input(id="email", name="email", type="email", auto_complete="email"),
+                ),
+                rx.el.p(tr("checkout.account_hint"), class_name="muted small"),
+            ),
+        ),
         _field(
-            "Ticket type",
+            tr("checkout.phone"),
+            "phone",
+            rx.el.input(id="phone", name="phone", type="tel", auto_complete="tel"),
+        ),
+        _field(
+            tr("checkout.ticket_type"),
             "ticket_type_id",
             rx.el.select(
                 rx.foreach(
-                    CheckoutState.ticket_types,
+                    S.ticket_types,
                     lambda t: rx.el.option(t["label"], value=t["id"], disabled=t["sold_out"] == "yes"),
                 ),
                 id="ticket_type_id",
@@ -128,47 +198,40 @@ def _checkout_form() -> rx.Component:
             ),
         ),
         _field(
-            "Quantity",
+            tr("checkout.quantity"),
             "quantity",
             rx.el.input(id="quantity", name="quantity", type="number", default_value="1", min=1),
         ),
-        rx.cond(CheckoutState.form_error != "", notice(CheckoutState.form_error, tone="error")),
-        rx.el.button("Continue to payment", type="submit", class_name="button"),
-        on_submit=CheckoutState.submit,
+        rx.cond(S.form_error != "", notice(S.form_error, tone="error")),
+        rx.cond(
+            S.quote_method == "",
+            rx.el.button(tr("checkout.continue"), type="submit", class_name="button"),
+        ),
+        on_submit=S.submit,
         reset_on_submit=False,
         class_name="checkout-form",
         no_validate=True,
     )
 
 
-def _overlay() -> rx.Component:
-    return rx.el.div(
-        rx.el.div(
-            rx.el.div(class_name="spinner"),
-            rx.el.p("Redirecting you to the secure payment page…"),
-            class_name="overlay-box",
-        ),
-        class_name="overlay",
-        role="status",
-    )
-
-
 def event_page() -> rx.Component:
+    S = CheckoutState
     return page(
         rx.cond(
-            CheckoutState.found,
+            S.found,
             rx.el.div(
-                rx.el.h1(CheckoutState.title),
-                rx.el.p(CheckoutState.starts_at, " · ", CheckoutState.venue, class_name="muted"),
-                rx.el.p(CheckoutState.description),
-                rx.el.h2("Buy tickets"),
+                rx.el.h1(S.title),
+                rx.el.p(S.starts_at, " · ", S.venue, class_name="muted"),
+                rx.el.p(S.description),
+                rx.el.h2(tr("checkout.buy_tickets")),
                 _checkout_form(),
-                rx.cond(CheckoutState.redirecting, _overlay()),
+                payment_choice(S.quote_method, S.quote_text, confirm=S.confirm, change=S.change),
+                rx.cond(S.redirecting, redirect_overlay()),
             ),
             message_panel(
-                "Event not found",
-                "This event does not exist or is no longer on sale.",
-                action="See all events",
+                tr("checkout.not_found"),
+                tr("checkout.not_found_text"),
+                action=tr("checkout.see_all_events"),
                 href=routes.EVENTS,
             ),
         ),

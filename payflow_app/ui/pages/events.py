@@ -10,6 +10,7 @@ import reflex as rx
 from payflow_app.services.catalogue import upcoming_events
 from payflow_app.ui import routes
 from payflow_app.ui.components.layout import page
+from payflow_app.ui.session import SessionState, tr
 
 
 class EventsState(rx.State):
@@ -17,7 +18,8 @@ class EventsState(rx.State):
 
     @rx.event
     async def load(self) -> None:
-        views = await asyncio.to_thread(upcoming_events)
+        lang = (await self.get_state(SessionState)).language()
+        views = await asyncio.to_thread(upcoming_events, lang)
         self.events = [
             {k: str(v) for k, v in asdict(e).items() if k != "ticket_types"}
             | {"href": routes.event_path(e.slug)}
@@ -30,8 +32,8 @@ def _card(event: rx.Var) -> rx.Component:
         rx.el.h2(event["title"]),
         rx.el.p(event["starts_at"], " · ", event["venue"], class_name="muted"),
         rx.el.p(event["description"]),
-        rx.el.p("From ", event["price_from"], class_name="price"),
-        rx.el.a("Get tickets", href=event["href"], class_name="button"),
+        rx.el.p(tr("events.from"), " ", event["price_from"], class_name="price"),
+        rx.el.a(tr("events.get_tickets"), href=event["href"], class_name="button"),
         class_name="card",
     )
 
@@ -41,7 +43,7 @@ def events_page() -> rx.Component:
         rx.cond(
             EventsState.events.length() > 0,
             rx.el.div(rx.foreach(EventsState.events, _card), class_name="cards"),
-            rx.el.p("No upcoming events yet.", class_name="muted"),
+            rx.el.p(tr("events.none"), class_name="muted"),
         ),
-        title="Upcoming events",
+        title=tr("events.title"),
     )

@@ -1,4 +1,9 @@
-"""``/payments/cancel?session_id=…``: the customer left the pay page."""
+"""``/payments/cancel?session_id=…``: the customer left the pay page.
+
+Three steps, each ticked once it is true in the database: the payment is cancelled
+(at the provider and here), the locks it held are gone (seats released, gallery
+unlocked — in the same transaction as the cancellation), and the way back is ready.
+A dashboard purchase then returns to the dashboard; a ticket order offers a retry."""
 
 from __future__ import annotations
 
@@ -7,26 +12,42 @@ import logging
 
 import reflex as rx
 
+from payflow_app.i18n import t
 from payflow_app.providers.base import PaymentError
 from payflow_app.services import payments
 from payflow_app.services.errors import NotFound
+from payflow_app.services.kinds import Kind
 from payflow_app.services.states import PaymentStatus
-from payflow_app.services.status import order_snapshot
+from payflow_app.services.status import order_holds_nothing, order_snapshot
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import message_panel, page
+from payflow_app.ui.components.layout import message_panel, page, steps_list
+from payflow_app.ui.session import SessionState, tr
 
 log = logging.getLogger(__name__)
+CANCEL_STEPS = ("cancel_transaction", "clear_locks", "prepare_redirect")
+REDIRECT_AFTER_SECONDS = 1.0
 
 
 class CancelState(rx.State):
     phase: str = "loading"  # loading | cancelled | paid | not_found | error
+    kind: str = ""
+    steps: list[dict[str, str]] = []
     retry_href: str = "/"
     success_href: str = ""
 
+    def _tick(self, lang: str, done: int) -> None:
+        self.steps = [
+            {"label": t(lang, f"steps.{key}"), "state": "done" if i < done else "pending"}
+            for i, key in enumerate(CANCEL_STEPS)
+        ]
+
     @rx.event
-    async def load(self) -> None:
+    async def load(self):
         session_id = self.router.url.query_parameters.get("session_id", "")
-        self.phase = "loading"
+        lang = (await self.get_state(SessionState)).language()
+        self.phase, self.kind = "loading", ""
+        self._tick(lang, 0)
+        yield
         try:
             payment = await payments.cancel_by_customer(provider="stripe", reference=session_id)
         except NotFound:
@@ -37,9 +58,24 @@ class CancelState(rx.State):
             self.phase = "error"
             return
         snap = await asyncio.to_thread(order_snapshot, payment.order_id, with_qr=False)
-        self.retry_href = routes.event_path(snap.event_slug) if snap else routes.EVENTS
-        self.success_href = f"{routes.PAYMENT_SUCCESS}?session_id={session_id}"
-        self.phase = "paid" if payment.status == PaymentStatus.SUCCEEDED else "cancelled"
+        assert snap is not None
+        self.kind = snap.kind
+        self.retry_href = routes.event_path(snap.event_slug) if snap.event_slug else routes.DASHBOARD
+        self.success_href = routes.success_path(session_id)
+        if payment.status == PaymentStatus.SUCCEEDED:
+            self.phase = "paid"
+            return
+        self.phase = "cancelled"
+        self._tick(lang, 1)
+        yield
+        if await asyncio.to_thread(order_holds_nothing, payment.order_id):
+            self._tick(lang, 2)
+            yield
+        self._tick(lang, 3)
+        if snap.kind != Kind.TICKETS:
+            yield
+            await asyncio.sleep(REDIRECT_AFTER_SECONDS)
+            yield rx.redirect(f"{routes.DASHBOARD}?payment=cancelled")
 
 
 def payment_cancel_page() -> rx.Component:
@@ -47,31 +83,43 @@ def payment_cancel_page() -> rx.Component:
     return page(
         rx.match(
             S.phase,
-            ("loading", rx.el.p("Cancelling your payment…", class_name="muted")),
+            (
+                "loading",
+                rx.el.div(
+                    rx.el.h1(tr("cancel.title_cancelling")),
+                    steps_list(S.steps, label=tr("cancel.steps")),
+                ),
+            ),
             (
                 "cancelled",
-                message_panel(
-                    "Payment cancelled",
-                    "Your order was cancelled and you have not been charged. "
-                    "The tickets you chose are available again.",
-                    action="Try again",
-                    href=S.retry_href,
+                rx.el.div(
+                    rx.el.h1(tr("cancel.title")),
+                    steps_list(S.steps, label=tr("cancel.steps")),
+                    rx.cond(
+                        S.kind == Kind.TICKETS,
+                        rx.el.div(
+                            rx.el.p(tr("cancel.tickets_text")),
+                            rx.el.a(tr("cancel.try_again"), href=S.retry_href, class_name="button"),
+                        ),
+                        rx.el.p(tr("cancel.back_to_dashboard"), class_name="muted"),
+                    ),
                 ),
             ),
             (
                 "paid",
                 message_panel(
-                    "This payment was already completed",
-                    "Your payment went through before it could be cancelled, so your order stands.",
-                    action="See your order",
+                    tr("cancel.paid_title"),
+                    tr("cancel.paid_text"),
+                    action=tr("cancel.see_order"),
                     href=S.success_href,
                 ),
             ),
-            ("not_found", message_panel("Payment not found", action="Browse events", href=routes.EVENTS)),
-            message_panel(
-                "We could not cancel right now",
-                "The payment provider did not answer. Nothing was charged by this page; "
-                "please reload it in a moment.",
+            (
+                "not_found",
+                message_panel(
+                    tr("success.not_found"), action=tr("checkout.see_all_events"), href=routes.EVENTS
+                ),
             ),
+            message_panel(tr("cancel.error_title"), tr("cancel.error_text")),
         ),
     )

@@ -1,37 +1,47 @@
-"""``/payments/success?session_id=…``: the processing page.
+"""``/payments/success?session_id=…``: the processing page, for every kind of order.
 
 Its steps change only when the backend has committed them: a background task of the
 tab watches the order on the status bus and pushes each new snapshot through Reflex
 state. Landing here also asks the provider for the truth and runs the same
-idempotent fulfilment as the webhook (Stripe's recommended pattern)."""
+idempotent fulfilment as the webhook (Stripe's recommended pattern). When a top-up,
+gallery or plan payment is done the page sends the customer to the dashboard with
+``?payment=success``; a ticket order stays here with its tickets and emails."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import reflex as rx
 
+from payflow_app.emails.outbox import emails_for_order
+from payflow_app.i18n import format_money, t
 from payflow_app.live.bus import bus
 from payflow_app.models import pk
-from payflow_app.services import payments
-from payflow_app.services.status import STEPS, OrderSnapshot, order_snapshot
+from payflow_app.services import notify, payments
+from payflow_app.services.kinds import Kind
+from payflow_app.services.status import OrderSnapshot, order_snapshot
+from payflow_app.settings import get_settings
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import message_panel, notice, page
+from payflow_app.ui.components.layout import message_panel, notice, page, steps_list
+from payflow_app.ui.session import SessionState, tr
 
 log = logging.getLogger(__name__)
-STEP_LABELS = {
-    "verify_payment": "Verifying payment",
-    "process_transaction": "Processing the transaction",
-    "issue_tickets": "Issuing tickets",
-    "send_confirmation": "Sending confirmation",
+REDIRECT_AFTER_SECONDS = 1.5
+# After the order is done the page keeps listening this long for its emails to go out.
+EMAILS_GRACE_SECONDS = 30.0
+DASHBOARD_AFTER = {
+    Kind.TOP_UP: "wallet",
+    Kind.GALLERY: "galleries",
+    Kind.PLAN: "plan",
 }
-DELAYED_AFTER_SECONDS = 120
 
 
 class PaymentStatusState(rx.State):
     phase: str = "loading"  # loading | not_found | processing | done | closed
     delayed: bool = False
+    kind: str = ""
     order_number: str = ""
     event_title: str = ""
     event_href: str = "/"
@@ -43,27 +53,41 @@ class PaymentStatusState(rx.State):
     problem: str = ""
     steps: list[dict[str, str]] = []
     tickets: list[dict[str, str]] = []
+    emails: list[dict[str, str]] = []
 
-    def _apply(self, snap: OrderSnapshot) -> None:
-        self.order_number, self.event_title = snap.order_number, snap.event_title
-        self.event_href = routes.event_path(snap.event_slug)
-        self.ticket_type, self.quantity, self.amount = snap.ticket_type, snap.quantity, snap.amount
-        self.order_status, self.payment_status = snap.order_status, snap.payment_status
+    def _apply(self, snap: OrderSnapshot, emails: list[dict[str, str]], lang: str) -> None:
+        self.kind, self.order_number, self.event_title = snap.kind, snap.order_number, snap.event_title
+        self.event_href = routes.event_path(snap.event_slug) if snap.event_slug else routes.DASHBOARD
+        self.ticket_type, self.quantity = snap.ticket_type, snap.quantity
+        self.amount = format_money(snap.amount_minor, snap.currency, lang)
+        self.order_status = t(lang, f"status.{snap.order_status}")
+        self.payment_status = snap.payment_status
         self.steps = [
-            {"label": STEP_LABELS[key], "state": "done" if snap.steps_done[key] else "pending"}
-            for key in STEPS
+            {"label": t(lang, f"steps.{key}"), "state": "done" if done else "pending"}
+            for key, done in snap.steps
         ]
         self.tickets = [
-            {"number": t.number, "type": t.ticket_type, "qr": t.qr_data_uri} for t in snap.tickets
+            {"number": x.number, "type": x.ticket_type, "qr": x.qr_data_uri} for x in snap.tickets
         ]
+        self.emails = emails
         self.phase = "done" if snap.is_processed else ("closed" if snap.is_closed else "processing")
-        self.problem = _problem_text(snap) if self.phase == "closed" else ""
+        self.problem = _problem_text(snap, lang) if self.phase == "closed" else ""
 
-    async def _refresh(self, order_id: int) -> OrderSnapshot:
+    async def _refresh(self, order_id: int, lang: str) -> OrderSnapshot:
         snap = await asyncio.to_thread(order_snapshot, order_id)
         assert snap is not None
+        sent = await asyncio.to_thread(emails_for_order, order_id)
+        emails = [
+            {
+                "subject": e.subject,
+                "to": e.recipient,
+                "status": e.status,
+                "state": t(lang, "success.email_sent" if e.status == "sent" else "success.email_queued"),
+            }
+            for e in sent
+        ]
         async with self:
-            self._apply(snap)
+            self._apply(snap, emails, lang)
         return snap
 
     @rx.event(background=True)
@@ -71,29 +95,53 @@ class PaymentStatusState(rx.State):
         async with self:
             session_id = self.router.url.query_parameters.get("session_id", "")
             self.phase, self.delayed = "loading", False
-        payment = await asyncio.to_thread(payments.find_payment, provider="stripe", reference=session_id)
+            lang = (await self.get_state(SessionState)).language()
+        payment = await asyncio.to_thread(payments.find_payment_by_reference, session_id)
         if payment is None:
             async with self:
                 self.phase = "not_found"
             return
         # Subscribe before the first read, so no step can slip between the two.
-        async with bus.watch(payment.order_id) as changes:
-            snap = await self._refresh(payment.order_id)
+        async with bus.watch(notify.order_topic(payment.order_id)) as changes:
+            snap = await self._refresh(payment.order_id, lang)
             verifying = None
-            if not snap.is_closed and not snap.is_processed:
+            if payment.provider != "wallet" and not (snap.is_closed or snap.is_processed):
                 verifying = asyncio.create_task(_verify_quietly(pk(payment)))
             try:
-                while not (snap.is_processed or snap.is_closed):
-                    try:
-                        await asyncio.wait_for(changes.get(), timeout=DELAYED_AFTER_SECONDS)
-                    except TimeoutError:
-                        async with self:
-                            self.delayed = True
-                        continue
-                    snap = await self._refresh(payment.order_id)
+                snap = await self._follow(payment.order_id, snap, changes, lang)
             finally:
                 if verifying is not None and not verifying.done():
                     verifying.cancel()
+        target = DASHBOARD_AFTER.get(Kind(snap.kind)) if snap.kind in DASHBOARD_AFTER else None
+        if snap.is_processed and target:
+            await asyncio.sleep(REDIRECT_AFTER_SECONDS)
+            yield rx.redirect(f"{routes.DASHBOARD}?payment=success&section={target}")
+
+    async def _follow(
+        self, order_id: int, snap: OrderSnapshot, changes: asyncio.Queue[str], lang: str
+    ) -> OrderSnapshot:
+        """Re-read on every change until the order is settled (and, for a ticket
+        order, its emails are out — the sender announces each — or the grace period
+        is over)."""
+        delay = get_settings().payment_delayed_after_seconds
+        emails_deadline: float | None = None
+        while True:
+            if snap.is_closed and not snap.is_processed:
+                return snap
+            if snap.is_processed:
+                if snap.kind != Kind.TICKETS or all(e["status"] == "sent" for e in self.emails):
+                    return snap
+                emails_deadline = emails_deadline or time.monotonic() + EMAILS_GRACE_SECONDS
+            timeout = delay if emails_deadline is None else emails_deadline - time.monotonic()
+            try:
+                await asyncio.wait_for(changes.get(), timeout=max(timeout, 0))
+            except TimeoutError:
+                if emails_deadline is not None:
+                    return snap
+                async with self:
+                    self.delayed = True
+                continue
+            snap = await self._refresh(order_id, lang)
 
 
 async def _verify_quietly(payment_id: int) -> None:
@@ -103,31 +151,18 @@ async def _verify_quietly(payment_id: int) -> None:
         log.warning("landing verification of payment %s failed", payment_id, exc_info=True)
 
 
-def _problem_text(snap: OrderSnapshot) -> str:
+def _problem_text(snap: OrderSnapshot, lang: str) -> str:
     if snap.payment_status == "requires_review":
-        return "We received your payment but need to check it before issuing tickets. We will email you; there is no need to pay again."
+        return t(lang, "success.review")
     if snap.order_status in ("cancelled", "expired"):
-        return "This order was cancelled and you have not been charged."
-    return snap.failure_message or "The payment did not go through."
-
-
-def _step(step: rx.Var) -> rx.Component:
-    return rx.el.li(
-        rx.el.span(rx.cond(step["state"] == "done", "✓", "…"), class_name="step-mark", aria_hidden="true"),
-        rx.el.span(step["label"]),
-        rx.el.span(rx.cond(step["state"] == "done", " — done", " — in progress"), class_name="sr-only"),
-        class_name=rx.cond(step["state"] == "done", "step step-done", "step"),
-        data_state=step["state"],
-    )
+        return t(lang, "success.cancelled")
+    return snap.failure_message or t(lang, "success.failed")
 
 
 def _ticket(ticket: rx.Var) -> rx.Component:
     return rx.el.figure(
         rx.el.img(
-            src=ticket["qr"],
-            alt=rx.Var.create("QR code for ticket ") + ticket["number"],
-            width="180",
-            height="180",
+            src=ticket["qr"], alt=tr("tickets.qr_alt") + " " + ticket["number"], width="180", height="180"
         ),
         rx.el.figcaption(ticket["type"], " · ", ticket["number"]),
         class_name="ticket",
@@ -137,20 +172,58 @@ def _ticket(ticket: rx.Var) -> rx.Component:
 def _summary() -> rx.Component:
     S = PaymentStatusState
     return rx.el.section(
-        rx.el.h2("Order summary"),
+        rx.el.h2(tr("success.summary")),
         rx.el.dl(
-            rx.el.dt("Order number"),
+            rx.el.dt(tr("success.order_number")),
             rx.el.dd(S.order_number),
-            rx.el.dt("Event"),
-            rx.el.dd(S.event_title),
-            rx.el.dt("Tickets"),
-            rx.el.dd(S.quantity, " × ", S.ticket_type),
-            rx.el.dt("Amount"),
+            rx.cond(
+                S.kind == Kind.TICKETS,
+                rx.fragment(
+                    rx.el.dt(tr("success.event")),
+                    rx.el.dd(S.event_title),
+                    rx.el.dt(tr("success.tickets")),
+                    rx.el.dd(S.quantity, " × ", S.ticket_type),
+                ),
+            ),
+            rx.el.dt(tr("success.amount")),
             rx.el.dd(S.amount),
-            rx.el.dt("Status"),
+            rx.el.dt(tr("success.status")),
             rx.el.dd(S.order_status, id="order-status"),
         ),
         class_name="summary",
+    )
+
+
+def _emails() -> rx.Component:
+    S = PaymentStatusState
+    return rx.cond(
+        S.emails.length() > 0,
+        rx.el.section(
+            rx.el.h2(tr("success.emails")),
+            rx.el.ul(
+                rx.foreach(
+                    S.emails,
+                    lambda e: rx.el.li(rx.el.strong(e["subject"]), " — ", e["to"], " · ", e["state"]),
+                ),
+                class_name="emails",
+            ),
+        ),
+    )
+
+
+def _next_steps() -> rx.Component:
+    S = PaymentStatusState
+    return rx.cond(
+        (S.phase == "done") & (S.kind == Kind.TICKETS),
+        rx.el.section(
+            rx.el.h2(tr("success.next_steps")),
+            rx.el.p(tr("success.next_steps_text")),
+            rx.el.div(
+                rx.el.a(tr("success.view_tickets"), href=routes.MY_TICKETS, class_name="button"),
+                rx.el.a(tr("success.browse_more"), href=routes.EVENTS, class_name="button secondary"),
+                class_name="actions",
+            ),
+        ),
     )
 
 
@@ -159,49 +232,45 @@ def payment_success_page() -> rx.Component:
     return page(
         rx.match(
             S.phase,
-            ("loading", rx.el.p("Loading your order…", class_name="muted")),
+            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
             (
                 "not_found",
                 message_panel(
-                    "Payment not found",
-                    "We could not find a payment for this link.",
-                    action="Browse events",
+                    tr("success.not_found"),
+                    tr("success.not_found_text"),
+                    action=tr("checkout.see_all_events"),
                     href=routes.EVENTS,
                 ),
             ),
             rx.el.div(
                 rx.match(
                     S.phase,
-                    ("done", rx.el.h1("Payment confirmed")),
-                    ("closed", rx.el.h1("Payment not completed")),
-                    rx.el.h1("Processing your payment"),
+                    ("done", rx.el.h1(tr("success.title_done"))),
+                    ("closed", rx.el.h1(tr("success.title_closed"))),
+                    rx.el.h1(tr("success.title_processing")),
                 ),
+                rx.cond(S.phase == "processing", rx.el.p(tr("success.waiting"), class_name="muted")),
                 rx.cond(
-                    S.phase == "processing", rx.el.p("Waiting for payment confirmation…", class_name="muted")
+                    (S.phase == "done") & (S.kind != Kind.TICKETS),
+                    rx.el.p(tr("success.done_redirecting"), class_name="done-message", role="status"),
                 ),
-                rx.cond(
-                    S.delayed & (S.phase == "processing"),
-                    notice(
-                        "Confirmation is taking longer than usual. You can keep this page open: it will update by itself. "
-                        "If you paid, your tickets will also be emailed to you."
-                    ),
-                ),
+                rx.cond(S.delayed & (S.phase == "processing"), notice(tr("success.delayed"))),
                 rx.cond(S.problem != "", notice(S.problem, tone="error")),
-                rx.el.ol(rx.foreach(S.steps, _step), class_name="steps", aria_label="Processing steps"),
+                steps_list(S.steps, label=tr("success.steps")),
                 _summary(),
                 rx.cond(
                     S.tickets.length() > 0,
                     rx.el.section(
-                        rx.el.h2("Your tickets"),
+                        rx.el.h2(tr("success.your_tickets")),
                         rx.el.div(rx.foreach(S.tickets, _ticket), class_name="tickets"),
                     ),
                 ),
-                rx.cond(S.phase == "closed", rx.el.a("Try again", href=S.event_href, class_name="button")),
+                _emails(),
+                _next_steps(),
                 rx.cond(
-                    S.phase == "done",
-                    rx.el.a("Browse more events", href=routes.EVENTS, class_name="button secondary"),
+                    S.phase == "closed",
+                    rx.el.a(tr("success.try_again"), href=S.event_href, class_name="button"),
                 ),
             ),
         ),
-        title=None,
     )

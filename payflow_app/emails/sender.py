@@ -1,0 +1,197 @@
+"""Delivering the outbox: by SMTP when ``PAYFLOW_SMTP_HOST`` is set, else into the
+built-in mailbox (``/sandbox/mailbox``), where marking a row sent is the delivery.
+
+:func:`deliver_due` claims due rows with a lease, so concurrent senders (threads,
+workers, processes) never send one row twice. A failed attempt is retried with backoff
+and given up after ``email_max_attempts``. A crash between the SMTP hand-off and
+marking the row sent means one resend once the lease has run out; it carries the same
+``Message-ID``, so receivers can drop the copy.
+
+Secrets: once a message has left by SMTP (or has been given up on), every
+``<code class="secret">`` span of its stored HTML — and the same value in its text —
+is replaced by ``********`` (see :func:`templates.scrub_secrets`): the temporary
+password of a welcome email does not stay in the database. The mailbox transport keeps
+it, because the mailbox page is where a sandbox user reads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import smtplib
+import ssl
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from sqlmodel import col, or_, select
+
+from payflow_app.emails.templates import InlineImage, scrub_secrets
+from payflow_app.models import EmailOutbox, pk, utcnow
+from payflow_app.services import notify
+from payflow_app.services.db import is_sqlite, lock, write_transaction
+from payflow_app.services.tickets import qr_png
+from payflow_app.settings import get_settings
+
+log = logging.getLogger(__name__)
+BATCH = 10
+MAX_BACKOFF_SECONDS = 600
+_running: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+
+
+def claim_due(limit: int = BATCH) -> list[EmailOutbox]:
+    """Take a lease on up to ``limit`` due messages, oldest first. PostgreSQL senders
+    skip rows another sender has locked; SQLite's write lock serialises the claim."""
+    now = utcnow()
+    # Long enough for a whole batch in which every step of every SMTP conversation
+    # (connect, EHLO, MAIL, RCPT, DATA, QUIT) waits out the timeout.
+    lease = timedelta(seconds=60 + limit * 6 * get_settings().smtp_timeout_seconds)
+    with write_transaction() as session:
+        query = (
+            select(EmailOutbox)
+            .where(EmailOutbox.status == "queued", col(EmailOutbox.next_attempt_at) <= now)
+            .where(or_(col(EmailOutbox.locked_until).is_(None), col(EmailOutbox.locked_until) < now))
+            .order_by(col(EmailOutbox.id))
+            .limit(limit)
+        )
+        if not is_sqlite():
+            query = query.with_for_update(skip_locked=True)
+        rows = list(session.exec(query).all())
+        for row in rows:
+            row.locked_until = now + lease
+            row.attempts += 1
+        return rows
+
+
+def wake_sender() -> None:
+    """Wake the running sender at once; safe from any thread, a no-op when none runs."""
+    if _running is None:
+        return
+    loop, wakeup = _running
+    with contextlib.suppress(RuntimeError):  # the sender's loop has closed
+        loop.call_soon_threadsafe(wakeup.set)
+
+
+def inline_images(row: EmailOutbox) -> tuple[InlineImage, ...]:
+    """The QR images a stored message's HTML references by ``cid:``."""
+    return tuple(InlineImage(**image) for image in json.loads(row.inline_images or "[]"))
+
+
+def message_id(row: EmailOutbox) -> str:
+    """Stable per outbox row: a resend of the row is recognisably the same message."""
+    domain = parseaddr(get_settings().mail_from)[1].rpartition("@")[2] or "payflow.invalid"
+    return f"<outbox-{pk(row)}-{int(row.created_at.timestamp())}@{domain}>"
+
+
+def build_message(row: EmailOutbox) -> EmailMessage:
+    """multipart/alternative: the text, and the HTML in a multipart/related together
+    with one inline PNG per QR code it references by ``cid:``."""
+    message = EmailMessage()
+    message["From"] = get_settings().mail_from
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = message_id(row)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(row.body_text)
+    if row.body_html:
+        message.add_alternative(row.body_html, subtype="html")
+        html_part = message.get_body(("html",))
+        assert isinstance(html_part, EmailMessage)
+        for image in inline_images(row):
+            html_part.add_related(
+                qr_png(image.qr_token),
+                maintype="image",
+                subtype="png",
+                cid=f"<{image.cid}>",
+                disposition="inline",
+                filename=f"{image.cid.partition('@')[0]}.png",
+            )
+    # Last: building the body moves the message's Content-* headers into its first part.
+    message["Content-Language"] = row.language
+    return message
+
+
+def deliver_due() -> int:
+    """Deliver every due message; answers how many were delivered. Blocking: the
+    async sender runs it in a thread. Safe to run in several threads at once."""
+    delivered = 0
+    while rows := claim_due(BATCH):
+        delivered += sum(_deliver(row) for row in rows)
+    return delivered
+
+
+async def run_email_sender() -> None:
+    """Runs for the app's lifetime: woken at once by a committed queue_email, else polls."""
+    global _running
+    wakeup = asyncio.Event()
+    _running = (asyncio.get_running_loop(), wakeup)
+    poll = get_settings().email_poll_seconds
+    try:
+        while True:
+            wakeup.clear()  # before delivering, so a message queued meanwhile is not missed
+            try:
+                await asyncio.to_thread(deliver_due)
+            except Exception:
+                log.exception("email sender pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), timeout=poll)
+    finally:
+        _running = None
+
+
+def _deliver(row: EmailOutbox) -> bool:
+    if not get_settings().smtp_host:
+        _mark_sent(pk(row), transport="mailbox")
+        return True
+    try:
+        _send_smtp(build_message(row))
+    except Exception as exc:  # one bad message or a down server must not stop the others
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("email %s to %s failed (attempt %s): %s", row.id, row.recipient, row.attempts, error)
+        _record_failure(pk(row), error)
+        return False
+    _mark_sent(pk(row), transport="smtp")
+    return True
+
+
+def _send_smtp(message: EmailMessage) -> None:
+    settings = get_settings()
+    host, port, timeout = settings.smtp_host or "", settings.smtp_port, settings.smtp_timeout_seconds
+    smtp = (
+        smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+        if settings.smtp_ssl
+        else smtplib.SMTP(host, port, timeout=timeout)
+    )
+    with smtp:
+        if settings.smtp_starttls and not settings.smtp_ssl:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password or "")
+        smtp.send_message(message)
+
+
+def _mark_sent(row_id: int, *, transport: str) -> None:
+    with write_transaction() as session:
+        row = lock(session, EmailOutbox, row_id)
+        row.status, row.transport, row.sent_at = "sent", transport, utcnow()
+        row.locked_until, row.last_error = None, None
+        if transport == "smtp":
+            row.body_text, row.body_html = scrub_secrets(row.body_text, row.body_html)
+        order_id = row.order_id
+    # The order's page lists its emails: let it know this one is out.
+    notify.order_changed(order_id)
+
+
+def _record_failure(row_id: int, error: str) -> None:
+    with write_transaction() as session:
+        row = lock(session, EmailOutbox, row_id)
+        row.locked_until, row.last_error = None, error[:2000]
+        if row.attempts >= get_settings().email_max_attempts:
+            row.status = "failed"
+            # Never delivered, so nobody will read the secret: it need not be kept either.
+            row.body_text, row.body_html = scrub_secrets(row.body_text, row.body_html)
+        else:
+            row.next_attempt_at = utcnow() + timedelta(seconds=min(MAX_BACKOFF_SECONDS, 2**row.attempts))

@@ -1,0 +1,143 @@
+"""What a signed-in customer sees of their account: orders, galleries, plan and
+tickets. Cheap reads, always filtered by the customer's own id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from payflow_app.models import Event, Gallery, Order, Ticket, TicketType, User, pk
+from payflow_app.services import kinds, plans
+from payflow_app.services.db import read_session
+from payflow_app.services.errors import NotFound
+from payflow_app.services.money import Money
+from payflow_app.services.states import OrderStatus
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    number: str
+    kind: str
+    description: str
+    amount: Money
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class GalleryLine:
+    id: int
+    title: str
+    status: str  # draft | active
+    payment_in_progress: bool
+
+
+@dataclass(frozen=True)
+class PlanView:
+    code: str
+    name: str
+    storage_limit_mb: int
+    gallery_limit: int
+    galleries_used: int
+    upgrades: list[plans.Plan]
+
+
+@dataclass(frozen=True)
+class TicketCard:
+    number: str
+    event_title: str
+    starts_at: datetime
+    venue: str
+    ticket_type: str
+    status: str
+    qr_token: str
+
+
+def orders(*, user_id: int, limit: int = 50) -> list[OrderLine]:
+    with read_session() as session:
+        rows = session.exec(
+            select(Order).where(Order.user_id == user_id).order_by(col(Order.id).desc()).limit(limit)
+        ).all()
+        return [
+            OrderLine(
+                number=o.number,
+                kind=o.kind,
+                description=kinds.description(session, o),
+                amount=Money(o.amount_minor, o.currency),
+                status=o.status,
+                created_at=o.created_at,
+            )
+            for o in rows
+        ]
+
+
+def galleries(*, user_id: int) -> list[GalleryLine]:
+    with read_session() as session:
+        rows = session.exec(select(Gallery).where(Gallery.user_id == user_id).order_by(col(Gallery.id))).all()
+        open_ids = set(
+            session.exec(
+                select(Order.gallery_id).where(
+                    Order.user_id == user_id,
+                    Order.kind == kinds.Kind.GALLERY,
+                    col(Order.status).in_([OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT]),
+                )
+            ).all()
+        )
+    return [
+        GalleryLine(
+            id=pk(g),
+            title=g.title,
+            status=g.status,
+            payment_in_progress=g.locked_by_payment_id is not None or g.id in open_ids,
+        )
+        for g in rows
+    ]
+
+
+def plan_view(*, user_id: int) -> PlanView:
+    with read_session() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("Unknown account.")
+        used = len(session.exec(select(Gallery.id).where(Gallery.user_id == user_id)).all())
+    current = plans.plan(user.plan_code) or plans.PLANS["free"]
+    return PlanView(
+        code=current.code,
+        name=current.name,
+        storage_limit_mb=user.storage_limit_mb,
+        gallery_limit=user.gallery_limit,
+        galleries_used=used,
+        upgrades=plans.upgrades_from(current.code),
+    )
+
+
+def tickets(*, user_id: int) -> list[TicketCard]:
+    """Every ticket of the customer's orders, soonest event first."""
+    with read_session() as session:
+        rows = session.exec(
+            select(Ticket, Event, TicketType)
+            .join(Order, col(Order.id) == Ticket.order_id)
+            .join(Event, col(Event.id) == Order.event_id)
+            .join(TicketType, col(TicketType.id) == Ticket.ticket_type_id)
+            .where(Order.user_id == user_id)
+            .order_by(col(Event.starts_at), col(Ticket.id))
+        ).all()
+    return [
+        TicketCard(
+            number=t.number,
+            event_title=e.title,
+            starts_at=e.starts_at,
+            venue=e.venue,
+            ticket_type=tt.name,
+            status=t.status,
+            qr_token=t.qr_token,
+        )
+        for t, e, tt in rows
+    ]
+
+
+def ticket_of(*, user_id: int, number: str) -> TicketCard | None:
+    """One of the customer's own tickets; None for anyone else's."""
+    return next((t for t in tickets(user_id=user_id) if t.number == number), None)

@@ -1,0 +1,156 @@
+"""What each kind of order does when it is paid, and when its payment ends unpaid.
+
+Fulfilment (``services.fulfilment``) is the same four steps for every kind: the
+payment is verified, the order is marked paid, then the kind *delivers* (tickets
+issued, wallet credited, gallery activated, plan changed) and *completes* (emails
+queued, balance updated, gallery status updated, limits updated). Each hook runs
+inside the caller's transaction with the order row locked, and is called once per
+order (the caller checks ``delivered_at`` / ``completed_at``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlmodel import Session, col, select
+
+from payflow_app.emails.outbox import queue_email
+from payflow_app.emails.templates import TicketLine, receipt_email, tickets_email
+from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType, User, pk, utcnow
+from payflow_app.services import numbers, plans, tickets, wallet
+from payflow_app.services.checkout import release_seats
+from payflow_app.services.db import lock
+from payflow_app.settings import get_settings
+
+
+class Kind(StrEnum):
+    TICKETS = "ticket_order"
+    TOP_UP = "wallet_topup"
+    GALLERY = "gallery"
+    PLAN = "plan_upgrade"
+
+
+# The processing steps shown to the customer, per kind; the UI owns their wording.
+STEPS: dict[str, tuple[str, str, str, str]] = {
+    Kind.TICKETS: ("verify_payment", "process_transaction", "issue_tickets", "send_confirmation"),
+    Kind.TOP_UP: ("verify_payment", "process_transaction", "credit_wallet", "update_balance"),
+    Kind.GALLERY: ("verify_payment", "process_transaction", "activate_gallery", "update_status"),
+    Kind.PLAN: ("verify_payment", "process_transaction", "update_plan", "update_limits"),
+}
+
+
+def description(session: Session, order: Order) -> str:
+    """One line for the provider's payment page and the receipt."""
+    if order.kind == Kind.TICKETS:
+        event = session.get(Event, order.event_id)
+        ticket_type = session.get(TicketType, order.ticket_type_id)
+        type_name = ticket_type.name if ticket_type else "ticket"
+        return f"{order.quantity} × {type_name} — {event.title if event else ''}"
+    if order.kind == Kind.TOP_UP:
+        return "Wallet top-up"
+    if order.kind == Kind.GALLERY:
+        gallery = session.get(Gallery, order.gallery_id)
+        return f"Gallery publication — {gallery.title if gallery else ''}"
+    chosen = plans.plan(order.plan_code or "")
+    return f"Plan upgrade — {chosen.name if chosen else order.plan_code}"
+
+
+def on_attempt(session: Session, order: Order, payment: Payment) -> None:
+    """A payment attempt opens: a gallery is locked to it."""
+    if order.kind == Kind.GALLERY:
+        lock(session, Gallery, order.gallery_id).locked_by_payment_id = payment.id
+
+
+def on_closed(session: Session, order: Order) -> None:
+    """The order ended unpaid (cancelled, expired, failed): give back what it held."""
+    if order.kind == Kind.TICKETS:
+        release_seats(session, order)
+    elif order.kind == Kind.GALLERY:
+        gallery = lock(session, Gallery, order.gallery_id)
+        gallery.locked_by_payment_id = None
+
+
+def deliver(session: Session, order: Order, payment: Payment) -> None:
+    if order.kind == Kind.TICKETS:
+        _issue_tickets(session, order)
+    elif order.kind == Kind.TOP_UP:
+        wallet.credit_top_up(session, order=order, payment=payment)
+    elif order.kind == Kind.GALLERY:
+        gallery = lock(session, Gallery, order.gallery_id)
+        gallery.status, gallery.published_at = "active", utcnow()
+    elif order.kind == Kind.PLAN:
+        lock(session, User, order.user_id).plan_code = order.plan_code or "free"
+
+
+def complete(session: Session, order: Order, payment: Payment) -> None:
+    user = lock(session, User, order.user_id)
+    if order.kind == Kind.GALLERY:
+        lock(session, Gallery, order.gallery_id).locked_by_payment_id = None
+    elif order.kind == Kind.PLAN:
+        chosen = plans.plan(user.plan_code)
+        if chosen is not None:
+            user.storage_limit_mb, user.gallery_limit = chosen.storage_limit_mb, chosen.gallery_limit
+    elif order.kind == Kind.TICKETS:
+        _queue_tickets_email(session, order, user)
+    # Wallet top-ups: the credit already set the balance in step 3; completing the
+    # order publishes it (the caller notifies the customer's open pages).
+    queue_email(
+        session,
+        order_id=pk(order),
+        template="receipt",
+        recipient=user.email,
+        language=user.language,
+        email=receipt_email(
+            user.language,
+            full_name=user.full_name,
+            order_number=order.number,
+            receipt_number=payment.receipt_number or payment.provider_reference or "",
+            paid_at=payment.succeeded_at or utcnow(),
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            status="paid",
+            description=description(session, order),
+        ),
+    )
+
+
+def _issue_tickets(session: Session, order: Order) -> None:
+    assert order.event_id is not None and order.ticket_type_id is not None
+    for seat in range(order.quantity):
+        number = numbers.ticket_number()
+        session.add(
+            Ticket(
+                number=number,
+                order_id=pk(order),
+                ticket_type_id=order.ticket_type_id,
+                seat_index=seat,
+                qr_token=tickets.sign_ticket_token(ticket_number=number, event_id=order.event_id),
+            )
+        )
+
+
+def _queue_tickets_email(session: Session, order: Order, user: User) -> None:
+    event = session.get(Event, order.event_id)
+    ticket_type = session.get(TicketType, order.ticket_type_id)
+    assert event is not None and ticket_type is not None
+    rows = session.exec(
+        select(Ticket).where(Ticket.order_id == order.id).order_by(col(Ticket.seat_index))
+    ).all()
+    queue_email(
+        session,
+        order_id=pk(order),
+        template="tickets",
+        recipient=user.email,
+        language=user.language,
+        email=tickets_email(
+            user.language,
+            full_name=user.full_name,
+            order_number=order.number,
+            event_title=event.title,
+            starts_at=event.starts_at,
+            venue=event.venue,
+            tickets=[
+                TicketLine(number=t.number, ticket_type=ticket_type.name, qr_token=t.qr_token) for t in rows
+            ],
+            tickets_url=f"{get_settings().public_url}/wallet",
+        ),
+    )
