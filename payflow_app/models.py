@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, Text, UniqueConstraint
@@ -11,6 +12,11 @@ from sqlmodel import Field, SQLModel
 def utcnow() -> datetime:
     """Aware UTC; SQLModel stores it as UTC and returns it aware, on SQLite too."""
     return datetime.now(UTC)
+
+
+def public_payment_id() -> str:
+    """The id a payment shows in URLs and APIs: unguessable, unlike the row id."""
+    return "pay_" + secrets.token_urlsafe(16)
 
 
 def pk(row: SQLModel) -> int:
@@ -65,7 +71,7 @@ class TicketType(SQLModel, table=True):
 
 class Order(SQLModel, table=True):
     """What a customer buys: tickets, a wallet top-up, a gallery publication or a plan
-    upgrade (``kind``); the columns of the other kinds stay empty."""
+    upgrade or a membership (``kind``); the columns of the other kinds stay empty."""
 
     __tablename__ = "order"
     id: int | None = Field(default=None, primary_key=True)
@@ -100,9 +106,12 @@ class Payment(SQLModel, table=True):
     provider: str = Field(max_length=30)
     provider_reference: str | None = Field(default=None, max_length=255)
     idempotency_key: str = Field(unique=True, max_length=80)
+    # ``paymentId`` in URLs and APIs (e.g. /payment/success?paymentId=…).
+    public_id: str | None = Field(default_factory=public_payment_id, unique=True, max_length=40)
     amount_minor: int
     currency: str = Field(max_length=3)
     status: str = Field(default="created", max_length=30, index=True)
+    payer_phone: str | None = Field(default=None, max_length=20, index=True)  # M-PESA: 2547XXXXXXXX
     redirect_url: str | None = Field(default=None, sa_column=Column(Text))
     failure_code: str | None = Field(default=None, max_length=80)
     failure_message: str | None = Field(default=None, max_length=500)
@@ -111,6 +120,11 @@ class Payment(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     succeeded_at: datetime | None = None
+    # Asking the provider about a payment still pending (no or late webhook).
+    sync_attempts: int = Field(default=0)
+    last_sync_attempt_at: datetime | None = None
+    next_sync_at: datetime | None = Field(default=None, index=True)
+    sync_locked_until: datetime | None = None
 
 
 class Ticket(SQLModel, table=True):
@@ -122,8 +136,9 @@ class Ticket(SQLModel, table=True):
     order_id: int = Field(foreign_key="order.id", index=True)
     ticket_type_id: int = Field(foreign_key="ticket_type.id")
     seat_index: int
+    # Empty while the ticket is ``pending`` (an M-PESA order awaiting its payment).
     qr_token: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default="valid", max_length=20)
+    status: str = Field(default="valid", max_length=20)  # pending | valid | void
     issued_at: datetime = Field(default_factory=utcnow)
 
 
@@ -219,6 +234,25 @@ class Gallery(SQLModel, table=True):
     locked_by_payment_id: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None
+
+
+class Membership(SQLModel, table=True):
+    """A paid membership and its credentials: a username and a generated password,
+    stored hashed. ``password_reveal`` keeps the password encrypted for a short while
+    so the success page can show it once the (possibly asynchronous) payment is done;
+    it is erased when ``reveal_until`` passes."""
+
+    __tablename__ = "membership"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    order_id: int = Field(foreign_key="order.id", unique=True)
+    plan_code: str = Field(max_length=20)
+    username: str = Field(unique=True, index=True, max_length=60)
+    password_hash: str = Field(max_length=255)
+    password_reveal: str | None = Field(default=None, sa_column=Column(Text))
+    reveal_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    valid_until: datetime
 
 
 class SandboxObject(SQLModel, table=True):

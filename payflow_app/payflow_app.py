@@ -11,13 +11,19 @@ from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.sandbox.stripe_api import run_expiry_sweeper
 from payflow_app.services.inbox import run_inbox_worker
+from payflow_app.services.pending_sync import run_pending_sync
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
+from payflow_app.ui.pages.card_cancel import CardCancelState, card_cancel_page
+from payflow_app.ui.pages.card_return import CardReturnState, card_return_page
+from payflow_app.ui.pages.card_success import CardSuccessState, card_success_page
 from payflow_app.ui.pages.change_password import PasswordState, change_password_page
 from payflow_app.ui.pages.dashboard import DashboardState, dashboard_page
 from payflow_app.ui.pages.event_page import CheckoutState, event_page
 from payflow_app.ui.pages.events import EventsState, events_page
 from payflow_app.ui.pages.login import LoginState, login_page
+from payflow_app.ui.pages.membership import MembershipState, membership_page
+from payflow_app.ui.pages.mpesa_payment import MpesaState, mpesa_payment_page
 from payflow_app.ui.pages.my_tickets import MyTicketsState, my_tickets_page
 from payflow_app.ui.pages.payment_cancel import CancelState, payment_cancel_page
 from payflow_app.ui.pages.payment_success import PaymentStatusState, payment_success_page
@@ -39,6 +45,11 @@ PAGES = (
     (change_password_page, routes.CHANGE_PASSWORD, "password", [PasswordState.load]),
     (dashboard_page, routes.DASHBOARD, "dashboard", [DashboardState.load, DashboardState.watch]),
     (my_tickets_page, routes.MY_TICKETS, "my tickets", [MyTicketsState.load]),
+    (membership_page, routes.MEMBERSHIP, "membership", [MembershipState.load]),
+    (card_return_page, routes.CARD_RETURN, "confirming your payment", [CardReturnState.watch]),
+    (card_success_page, routes.CARD_SUCCESS, "membership", [CardSuccessState.watch]),
+    (card_cancel_page, routes.CARD_CANCEL, "payment not completed", [CardCancelState.load]),
+    (mpesa_payment_page, routes.MPESA_PAYMENT, "M-PESA payment", [MpesaState.watch]),
 )
 for component, route, title, on_load in PAGES:
     # Every page first learns its language and who is signed in.
@@ -47,5 +58,6 @@ for component, route, title, on_load in PAGES:
 app.register_lifespan_task(bus.run)
 app.register_lifespan_task(run_inbox_worker)
 app.register_lifespan_task(run_email_sender)
+app.register_lifespan_task(run_pending_sync)
 if settings.sandbox_enabled:
     app.register_lifespan_task(run_expiry_sweeper)

@@ -121,8 +121,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _derive_and_refuse_placeholders(self) -> Settings:
         uses_sandbox_key = self.stripe_secret_key == SANDBOX_STRIPE_SECRET_KEY
-        if self.sandbox_enabled is None:
-            self.sandbox_enabled = uses_sandbox_key
+        if self.sandbox_enabled is None:  # on while any rail still uses the sandbox's credentials
+            self.sandbox_enabled = (
+                uses_sandbox_key
+                or self.univapay_app_token == SANDBOX_UNIVAPAY_JWT
+                or self.payhero_username == SANDBOX_PAYHERO_USERNAME
+            )
         if self.stripe_api_base is None and uses_sandbox_key:
             self.stripe_api_base = f"{self.public_url}/sandbox/stripe"
         if self.univapay_api_base is None:
@@ -140,7 +144,10 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if uses_sandbox_key or self.stripe_webhook_secret == SANDBOX_STRIPE_WEBHOOK_SECRET:
                 raise ValueError("production needs real PAYFLOW_STRIPE_* keys")
-            if self.univapay_app_token == SANDBOX_UNIVAPAY_JWT or self.univapay_secret == SANDBOX_UNIVAPAY_SECRET:
+            if (
+                self.univapay_app_token == SANDBOX_UNIVAPAY_JWT
+                or self.univapay_secret == SANDBOX_UNIVAPAY_SECRET
+            ):
                 raise ValueError("production needs real PAYFLOW_UNIVAPAY_* credentials")
             if self.univapay_webhook_auth == SANDBOX_UNIVAPAY_WEBHOOK_AUTH:
                 raise ValueError("production needs PAYFLOW_UNIVAPAY_WEBHOOK_AUTH")

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from payflow_app.api import card, orders
 from payflow_app.api.pay import pay
 from payflow_app.api.payment_status import check_status
 from payflow_app.api.tickets import ticket_qr_png
-from payflow_app.api.webhooks import stripe_webhook
+from payflow_app.api.webhooks import payhero_callback, stripe_webhook, univapay_webhook
 
 
 def api_routes() -> list[BaseRoute]:
     return [
         Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
+        Route("/api/payment/callback", univapay_webhook, methods=["POST"]),
+        Route("/api/payhero/callback", payhero_callback, methods=["POST"]),
         Route("/payments/check-status", check_status, methods=["GET"]),
         Route("/pay", pay, methods=["POST"]),
+        Route("/payment/card", card.open_widget, methods=["GET"]),
+        Route("/api/payment/checkout/charge", card.charge, methods=["POST"]),
+        Route("/api/payment/callback", card.three_ds_return, methods=["GET"]),
+        Route("/api/payment/verify", card.verify, methods=["GET"]),
+        Route("/api/orders/direct-checkout", orders.direct_checkout, methods=["POST"]),
+        Route("/api/orders/{order_id:int}/stk-push", orders.push_again, methods=["POST"]),
+        Route("/api/orders/{order_id:int}/status", orders.order_status, methods=["GET"]),
         Route("/api/tickets/{number}/qr.png", ticket_qr_png, methods=["GET"]),
     ]

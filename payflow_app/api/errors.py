@@ -1,8 +1,33 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     """The one error shape of payflow's API: ``{"error": {"code", "message"}}``."""
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+class BadRequest(Exception):
+    """Raised while reading a request; the route answers it with ``response``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.response = error_response(status, code, message)
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body, or BadRequest (415 / 400)."""
+    if "application/json" not in request.headers.get("content-type", ""):
+        raise BadRequest(415, "json_required", "Send a JSON body (Content-Type: application/json).")
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise BadRequest(400, "invalid_json", "The body must be a JSON object.")
+    return body

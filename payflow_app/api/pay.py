@@ -11,14 +11,13 @@ Needs the session cookie. Body: ``{"kind": "ticket_order", "ticketTypeId", "quan
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.auth import request_user
-from payflow_app.api.errors import error_response
+from payflow_app.api.errors import BadRequest, error_response, json_object
 from payflow_app.models import Order, pk
 from payflow_app.providers.base import PaymentError
 from payflow_app.services import checkout, plans, purchases
@@ -91,14 +90,10 @@ async def pay(request: Request) -> Response:
     user = await request_user(request)
     if user is None:
         return error_response(401, "not_signed_in", "Log in first: /pay acts for the signed-in customer.")
-    if "application/json" not in request.headers.get("content-type", ""):
-        return error_response(415, "json_required", "Send a JSON body (Content-Type: application/json).")
     try:
-        body = json.loads(await request.body())
-        if not isinstance(body, dict):
-            raise ValueError
-    except ValueError:
-        return error_response(400, "invalid_json", "The body must be a JSON object.")
+        body = await json_object(request)
+    except BadRequest as exc:
+        return exc.response
     try:
         kind, amount = await asyncio.to_thread(_amount, body, user)
         choice = await asyncio.to_thread(purchases.quote, user_id=user.id, amount=amount, kind=kind)

@@ -99,6 +99,44 @@ def welcome_email(
     return RenderedEmail(subject=subject, text=plain, html=_page(lang, subject, body, footer=None))
 
 
+def membership_email(
+    lang: str,
+    *,
+    full_name: str,
+    plan_name: str,
+    username: str,
+    password: str,
+    valid_until: datetime,
+    login_url: str,
+) -> RenderedEmail:
+    """The membership's credentials: a username and its generated password."""
+    lang = i18n.normalise(lang)
+    subject = text(lang, "membership.subject", plan=plan_name)
+    until = i18n.format_datetime(valid_until, lang)
+    plain = _lines(
+        text(lang, "greeting", name=full_name),
+        "",
+        text(lang, "membership.intro", plan=plan_name, until=until),
+        "",
+        f"{text(lang, 'membership.username')}: {username}",
+        f"{text(lang, 'membership.password')}: {password}",
+        "",
+        f"{text(lang, 'welcome.sign_in')}: {login_url}",
+        text(lang, "membership.keep_safe"),
+        "",
+        text(lang, "signature"),
+    )
+    body = f"""<p>{_e(text(lang, "greeting", name=full_name))}</p>
+<p>{_e(text(lang, "membership.intro", plan=plan_name, until=until))}</p>
+<table role="presentation" style="border-collapse:collapse;margin:16px 0">
+{_row(text(lang, "membership.username"), f"<code>{_e(username)}</code>")}
+{_row(text(lang, "membership.password"), f'<code class="secret" style="font-size:16px">{_e(password)}</code>')}
+</table>
+<p>{_button(text(lang, "welcome.sign_in"), login_url)}</p>
+<p style="color:#64748b;font-size:13px">{_e(text(lang, "membership.keep_safe"))}</p>"""
+    return RenderedEmail(subject=subject, text=plain, html=_page(lang, subject, body, footer=None))
+
+
 def tickets_email(
     lang: str,
     *,

@@ -10,6 +10,12 @@ from payflow_app.i18n import normalise
 EN: dict[str, str] = {
     "greeting": "Hello {name},",
     "signature": "— the payflow team",
+    # membership
+    "membership.subject": "Your {plan} membership",
+    "membership.intro": "Thank you for becoming a member. Your {plan} membership is active until {until}. Sign in with these credentials:",
+    "membership.username": "Username",
+    "membership.password": "Password",
+    "membership.keep_safe": "Keep this password safe: we store only a scrambled form of it and cannot send it again.",
     "footer": "You are receiving this email because of your order {order} on payflow.",
     # welcome
     "welcome.subject": "Your payflow account",
@@ -52,6 +58,12 @@ EN: dict[str, str] = {
 PL: dict[str, str] = {
     "greeting": "Dzień dobry, {name},",
     "signature": "— zespół payflow",
+    # membership
+    "membership.subject": "Twoje członkostwo {plan}",
+    "membership.intro": "Dziękujemy za dołączenie. Członkostwo {plan} jest aktywne do {until}. Zaloguj się tymi danymi:",
+    "membership.username": "Nazwa użytkownika",
+    "membership.password": "Hasło",
+    "membership.keep_safe": "Zachowaj to hasło: przechowujemy tylko jego zaszyfrowany skrót i nie możemy wysłać go ponownie.",
     "footer": "Otrzymujesz tę wiadomość w związku z zamówieniem {order} w payflow.",
     # welcome
     "welcome.subject": "Twoje konto w payflow",

@@ -21,6 +21,14 @@ def _build(identifier: str, settings: Settings) -> PaymentProvider:
         from payflow_app.providers.stripe_checkout import StripeCheckoutProvider
 
         return StripeCheckoutProvider(settings)
+    if identifier == "univapay":
+        from payflow_app.providers.univapay import UnivaPayProvider
+
+        return UnivaPayProvider(settings)
+    if identifier == "payhero":
+        from payflow_app.providers.payhero import PayHeroProvider
+
+        return PayHeroProvider(settings)
     raise LookupError(f"unknown payment provider {identifier!r}")
 
 

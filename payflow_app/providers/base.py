@@ -55,6 +55,9 @@ class StartedPayment:
     next_action: NextAction
     redirect_url: str | None = None
     expires_at: int | None = None  # epoch seconds
+    # What the provider already knows (e.g. a card charge that succeeded at once,
+    # next_action NONE); the services still fetch and verify the truth themselves.
+    status: ProviderStatus = ProviderStatus.PENDING
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class PaymentTruth:
     failure_code: str | None = None
     failure_message: str | None = None
     receipt_number: str | None = None
+    # The rail cannot pay any other amount than the one requested (an M-PESA STK
+    # push): a truth without an amount is then not an amount mismatch.
+    amount_as_requested: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,20 +82,30 @@ class ProviderEvent:
 
     event_id: str
     event_type: str
+    # The provider's reference of the payment, or the external reference payflow
+    # sent with it (the payment's idempotency key), when that is all the event carries.
     provider_reference: str | None
     payload: Mapping[str, Any]
 
 
 class PaymentError(Exception):
-    """The provider refused or failed a call; ``code`` is stable, ``message`` readable."""
+    """The provider refused or failed a call; ``code`` is stable, ``message`` readable.
+    ``provider_reference`` names what the provider created before failing (a charge
+    declined at once), so its later webhooks find the payment."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, provider_reference: str | None = None) -> None:
         super().__init__(message)
         self.code, self.message = code, message
+        self.provider_reference = provider_reference
 
 
 class WebhookRejected(Exception):
-    """The webhook could not be verified (signature, timestamp, shape)."""
+    """The webhook could not be verified (signature, timestamp, shape). ``unauthorized``
+    when the credential it must carry is missing or wrong (answered 401, not 400)."""
+
+    def __init__(self, message: str, *, unauthorized: bool = False) -> None:
+        super().__init__(message)
+        self.unauthorized = unauthorized
 
 
 class PaymentProvider(Protocol):
@@ -104,3 +120,9 @@ class PaymentProvider(Protocol):
         ...
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...
+
+    def refine_truth(self, truth: PaymentTruth, payload: Mapping[str, Any]) -> PaymentTruth:
+        """Add to a fetched truth what only a stored webhook's payload tells (e.g.
+        M-PESA's ResultCode and reason, absent from PayHero's status query). It never
+        turns a truth into a success: only the provider's status query does that."""
+        ...

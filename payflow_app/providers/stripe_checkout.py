@@ -119,6 +119,9 @@ class StripeCheckoutProvider:
             payload=payload,
         )
 
+    def refine_truth(self, truth: PaymentTruth, payload: Mapping[str, Any]) -> PaymentTruth:
+        return truth  # the Checkout Session already says everything
+
 
 def session_truth(session: Any) -> PaymentTruth:
     """Translate a Checkout Session (SDK object or plain dict) into our truth."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from payflow_app.emails import mailbox
-from payflow_app.sandbox import stripe_api, stripe_pages
+from payflow_app.sandbox import payhero, stripe_api, stripe_pages, univapay
 
 
 def sandbox_routes() -> list[BaseRoute]:
@@ -19,6 +19,8 @@ def sandbox_routes() -> list[BaseRoute]:
         ),
         Route(f"{base}/pay/{{session_id}}", stripe_pages.pay_page, methods=["GET"]),
         Route(f"{base}/pay/{{session_id}}", stripe_pages.submit_payment, methods=["POST"]),
+        *univapay.routes(),
+        *payhero.routes(),
         Route("/sandbox/mailbox", mailbox.mailbox_page, methods=["GET"]),
         Route("/sandbox/mailbox.json", mailbox.mailbox_json, methods=["GET"]),
     ]

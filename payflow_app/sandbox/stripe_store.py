@@ -1,4 +1,7 @@
-"""The sandbox's Stripe objects, kept in the app database in Stripe's wire shape."""
+"""The sandbox's Stripe objects, kept in the app database in Stripe's wire shape.
+
+``save`` and ``load`` serve every provider's imitation (``provider`` names whose
+object it is); the rest is Stripe's."""
 
 from __future__ import annotations
 
@@ -50,11 +53,13 @@ def parse_form(items: list[tuple[str, str]]) -> dict[str, Any]:
     return root
 
 
-def save(obj: dict[str, Any], *, kind: str, expires_at: int | None = None) -> dict[str, Any]:
+def save(
+    obj: dict[str, Any], *, kind: str, expires_at: int | None = None, provider: str = "stripe"
+) -> dict[str, Any]:
     with write_transaction() as session:
         row = session.get(SandboxObject, obj["id"])
         if row is None:
-            row = SandboxObject(id=obj["id"], provider="stripe", kind=kind, data="")
+            row = SandboxObject(id=obj["id"], provider=provider, kind=kind, data="")
         row.data = json.dumps(obj)
         if expires_at is not None:
             row.expires_at = datetime.fromtimestamp(expires_at, UTC)
@@ -62,10 +67,10 @@ def save(obj: dict[str, Any], *, kind: str, expires_at: int | None = None) -> di
     return obj
 
 
-def load(object_id: str, kind: str) -> dict[str, Any] | None:
+def load(object_id: str, kind: str, *, provider: str = "stripe") -> dict[str, Any] | None:
     with read_session() as session:
         row = session.get(SandboxObject, object_id)
-    return json.loads(row.data) if row and row.kind == kind else None
+    return json.loads(row.data) if row and row.kind == kind and row.provider == provider else None
 
 
 def remember_idempotency(key: str, object_id: str) -> str:

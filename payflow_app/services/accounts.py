@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from payflow_app.i18n import normalise
-from payflow_app.models import User, pk
+from payflow_app.models import Membership, User, pk
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.keys import generated_secret
@@ -93,10 +93,19 @@ def customer_for_checkout(
 
 
 def authenticate(*, email: str, password: str) -> User:
+    """The account of an email and its password, or of a membership's username and
+    the password that came with the membership."""
+    login = email.strip().lower()
     with read_session() as session:
-        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
-    # An unknown email still costs one hash check (verify_password(None, ...)).
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+        if "@" in login:
+            user = session.exec(select(User).where(User.email == login)).first()
+            password_hash = user.password_hash if user else None
+        else:
+            membership = session.exec(select(Membership).where(Membership.username == login)).first()
+            user = session.get(User, membership.user_id) if membership else None
+            password_hash = membership.password_hash if membership else None
+    # An unknown login still costs one hash check (verify_password(None, ...)).
+    if not verify_password(password_hash, password) or user is None:
         raise InvalidCredentials("The email or password is not right.")
     return user
 
@@ -144,7 +153,7 @@ def _secret(configured: str | None, data_dir: str) -> str:
     return generated_secret(data_dir, "session_secret", lambda: secrets.token_urlsafe(48).encode())
 
 
-def _session_secret() -> str:
+def session_secret() -> str:
     settings = get_settings()
     return _secret(settings.session_secret, str(settings.data_dir))
 
@@ -158,7 +167,7 @@ def issue_session_token(user: User, *, now: float | None = None) -> str:
         "exp": issued + get_settings().session_lifetime_hours * 3600,
         "typ": "session",
     }
-    return str(jwt.encode(claims, _session_secret(), algorithm=ALGORITHM))
+    return str(jwt.encode(claims, session_secret(), algorithm=ALGORITHM))
 
 
 def session_user(token: str | None) -> SessionUser | None:
@@ -167,7 +176,7 @@ def session_user(token: str | None) -> SessionUser | None:
     if not token:
         return None
     try:
-        claims = jwt.decode(token, _session_secret(), algorithms=[ALGORITHM])
+        claims = jwt.decode(token, session_secret(), algorithms=[ALGORITHM])
         user_id = int(claims["sub"])
     except (JWTError, KeyError, ValueError):
         return None

@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import welcome_email
 from payflow_app.i18n import t
-from payflow_app.models import Event, Order, TicketType, User, pk
+from payflow_app.models import Event, Order, Ticket, TicketType, User, pk
 from payflow_app.services import accounts, numbers
 from payflow_app.services.db import write_transaction
 from payflow_app.services.errors import InvalidInput, NotFound
@@ -54,10 +54,12 @@ def validate_form(form: CheckoutForm) -> dict[str, str]:
     return errors
 
 
-def place_order(*, form: CheckoutForm) -> Order:
+def place_order(*, form: CheckoutForm, with_pending_tickets: bool = False) -> Order:
     """Create a pending order and hold its seats, or raise InvalidInput with the
     reason (including sold out). Nothing is created when anything is invalid.
-    A new customer's account is created with it, and its welcome email queued."""
+    A new customer's account is created with it, and its welcome email queued.
+    ``with_pending_tickets``: the order's tickets exist at once, without QR codes
+    (M-PESA orders, see :func:`create_pending_tickets`)."""
     errors = validate_form(form)
     if errors:
         raise InvalidInput(errors)
@@ -83,6 +85,8 @@ def place_order(*, form: CheckoutForm) -> Order:
         )
         session.add(order)
         session.flush()
+        if with_pending_tickets:
+            create_pending_tickets(session, order)
         if temporary_password is not None:
             _queue_welcome(session, order, user, temporary_password)
         return order
@@ -130,6 +134,31 @@ def release_seats(session: Session, order: Order) -> None:
         update(TicketType)
         .where(col(TicketType.id) == order.ticket_type_id)
         .values(reserved=col(TicketType.reserved) - order.quantity)
+    )
+
+
+def create_pending_tickets(session: Session, order: Order) -> None:
+    """An M-PESA order has its tickets from the start, without a QR code: they
+    become valid when the payment succeeds, void when it does not."""
+    assert order.ticket_type_id is not None
+    for seat in range(order.quantity):
+        session.add(
+            Ticket(
+                number=numbers.ticket_number(),
+                order_id=pk(order),
+                ticket_type_id=order.ticket_type_id,
+                seat_index=seat,
+                qr_token="",
+                status="pending",
+            )
+        )
+
+
+def void_pending_tickets(session: Session, order: Order) -> None:
+    session.execute(
+        update(Ticket)
+        .where(col(Ticket.order_id) == order.id, col(Ticket.status) == "pending")
+        .values(status="void")
     )
 
 

@@ -113,6 +113,10 @@ def plan_view(*, user_id: int) -> PlanView:
     )
 
 
+# An M-PESA order's tickets before the payment (no QR yet), or after it failed.
+UNISSUED = ("pending", "void")
+
+
 def tickets(*, user_id: int) -> list[TicketCard]:
     """Every ticket of the customer's orders, soonest event first."""
     with read_session() as session:
@@ -122,6 +126,7 @@ def tickets(*, user_id: int) -> list[TicketCard]:
             .join(Event, col(Event.id) == Order.event_id)
             .join(TicketType, col(TicketType.id) == Ticket.ticket_type_id)
             .where(Order.user_id == user_id)
+            .where(col(Ticket.status).not_in(UNISSUED))
             .order_by(col(Event.starts_at), col(Ticket.id))
         ).all()
     return [

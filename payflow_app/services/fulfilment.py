@@ -74,7 +74,7 @@ def _confirm_payment(payment_id: int, truth: PaymentTruth) -> tuple[Outcome, int
         if truth.status is not ProviderStatus.SUCCEEDED:
             return Outcome.NOT_PAID, order_id, user_id
         expected = Money(payment.amount_minor, payment.currency)
-        if truth.amount != expected:
+        if truth.amount != expected and not (truth.amount is None and truth.amount_as_requested):
             paid = format_money(truth.amount.amount, truth.amount.currency) if truth.amount else "unknown"
             payment.status = check_payment_transition(payment.status, PaymentStatus.REQUIRES_REVIEW)
             payment.review_reason = (

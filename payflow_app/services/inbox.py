@@ -21,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 
 from payflow_app.models import WebhookEvent, pk, utcnow
-from payflow_app.providers import get_provider
 from payflow_app.providers.base import ProviderEvent
 from payflow_app.services import payments
 from payflow_app.services.db import is_sqlite, read_session, write_transaction
@@ -131,12 +130,13 @@ async def process_event(row: WebhookEvent) -> None:
     try:
         if row.provider_reference is not None:
             payment = await asyncio.to_thread(
-                payments.find_payment, provider=row.provider, reference=row.provider_reference
+                payments.find_payment_for_event, provider=row.provider, reference=row.provider_reference
             )
             if payment is None:
                 raise LookupError(f"no payment with {row.provider} reference {row.provider_reference}")
-            truth = await get_provider(row.provider).fetch_payment(row.provider_reference)
-            await asyncio.to_thread(payments.settle_payment, payment_id=pk(payment), truth=truth)
+            if payment.provider_reference is None:  # the event overtook the provider's answer
+                raise LookupError(f"payment {payment.id} has no provider reference yet")
+            await payments.verify_payment(payment_id=pk(payment))
     except Exception:
         error = traceback.format_exc(limit=8)
         log.warning("webhook event %s failed (attempt %s)\n%s", row.id, row.attempts, error)

@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import TicketLine, receipt_email, tickets_email
 from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType, User, pk, utcnow
-from payflow_app.services import numbers, plans, tickets, wallet
-from payflow_app.services.checkout import release_seats
+from payflow_app.services import memberships, numbers, plans, tickets, wallet
+from payflow_app.services.checkout import release_seats, void_pending_tickets
 from payflow_app.services.db import lock
 from payflow_app.settings import get_settings
 
@@ -27,6 +27,7 @@ class Kind(StrEnum):
     TOP_UP = "wallet_topup"
     GALLERY = "gallery"
     PLAN = "plan_upgrade"
+    MEMBERSHIP = "membership"
 
 
 # The processing steps shown to the customer, per kind; the UI owns their wording.
@@ -35,6 +36,7 @@ STEPS: dict[str, tuple[str, str, str, str]] = {
     Kind.TOP_UP: ("verify_payment", "process_transaction", "credit_wallet", "update_balance"),
     Kind.GALLERY: ("verify_payment", "process_transaction", "activate_gallery", "update_status"),
     Kind.PLAN: ("verify_payment", "process_transaction", "update_plan", "update_limits"),
+    Kind.MEMBERSHIP: ("verify_payment", "process_transaction", "create_membership", "send_credentials"),
 }
 
 
@@ -50,6 +52,9 @@ def description(session: Session, order: Order) -> str:
     if order.kind == Kind.GALLERY:
         gallery = session.get(Gallery, order.gallery_id)
         return f"Gallery publication — {gallery.title if gallery else ''}"
+    if order.kind == Kind.MEMBERSHIP:
+        member_plan = memberships.plan(order.plan_code or "")
+        return f"Membership — {member_plan.name if member_plan else order.plan_code}"
     chosen = plans.plan(order.plan_code or "")
     return f"Plan upgrade — {chosen.name if chosen else order.plan_code}"
 
@@ -64,6 +69,7 @@ def on_closed(session: Session, order: Order) -> None:
     """The order ended unpaid (cancelled, expired, failed): give back what it held."""
     if order.kind == Kind.TICKETS:
         release_seats(session, order)
+        void_pending_tickets(session, order)
     elif order.kind == Kind.GALLERY:
         gallery = lock(session, Gallery, order.gallery_id)
         gallery.locked_by_payment_id = None
@@ -79,6 +85,8 @@ def deliver(session: Session, order: Order, payment: Payment) -> None:
         gallery.status, gallery.published_at = "active", utcnow()
     elif order.kind == Kind.PLAN:
         lock(session, User, order.user_id).plan_code = order.plan_code or "free"
+    elif order.kind == Kind.MEMBERSHIP:
+        memberships.create_membership(session, order)
 
 
 def complete(session: Session, order: Order, payment: Payment) -> None:
@@ -92,7 +100,8 @@ def complete(session: Session, order: Order, payment: Payment) -> None:
     elif order.kind == Kind.TICKETS:
         _queue_tickets_email(session, order, user)
     # Wallet top-ups: the credit already set the balance in step 3; completing the
-    # order publishes it (the caller notifies the customer's open pages).
+    # order publishes it (the caller notifies the customer's open pages). A
+    # membership's credentials email was queued with the membership in step 3.
     queue_email(
         session,
         order_id=pk(order),
@@ -114,8 +123,14 @@ def complete(session: Session, order: Order, payment: Payment) -> None:
 
 
 def _issue_tickets(session: Session, order: Order) -> None:
+    """Sign a QR token for every seat: the order's pending tickets (an M-PESA order
+    has them from the start) become valid, missing ones are created."""
     assert order.event_id is not None and order.ticket_type_id is not None
-    for seat in range(order.quantity):
+    pending = session.exec(select(Ticket).where(Ticket.order_id == order.id)).all()
+    for ticket in pending:
+        ticket.qr_token = tickets.sign_ticket_token(ticket_number=ticket.number, event_id=order.event_id)
+        ticket.status = "valid"
+    for seat in sorted(set(range(order.quantity)) - {t.seat_index for t in pending}):
         number = numbers.ticket_number()
         session.add(
             Ticket(

@@ -5,13 +5,15 @@ status query). Only this module and fulfilment change a payment's status."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, or_, select
 
-from payflow_app.models import Order, Payment, User, pk, utcnow
+from payflow_app.models import Order, Payment, User, WebhookEvent, pk, utcnow
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import PaymentError, PaymentRequest, PaymentTruth, ProviderStatus
 from payflow_app.services import fulfilment, kinds, notify
@@ -46,11 +48,11 @@ async def start_order_payment(*, order_id: int, provider_id: str = "stripe") -> 
     try:
         started = await provider.start_payment(request)
     except PaymentError as exc:
-        await asyncio.to_thread(_attempt_failed, payment_id, exc)
+        await asyncio.to_thread(fail_attempt, payment_id, exc)
         raise
     if not started.redirect_url:
         raise PaymentError("no_redirect", "The payment provider did not return a payment page.")
-    await asyncio.to_thread(_attempt_started, payment_id, started.provider_reference, started.redirect_url)
+    await asyncio.to_thread(attempt_started, payment_id, started.provider_reference, started.redirect_url)
     return CheckoutRedirect(
         payment_id=payment_id,
         provider_reference=started.provider_reference,
@@ -92,13 +94,14 @@ def _customer_email(session: Session, order: Order) -> str:
     return user.email if user else ""
 
 
-def _attempt_started(payment_id: int, reference: str, redirect_url: str) -> None:
+def attempt_started(payment_id: int, reference: str, redirect_url: str | None) -> None:
     with write_transaction() as session:
         payment = lock(session, Payment, payment_id)
         payment.status = check_payment_transition(payment.status, PaymentStatus.PENDING)
         payment.provider_reference = reference
         payment.redirect_url = redirect_url
         payment.updated_at = utcnow()
+        schedule_sync(payment)
         order = lock(session, Order, payment.order_id)
         order.status = check_order_transition(order.status, OrderStatus.AWAITING_PAYMENT)
         order.updated_at = utcnow()
@@ -106,11 +109,14 @@ def _attempt_started(payment_id: int, reference: str, redirect_url: str) -> None
     notify.order_changed(order_id, user_id=user_id)
 
 
-def _attempt_failed(payment_id: int, error: PaymentError) -> None:
+def fail_attempt(payment_id: int, error: PaymentError) -> None:
     with write_transaction() as session:
         payment = lock(session, Payment, payment_id)
+        if payment.status in TERMINAL:
+            return
         payment.status = check_payment_transition(payment.status, PaymentStatus.FAILED)
         payment.failure_code, payment.failure_message = error.code, error.message[:500]
+        payment.provider_reference = payment.provider_reference or error.provider_reference
         payment.updated_at = utcnow()
         order = lock(session, Order, payment.order_id)
         order.status = check_order_transition(order.status, OrderStatus.CANCELLED)
@@ -123,6 +129,31 @@ def find_payment(*, provider: str, reference: str) -> Payment | None:
     with read_session() as session:
         return session.exec(
             select(Payment).where(Payment.provider == provider, Payment.provider_reference == reference)
+        ).first()
+
+
+def order_with_latest_payment(order_id: int) -> tuple[Order, Payment | None]:
+    """An order and its latest payment attempt (for status pages and APIs)."""
+    with read_session() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            raise NotFound("We could not find this order.")
+        payment = session.exec(
+            select(Payment).where(Payment.order_id == order_id).order_by(col(Payment.id).desc())
+        ).first()
+        return order, payment
+
+
+def find_payment_for_event(*, provider: str, reference: str) -> Payment | None:
+    """The payment a webhook names: by the provider's reference, or by the external
+    reference payflow sent with it (its idempotency key; PayHero's callbacks carry
+    only that)."""
+    with read_session() as session:
+        return session.exec(
+            select(Payment).where(
+                Payment.provider == provider,
+                or_(Payment.provider_reference == reference, Payment.idempotency_key == reference),
+            )
         ).first()
 
 
@@ -171,15 +202,39 @@ def close_payment(*, payment_id: int, status: PaymentStatus, truth: PaymentTruth
 
 
 async def verify_payment(*, payment_id: int) -> PaymentTruth:
-    """Ask the provider for the truth and apply it (the landing page's and the
-    reconciler's path to the same idempotent fulfilment the webhook uses)."""
+    """Ask the provider for the truth and apply it: the one path of the webhook
+    worker, the landing pages and the pending-payment sync to the same idempotent
+    fulfilment. What only a stored webhook tells (an M-PESA failure's reason) is
+    added from the latest one the provider sent about this payment."""
     with read_session() as session:
         payment = session.get(Payment, payment_id)
-    if payment is None or payment.provider_reference is None:
-        raise NotFound("Unknown payment.")
-    truth = await get_provider(payment.provider).fetch_payment(payment.provider_reference)
+        if payment is None or payment.provider_reference is None:
+            raise NotFound("Unknown payment.")
+        latest = session.exec(
+            select(WebhookEvent)
+            .where(
+                WebhookEvent.provider == payment.provider,
+                WebhookEvent.status != "rejected",
+                col(WebhookEvent.provider_reference).in_(
+                    (payment.provider_reference, payment.idempotency_key)
+                ),
+            )
+            .order_by(col(WebhookEvent.id).desc())
+        ).first()
+    provider = get_provider(payment.provider)
+    truth = await provider.fetch_payment(payment.provider_reference)
+    if latest is not None:
+        truth = provider.refine_truth(truth, json.loads(latest.raw_body))
     await asyncio.to_thread(settle_payment, payment_id=payment_id, truth=truth)
     return truth
+
+
+def schedule_sync(payment: Payment, *, attempts: int = 0) -> None:
+    """When to ask the provider about a payment still pending: soon after it starts,
+    then backing off (the payment row is locked by the caller)."""
+    settings = get_settings()
+    delay = min(settings.pending_sync_max_seconds, settings.pending_sync_first_seconds * 2**attempts)
+    payment.next_sync_at = utcnow() + timedelta(seconds=delay)
 
 
 async def cancel_by_customer(*, provider: str, reference: str) -> Payment:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 
 from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType
+from payflow_app.services.dashboard import UNISSUED
 from payflow_app.services.db import read_session
 from payflow_app.services.kinds import STEPS
 from payflow_app.services.states import OrderStatus, PaymentStatus
@@ -66,7 +67,9 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
             select(Payment).where(Payment.order_id == order_id).order_by(col(Payment.id).desc())
         ).first()
         rows = session.exec(
-            select(Ticket).where(Ticket.order_id == order_id).order_by(col(Ticket.seat_index))
+            select(Ticket)
+            .where(Ticket.order_id == order_id, col(Ticket.status).not_in(UNISSUED))
+            .order_by(col(Ticket.seat_index))
         ).all()
     type_name = ticket_type.name if ticket_type else ""
     done = (

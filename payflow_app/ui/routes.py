@@ -8,6 +8,15 @@ LOGIN = "/login"
 CHANGE_PASSWORD = "/account/password"
 DASHBOARD = "/dashboard"
 MY_TICKETS = "/wallet"
+MEMBERSHIP = "/membership"
+CARD_SUCCESS = "/payment/success"
+CARD_RETURN = "/payment/return"
+CARD_CANCEL = "/payment/cancel"
+MPESA_PAYMENT = "/payment/[order_id]"
+
+
+def mpesa_path(order_id: int) -> str:
+    return f"/payment/{order_id}"
 
 
 def event_path(slug: str) -> str:

@@ -60,6 +60,10 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         "PAYFLOW_PUBLIC_URL": BASE,
         # Short, so the "confirmation is delayed" notice can be seen in a test.
         "PAYFLOW_PAYMENT_DELAYED_AFTER_SECONDS": "4",
+        "PAYFLOW_MPESA_DELAYED_AFTER_SECONDS": "6",
+        # A payment whose callback never comes is asked about within seconds.
+        "PAYFLOW_PENDING_SYNC_FIRST_SECONDS": "2",
+        "PAYFLOW_PENDING_SYNC_MAX_SECONDS": "3",
     }
     env.pop("REFLEX_REDIS_URL", None)
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True)

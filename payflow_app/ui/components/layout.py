@@ -53,6 +53,7 @@ def page(*children: rx.Component, title: rx.Var | str | None = None) -> rx.Compo
             rx.el.a("payflow", href=routes.EVENTS, class_name="brand"),
             rx.el.nav(
                 rx.el.a(tr("nav.events"), href=routes.EVENTS),
+                rx.el.a(tr("nav.membership"), href=routes.MEMBERSHIP),
                 rx.el.a(tr("nav.my_tickets"), href=routes.MY_TICKETS),
                 rx.el.a(tr("nav.dashboard"), href=routes.DASHBOARD),
                 class_name="nav",

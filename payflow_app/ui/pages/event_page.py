@@ -11,7 +11,7 @@ import reflex as rx
 from payflow_app.i18n import t as t_
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import checkout, purchases
+from payflow_app.services import checkout, mpesa, purchases
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.catalogue import event_by_slug
 from payflow_app.services.errors import DomainError, InvalidInput
@@ -54,6 +54,8 @@ class CheckoutState(rx.State):
     form_error: str = ""
     redirecting: bool = False
     buyer: str = ""  # "Name (email)" when signed in: the order goes to that account
+    mpesa_available: bool = False  # the event is priced in KES: M-PESA can pay it
+    method: str = "card"  # card | mpesa (the wallet is offered by the dry run)
     # The dry run's answer, shown before the customer confirms (signed in only).
     quote_method: str = ""  # "" | wallet | card
     quote_text: str = ""
@@ -64,6 +66,7 @@ class CheckoutState(rx.State):
         self.slug = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
         self.errors, self.form_error, self.redirecting = {}, "", False
         self.quote_method, self.quote_text, self._pending = "", "", {}
+        self.method = "card"
         session = await self.get_state(SessionState)
         lang, user = session.language(), await session.user()
         self.buyer = f"{user.full_name} ({user.email})" if user else ""
@@ -71,6 +74,7 @@ class CheckoutState(rx.State):
         self.found = view is not None
         if view is None:
             return
+        self.mpesa_available = view.currency == mpesa.CURRENCY
         self.title, self.venue, self.starts_at, self.description = (
             view.title,
             view.venue,
@@ -93,6 +97,12 @@ class CheckoutState(rx.State):
         lang, user = session.language(), await session.user()
         form = _form_from(data, lang=lang, user=user)
         self.form_error, self.quote_method = "", ""
+        if self.mpesa_available and data.get("payment_method") == "mpesa":
+            form, self.errors = await asyncio.to_thread(mpesa.validate, form)
+            if not self.errors:
+                async for step in self._push_mpesa(form, lang):
+                    yield step
+            return
         self.errors = checkout.validate_form(form)
         if self.errors:
             return
@@ -121,6 +131,24 @@ class CheckoutState(rx.State):
         form = _form_from(self._pending, lang=lang, user=user)
         async for step in self._buy(form, purchases.Method(self.quote_method), lang):
             yield step
+
+    @rx.event
+    def choose_method(self, method: str) -> None:
+        self.method = "mpesa" if method == "mpesa" else "card"
+
+    async def _push_mpesa(self, form: checkout.CheckoutForm, lang: str):
+        self.redirecting = True
+        yield  # the overlay shows at once, before PayHero is called
+        try:
+            order = await mpesa.direct_checkout(form=form)
+        except InvalidInput as exc:
+            self.redirecting, self.errors = False, exc.errors
+            return
+        except (DomainError, PaymentError) as exc:
+            self.redirecting = False
+            self.form_error = t_(lang, "checkout.could_not_start", reason=error_text(lang, exc))
+            return
+        yield rx.redirect(routes.mpesa_path(pk(order)))
 
     async def _buy(self, form: checkout.CheckoutForm, method: purchases.Method, lang: str):
         self.redirecting = True
@@ -160,6 +188,36 @@ def _field(label: rx.Var | str, name: str, control: rx.Component) -> rx.Componen
     )
 
 
+def _method_choice() -> rx.Component:
+    S = CheckoutState
+
+    def option(value: str, label: rx.Var | str) -> rx.Component:
+        return rx.el.label(
+            rx.el.input(
+                type="radio",
+                name="payment_method",
+                value=value,
+                default_checked=value == "card",
+                on_change=S.choose_method(value),
+            ),
+            " ",
+            label,
+            class_name="radio",
+        )
+
+    return rx.el.fieldset(
+        rx.el.legend(tr("checkout.payment_method")),
+        option("card", tr("checkout.method_card")),
+        option("mpesa", tr("checkout.method_mpesa")),
+        rx.cond(S.method == "mpesa", rx.el.p(tr("mpesa.hint"), class_name="muted small")),
+        rx.cond(
+            S.errors.contains("payment_method"),
+            rx.el.p(S.errors["payment_method"], class_name="field-error"),
+        ),
+        class_name="field",
+    )
+
+
 def _checkout_form() -> rx.Component:
     S = CheckoutState
     return rx.el.form(
@@ -180,8 +238,9 @@ def _checkout_form() -> rx.Component:
                 rx.el.p(tr("checkout.account_hint"), class_name="muted small"),
             ),
         ),
+        rx.cond(S.mpesa_available, _method_choice()),
         _field(
-            tr("checkout.phone"),
+            rx.cond(S.method == "mpesa", tr("mpesa.phone"), tr("checkout.phone")),
             "phone",
             rx.el.input(id="phone", name="phone", type="tel", auto_complete="tel"),
         ),

@@ -60,7 +60,7 @@ def login_page() -> rx.Component:
         rx.el.form(
             rx.el.div(
                 rx.el.label(tr("login.email"), html_for="email"),
-                rx.el.input(id="email", name="email", type="email", auto_complete="username"),
+                rx.el.input(id="email", name="email", type="text", auto_complete="username"),
                 class_name="field",
             ),
             rx.el.div(

@@ -1,0 +1,142 @@
+"""Ticket orders paid with M-PESA (design 5).
+
+- ``POST /api/orders/direct-checkout``: ``{"fullName", "email", "phone",
+  "ticketTypeId", "quantity"}`` → 201 ``{"success", "orderId", "orderNumber"}``; the STK
+  prompt is on its way to the phone. 400 for bad input (nothing is created), 409
+  when a prompt already waits on that phone, 502 when PayHero refused the push (the
+  order is then cancelled).
+- ``POST /api/orders/{id}/stk-push``: push the prompt again for a pending order
+  (``{"phone"}`` optional); 409 while one still waits.
+- ``GET /api/orders/{id}/status``: the order's payment status as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from payflow_app.api.auth import request_user
+from payflow_app.api.errors import BadRequest, error_response, json_object
+from payflow_app.i18n import normalise
+from payflow_app.models import pk
+from payflow_app.providers.base import PaymentError
+from payflow_app.services import mpesa, payments
+from payflow_app.services.checkout import CheckoutForm
+from payflow_app.services.errors import DomainError, InvalidInput, NotFound
+from payflow_app.services.phones import normalise_kenyan_phone
+from payflow_app.services.states import OrderStatus, PaymentStatus
+
+
+def _field(body: dict[str, Any], *names: str) -> str:
+    value = next((body[n] for n in names if n in body), "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _count(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput({name: f"{name} must be an integer."})
+    return value
+
+
+def _invalid(exc: InvalidInput) -> Response:
+    return JSONResponse(
+        {"error": {"code": "invalid_input", "message": exc.message, "fields": exc.errors}}, status_code=400
+    )
+
+
+def _domain_error(exc: DomainError) -> Response:
+    if isinstance(exc, InvalidInput):
+        return _invalid(exc)
+    if isinstance(exc, NotFound):
+        return error_response(404, exc.code, exc.message)
+    return error_response(409, exc.code, exc.message)
+
+
+async def direct_checkout(request: Request) -> Response:
+    try:
+        body = await json_object(request)
+        user = await request_user(request)
+        form = CheckoutForm(
+            full_name=_field(body, "fullName", "name"),
+            email=_field(body, "email") or (user.email if user else ""),
+            phone=_field(body, "phone", "phoneNumber"),
+            ticket_type_id=_count(body, "ticketTypeId"),
+            quantity=_count(body, "quantity"),
+            language=normalise(_field(body, "language") or (user.language if user else "en")),
+            user_id=user.id if user else None,
+        )
+        order = await mpesa.direct_checkout(form=form)
+    except BadRequest as exc:
+        return exc.response
+    except DomainError as exc:
+        return _domain_error(exc)
+    except PaymentError as exc:
+        return error_response(502, exc.code, exc.message)
+    return JSONResponse(
+        {
+            "success": True,
+            "orderId": pk(order),
+            "orderNumber": order.number,
+            "statusUrl": f"/api/orders/{pk(order)}/status",
+            "paymentPage": f"/payment/{pk(order)}",
+        },
+        status_code=201,
+    )
+
+
+async def push_again(request: Request) -> Response:
+    try:
+        order_id = int(request.path_params["order_id"])
+        body = await json_object(request)
+        order, last = await asyncio.to_thread(payments.order_with_latest_payment, order_id)
+        raw_phone = _field(body, "phone") or (last.payer_phone if last else "") or ""
+        phone = normalise_kenyan_phone(raw_phone)
+        if phone is None:
+            raise InvalidInput({"phone": "Enter a Kenyan M-PESA number, e.g. 0712 345 678."})
+        payment = await mpesa.push_prompt(order_id=order_id, phone=phone)
+    except (ValueError, KeyError):
+        return error_response(404, "not_found", "We could not find this order.")
+    except BadRequest as exc:
+        return exc.response
+    except DomainError as exc:
+        return _domain_error(exc)
+    except PaymentError as exc:
+        return error_response(502, exc.code, exc.message)
+    return JSONResponse(
+        {"success": True, "orderId": order_id, "orderNumber": order.number, "paymentStatus": payment.status},
+        status_code=201,
+    )
+
+
+async def order_status(request: Request) -> Response:
+    try:
+        order_id = int(request.path_params["order_id"])
+        order, payment = await asyncio.to_thread(payments.order_with_latest_payment, order_id)
+    except (ValueError, NotFound):
+        return error_response(404, "not_found", "We could not find this order.")
+    paid = order.status in (OrderStatus.PAID, OrderStatus.FULFILLED)
+    return JSONResponse(
+        {
+            "orderId": order_id,
+            "orderNumber": order.number,
+            "status": order.status,
+            "isPaid": paid,
+            "isFulfilled": order.status == OrderStatus.FULFILLED,
+            "amount": {"minor": order.amount_minor, "currency": order.currency},
+            "payment": None
+            if payment is None
+            else {
+                "provider": payment.provider,
+                "status": payment.status,
+                "waitingForCustomer": payment.status in (PaymentStatus.CREATED, PaymentStatus.PENDING),
+                "failureCode": payment.failure_code,
+                "failureReason": payment.failure_message,
+                "receiptNumber": payment.receipt_number,
+            },
+            "updatedAt": order.updated_at.isoformat(),
+        }
+    )

@@ -1,0 +1,69 @@
+"""``/payment/cancel?paymentId=…``: a card payment that did not complete — the
+customer left the card widget (the uncharged payment is cancelled here), the card
+was refused, or 3-D Secure failed — with the reason and a link to try again."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlencode
+
+import reflex as rx
+
+from payflow_app.i18n import t
+from payflow_app.services import card_payments, payments
+from payflow_app.services.states import PaymentStatus
+from payflow_app.ui import routes
+from payflow_app.ui.components.layout import message_panel, notice, page
+from payflow_app.ui.session import SessionState, tr
+
+
+class CardCancelState(rx.State):
+    phase: str = "loading"  # loading | not_found | closed
+    reason: str = ""
+    retry_href: str = routes.MEMBERSHIP
+
+    @rx.event
+    async def load(self):
+        public_id = self.router.url.query_parameters.get("paymentId", "")
+        lang = (await self.get_state(SessionState)).language()
+        self.phase, self.reason = "loading", ""
+        payment = await asyncio.to_thread(card_payments.cancel_uncharged, public_id=public_id)
+        if payment is None or payment.id is None:
+            self.phase = "not_found"
+            return
+        if payment.status == PaymentStatus.SUCCEEDED:
+            return rx.redirect(card_payments.page_url(card_payments.SUCCESS_PATH, public_id), replace=True)
+        if payment.status == PaymentStatus.PENDING:  # charged, still deciding: follow it live
+            return rx.redirect(card_payments.page_url(card_payments.RETURN_PATH, public_id), replace=True)
+        order, _ = await asyncio.to_thread(payments.order_with_latest_payment, payment.order_id)
+        self.retry_href = (
+            f"{routes.MEMBERSHIP}?{urlencode({'plan': order.plan_code or '', 'currency': order.currency})}"
+        )
+        if payment.status == PaymentStatus.CANCELLED and not payment.failure_message:
+            self.reason = t(lang, "card.cancel_abandoned")
+        elif payment.failure_message:
+            self.reason = t(lang, "card.cancel_failed", reason=payment.failure_message)
+        else:
+            self.reason = t(lang, "card.cancel_generic")
+        self.phase = "closed"
+        return None
+
+
+def card_cancel_page() -> rx.Component:
+    S = CardCancelState
+    return page(
+        rx.match(
+            S.phase,
+            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
+            ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
+            rx.el.div(
+                rx.el.h1(tr("card.cancel_title")),
+                notice(S.reason, tone="error"),
+                rx.el.div(
+                    rx.el.a(tr("card.try_again"), href=S.retry_href, class_name="button"),
+                    rx.el.a(tr("card.browse"), href=routes.EVENTS, class_name="button secondary"),
+                    class_name="actions",
+                ),
+            ),
+        )
+    )

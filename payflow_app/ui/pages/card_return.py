@@ -1,0 +1,77 @@
+"""``/payment/return?univapayChargeId=…&status=…&paymentId=…``: where the customer
+lands after 3-D Secure. The page follows the payment live — the webhook usually
+settles it; if it is late the provider is asked — then moves on to the success page
+or to the cancel page with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from payflow_app.i18n import t
+from payflow_app.services import card_payments
+from payflow_app.services.status import OrderSnapshot
+from payflow_app.settings import get_settings
+from payflow_app.ui.components.layout import message_panel, notice, page, steps_list
+from payflow_app.ui.components.live import follow_order
+from payflow_app.ui.session import SessionState, tr
+
+
+class CardReturnState(rx.State):
+    phase: str = "loading"  # loading | not_found | waiting
+    delayed: bool = False
+    steps: list[dict[str, str]] = []
+
+    @rx.event(background=True)
+    async def watch(self):
+        async with self:
+            public_id = self.router.url.query_parameters.get("paymentId", "")
+            lang = (await self.get_state(SessionState)).language()
+            self.phase, self.delayed, self.steps = "loading", False, []
+        payment = await asyncio.to_thread(card_payments.find_by_public_id, public_id)
+        if payment is None or payment.id is None:
+            async with self:
+                self.phase = "not_found"
+            return
+
+        async def show(snap: OrderSnapshot) -> None:
+            async with self:
+                self.phase = "waiting"
+                self.steps = [
+                    {"label": t(lang, f"steps.{key}"), "state": "done" if done else "pending"}
+                    for key, done in snap.steps
+                ]
+
+        async def delayed() -> None:
+            async with self:
+                self.delayed = True
+
+        snap = await follow_order(
+            payment.order_id,
+            show=show,
+            verify_payment_id=payment.id,
+            delayed_after=get_settings().payment_delayed_after_seconds,
+            on_delayed=delayed,
+        )
+        if snap.is_processed:
+            yield rx.redirect(card_payments.page_url(card_payments.SUCCESS_PATH, public_id), replace=True)
+        elif snap.is_closed:
+            yield rx.redirect(card_payments.page_url(card_payments.CANCEL_PATH, public_id), replace=True)
+
+
+def card_return_page() -> rx.Component:
+    S = CardReturnState
+    return page(
+        rx.match(
+            S.phase,
+            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
+            ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
+            rx.el.div(
+                rx.el.h1(tr("card.return_title")),
+                rx.el.p(tr("card.return_text"), class_name="muted", role="status"),
+                rx.cond(S.delayed, notice(tr("success.delayed"))),
+                steps_list(S.steps, label=tr("success.steps")),
+            ),
+        )
+    )

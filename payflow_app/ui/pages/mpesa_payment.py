@@ -1,0 +1,227 @@
+"""``/payment/<orderId>``: the M-PESA waiting page. "Check your phone and enter your
+M-PESA PIN", then — pushed live from the server, no polling — paid (summary, emails,
+next steps), cancelled or failed (the reason; Try again / Browse events). With no
+answer after ``PAYFLOW_MPESA_DELAYED_AFTER_SECONDS`` it says the confirmation is
+delayed and what to do, while the pending-payment sync keeps asking PayHero.
+
+The page is reachable by order id, so it shows no QR codes and masks the phone and
+the email address: the tickets are in the customer's email and My tickets."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from payflow_app.emails.outbox import emails_for_order
+from payflow_app.i18n import format_money, t
+from payflow_app.services import payments
+from payflow_app.services.errors import NotFound
+from payflow_app.services.phones import mask_phone
+from payflow_app.services.states import PaymentStatus
+from payflow_app.services.status import OrderSnapshot
+from payflow_app.settings import get_settings
+from payflow_app.ui import routes
+from payflow_app.ui.components.layout import message_panel, notice, page, steps_list
+from payflow_app.ui.components.live import follow_order
+from payflow_app.ui.session import SessionState, tr
+
+
+def _mask_email(address: str) -> str:
+    name, _, domain = address.partition("@")
+    return f"{name[:1]}•••@{domain}" if domain else "•••"
+
+
+class MpesaState(rx.State):
+    phase: str = "loading"  # loading | not_found | waiting | paid | cancelled | failed
+    delayed: bool = False
+    order_number: str = ""
+    event_title: str = ""
+    event_href: str = routes.EVENTS
+    tickets: str = ""
+    amount: str = ""
+    phone: str = ""
+    receipt: str = ""
+    reason: str = ""
+    steps: list[dict[str, str]] = []
+    emails: list[dict[str, str]] = []
+    # Sentences with values in them, worded in the tab's language by the server.
+    waiting_text: str = ""
+    support_text: str = ""
+    outcome_text: str = ""
+
+    @rx.event(background=True)
+    async def watch(self):
+        async with self:
+            raw_id = str(self.router.page.params.get("order_id", ""))
+            lang = (await self.get_state(SessionState)).language()
+            self.phase, self.delayed = "loading", False
+        try:
+            order, payment = await asyncio.to_thread(payments.order_with_latest_payment, int(raw_id))
+        except (ValueError, NotFound):
+            order, payment = None, None
+        if order is None or order.id is None or payment is None:
+            async with self:
+                self.phase = "not_found"
+            return
+        order_id, phone = order.id, mask_phone(payment.payer_phone or "")
+
+        async def show(snap: OrderSnapshot) -> None:
+            _, latest = await asyncio.to_thread(payments.order_with_latest_payment, order_id)
+            emails = await asyncio.to_thread(emails_for_order, order_id) if snap.is_processed else []
+            async with self:
+                self.order_number, self.event_title, self.phone = snap.order_number, snap.event_title, phone
+                self.event_href = routes.event_path(snap.event_slug) if snap.event_slug else routes.EVENTS
+                self.tickets = f"{snap.quantity} × {snap.ticket_type}"
+                self.amount = format_money(snap.amount_minor, snap.currency, lang)
+                self.steps = [
+                    {"label": t(lang, f"steps.{key}"), "state": "done" if done else "pending"}
+                    for key, done in snap.steps
+                ]
+                self.receipt = (latest.receipt_number if latest else None) or ""
+                self.reason = (latest.failure_message if latest else None) or t(lang, "success.failed")
+                self.waiting_text = t(lang, "mpesa.waiting_text", amount=self.amount, phone=phone)
+                self.support_text = t(lang, "mpesa.delayed_support", order=snap.order_number)
+                self.outcome_text = (
+                    t(lang, "mpesa.paid_text", receipt=self.receipt)
+                    if snap.is_processed
+                    else t(lang, "mpesa.failed_text", reason=self.reason)
+                )
+                self.emails = [
+                    {"subject": e.subject, "to": _mask_email(e.recipient), "state": e.status} for e in emails
+                ]
+                if snap.is_processed:
+                    self.phase = "paid"
+                elif snap.is_closed:
+                    cancelled = latest is not None and latest.status == PaymentStatus.CANCELLED
+                    self.phase = "cancelled" if cancelled else "failed"
+                else:
+                    self.phase = "waiting"
+
+        async def delayed() -> None:
+            async with self:
+                self.delayed = True
+
+        snap = await follow_order(
+            order_id,
+            show=show,
+            delayed_after=get_settings().mpesa_delayed_after_seconds,
+            on_delayed=delayed,
+        )
+        if snap.is_processed:
+            # The emails go out just after fulfilment: follow them for a little while.
+            for _ in range(20):
+                sent = await asyncio.to_thread(emails_for_order, order_id)
+                async with self:
+                    self.emails = [
+                        {"subject": e.subject, "to": _mask_email(e.recipient), "state": e.status}
+                        for e in sent
+                    ]
+                if sent and all(e.status == "sent" for e in sent):
+                    return
+                await asyncio.sleep(0.5)
+
+
+def _summary() -> rx.Component:
+    S = MpesaState
+    return rx.el.dl(
+        rx.el.dt(tr("success.order_number")),
+        rx.el.dd(S.order_number),
+        rx.el.dt(tr("success.event")),
+        rx.el.dd(S.event_title),
+        rx.el.dt(tr("success.tickets")),
+        rx.el.dd(S.tickets),
+        rx.el.dt(tr("success.amount")),
+        rx.el.dd(S.amount),
+        class_name="summary",
+    )
+
+
+def _again() -> rx.Component:
+    return rx.el.div(
+        rx.el.a(tr("mpesa.try_again"), href=MpesaState.event_href, class_name="button"),
+        rx.el.a(tr("mpesa.browse"), href=routes.EVENTS, class_name="button secondary"),
+        class_name="actions",
+    )
+
+
+def _waiting() -> rx.Component:
+    S = MpesaState
+    return rx.el.div(
+        rx.cond(S.delayed, rx.el.h1(tr("mpesa.delayed_title")), rx.el.h1(tr("mpesa.waiting_title"))),
+        rx.el.p(S.waiting_text, role="status"),
+        rx.cond(
+            S.delayed,
+            rx.el.section(
+                notice(tr("mpesa.delayed_text")),
+                rx.el.ul(
+                    rx.el.li(tr("mpesa.delayed_sms")),
+                    rx.el.li(tr("mpesa.delayed_email")),
+                    rx.el.li(tr("mpesa.delayed_tickets")),
+                    rx.el.li(S.support_text),
+                ),
+            ),
+            rx.el.p(tr("mpesa.waiting_live"), class_name="muted"),
+        ),
+        _summary(),
+    )
+
+
+def _paid() -> rx.Component:
+    S = MpesaState
+    return rx.el.div(
+        rx.el.h1(tr("mpesa.paid_title")),
+        rx.el.p(S.outcome_text, role="status"),
+        steps_list(S.steps, label=tr("success.steps")),
+        _summary(),
+        rx.cond(
+            S.emails.length() > 0,
+            rx.el.section(
+                rx.el.h2(tr("success.emails")),
+                rx.el.ul(
+                    rx.foreach(S.emails, lambda e: rx.el.li(rx.el.strong(e["subject"]), " — ", e["to"])),
+                    class_name="emails",
+                ),
+            ),
+        ),
+        rx.el.section(
+            rx.el.h2(tr("success.next_steps")),
+            rx.el.p(tr("success.next_steps_text")),
+            rx.el.div(
+                rx.el.a(tr("success.view_tickets"), href=routes.MY_TICKETS, class_name="button"),
+                rx.el.a(tr("success.browse_more"), href=routes.EVENTS, class_name="button secondary"),
+                class_name="actions",
+            ),
+        ),
+    )
+
+
+def mpesa_payment_page() -> rx.Component:
+    S = MpesaState
+    return page(
+        rx.match(
+            S.phase,
+            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
+            ("not_found", message_panel(tr("mpesa.order_not_found"), tr("mpesa.order_not_found_text"))),
+            ("paid", _paid()),
+            (
+                "cancelled",
+                rx.el.div(
+                    rx.el.h1(tr("mpesa.cancelled_title")),
+                    notice(tr("mpesa.cancelled_text")),
+                    _summary(),
+                    _again(),
+                ),
+            ),
+            (
+                "failed",
+                rx.el.div(
+                    rx.el.h1(tr("mpesa.failed_title")),
+                    notice(S.outcome_text, tone="error"),
+                    _summary(),
+                    _again(),
+                ),
+            ),
+            _waiting(),
+        )
+    )
