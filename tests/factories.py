@@ -27,14 +27,20 @@ def order(quantity: int = 2, type_name: str = "Standard", email: str = "ada@exam
     return place_order(form=form)
 
 
-def pending_payment(order: Order, reference: str = "cs_test_factory") -> Payment:
+def pending_payment(
+    order: Order,
+    reference: str = "cs_test_factory",
+    *,
+    provider: str = "stripe",
+    idempotency_key: str | None = None,
+) -> Payment:
     """A payment as the provider has accepted it (session open, customer not yet paid)."""
     with write_transaction() as session:
         payment = Payment(
             order_id=order.id,  # type: ignore[arg-type]
-            provider="stripe",
+            provider=provider,
             provider_reference=reference,
-            idempotency_key=f"idem-{reference}",
+            idempotency_key=idempotency_key or f"idem-{reference}",
             amount_minor=order.amount_minor,
             currency=order.currency,
             status="pending",

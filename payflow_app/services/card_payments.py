@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -63,14 +62,7 @@ def open_card_payment(*, order_id: int) -> Payment:
         order = lock(session, Order, order_id)
         if order.status != OrderStatus.PENDING:
             raise DomainError("This order is no longer waiting for payment.", code="order_not_pending")
-        payment = Payment(
-            order_id=order_id,
-            provider=PROVIDER,
-            idempotency_key=f"pay_{order.number}_{secrets.token_hex(8)}",
-            amount_minor=order.amount_minor,
-            currency=order.currency,
-            status=PaymentStatus.PENDING,
-        )
+        payment = payments.new_attempt(order, PROVIDER, status=PaymentStatus.PENDING)
         session.add(payment)
         session.flush()
         kinds.on_attempt(session, order, payment)

@@ -12,7 +12,6 @@ one waiting is refused (M-PESA itself would answer "transaction in progress").""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import replace
 from datetime import timedelta
 
@@ -99,14 +98,7 @@ def _create_attempt(order_id: int, phone: str, language: str) -> tuple[int, Paym
         if order.status != OrderStatus.PENDING:
             raise DomainError(t(language, "mpesa.error.order_closed"), code="order_not_pending")
         _refuse_busy_phone(session, phone, order_id, language)
-        payment = Payment(
-            order_id=order_id,
-            provider=PROVIDER,
-            idempotency_key=f"pay_{order.number}_{secrets.token_hex(8)}",
-            amount_minor=order.amount_minor,
-            currency=order.currency,
-            payer_phone=phone,
-        )
+        payment = payments.new_attempt(order, PROVIDER, payer_phone=phone)
         session.add(payment)
         session.flush()
         user = session.get(User, order.user_id)

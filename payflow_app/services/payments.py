@@ -10,6 +10,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -66,13 +67,7 @@ def _create_attempt(order_id: int, provider_id: str) -> tuple[int, PaymentReques
         order = lock(session, Order, order_id)
         if order.status != OrderStatus.PENDING:
             raise DomainError("This order is no longer waiting for payment.", code="order_not_pending")
-        payment = Payment(
-            order_id=order_id,
-            provider=provider_id,
-            idempotency_key=f"pay_{order.number}_{secrets.token_hex(8)}",
-            amount_minor=order.amount_minor,
-            currency=order.currency,
-        )
+        payment = new_attempt(order, provider_id)
         session.add(payment)
         session.flush()
         kinds.on_attempt(session, order, payment)
@@ -87,6 +82,19 @@ def _create_attempt(order_id: int, provider_id: str) -> tuple[int, PaymentReques
             metadata={"payment_id": str(pk(payment))},
         )
         return pk(payment), request
+
+
+def new_attempt(order: Order, provider: str, **columns: Any) -> Payment:
+    """A payment attempt for the whole order, with a fresh idempotency key (the
+    provider sees it; a retried call with it never makes a second payment)."""
+    return Payment(
+        order_id=pk(order),
+        provider=provider,
+        idempotency_key=f"pay_{order.number}_{secrets.token_hex(8)}",
+        amount_minor=order.amount_minor,
+        currency=order.currency,
+        **columns,
+    )
 
 
 def _customer_email(session: Session, order: Order) -> str:

@@ -117,6 +117,8 @@ def answer_on_phone(page: Page, phone: str, *, pin: str | None) -> None:
     else:
         handset.get_by_label("M-PESA PIN").fill(pin)
         handset.get_by_role("button", name="Send").click()
+    # The phone has taken the answer (closing it mid-navigation can hang the browser).
+    expect(handset.get_by_text("No M-PESA requests")).to_be_visible()
     handset.close()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from payflow_app.models import Order, Payment, WebhookEvent
+from payflow_app.models import Order, WebhookEvent
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import (
     PaymentError,
@@ -25,7 +25,6 @@ from payflow_app.providers.base import (
 )
 from payflow_app.providers.payhero import PayHeroProvider
 from payflow_app.sandbox.payhero import prompts, store
-from payflow_app.services.db import write_transaction
 from payflow_app.services.money import Money
 from payflow_app.settings import get_settings, reload_settings
 from tests import factories
@@ -110,21 +109,7 @@ def awaiting_mpesa(phone: str = PHONE) -> tuple[Order, str]:
     order = factories.order(quantity=1, type_name="Early Bird")
     key = f"pay_{order.number}_mpesa"
     reference = push(phone, Money(order.amount_minor, order.currency), key=key)
-    with write_transaction() as session:
-        session.add(
-            Payment(
-                order_id=order.id,  # type: ignore[arg-type]
-                provider="payhero",
-                provider_reference=reference,
-                idempotency_key=key,
-                amount_minor=order.amount_minor,
-                currency=order.currency,
-                status="pending",
-            )
-        )
-        db_order = session.get(Order, order.id)
-        assert db_order is not None
-        db_order.status = "awaiting_payment"
+    factories.pending_payment(order, reference, provider="payhero", idempotency_key=key)
     return order, reference
 
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from payflow_app.models import Order, Payment, SandboxObject
+from payflow_app.models import SandboxObject
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import (
     NextAction,
@@ -31,7 +31,7 @@ from payflow_app.providers.base import (
     StartedPayment,
 )
 from payflow_app.providers.univapay import UnivaPayProvider, charge_truth
-from payflow_app.services.db import read_session, write_transaction
+from payflow_app.services.db import read_session
 from payflow_app.services.money import Money
 from payflow_app.settings import get_settings
 from tests import factories
@@ -130,26 +130,6 @@ def sandbox_tokens() -> list[SandboxObject]:
 
 def query_of(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query)
-
-
-def pending_univapay_payment(order: Order, reference: str) -> Payment:
-    """The order's card payment as charged at UnivaPay (the charge not yet final)."""
-    with write_transaction() as session:
-        payment = Payment(
-            order_id=order.id,  # type: ignore[arg-type]
-            provider="univapay",
-            provider_reference=reference,
-            idempotency_key=f"idem-{reference}",
-            amount_minor=order.amount_minor,
-            currency=order.currency,
-            status="pending",
-        )
-        session.add(payment)
-        db_order = session.get(Order, order.id)
-        assert db_order is not None
-        db_order.status = "awaiting_payment"
-        session.flush()
-        return payment
 
 
 # --- the API and the provider module ----------------------------------------------
@@ -382,7 +362,7 @@ def test_a_webhook_without_the_right_authorization_is_refused(
     started = start(
         payment_request(create_token(http, THREE_DS_CARD), amount=Money(order.amount_minor, "PLN"))
     )
-    pending_univapay_payment(order, started.provider_reference)
+    factories.pending_payment(order, started.provider_reference, provider="univapay")
     charge = http.get(
         f"/sandbox/univapay/stores/{get_settings().univapay_store_id}/charges/{started.provider_reference}",
         headers=server_auth(),
@@ -405,7 +385,7 @@ def test_the_sandbox_webhook_fulfils_the_order_after_3ds(http: httpx.Client) -> 
     order = factories.order(quantity=2)  # 2 × 120.00 zł
     amount = Money(order.amount_minor, order.currency)
     started = start(payment_request(create_token(http, THREE_DS_CARD), amount=amount))
-    pending_univapay_payment(order, started.provider_reference)
+    factories.pending_payment(order, started.provider_reference, provider="univapay")
     assert started.redirect_url
     assert http.post(started.redirect_url, data={"result": "complete"}).status_code == 303
     wait_until(lambda: order_of(order.id).status == "fulfilled", what="fulfilment")  # type: ignore[arg-type]

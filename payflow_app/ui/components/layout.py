@@ -3,9 +3,12 @@ centred column."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import reflex as rx
 
-from payflow_app.i18n import LANGUAGES
+from payflow_app.emails.outbox import OutboxView
+from payflow_app.i18n import LANGUAGES, t
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
 from payflow_app.ui.session import SessionState, tr
@@ -103,6 +106,56 @@ def steps_list(steps: rx.Var, *, label: rx.Var | str) -> rx.Component:
         )
 
     return rx.el.ol(rx.foreach(steps, step), class_name="steps", aria_label=label)
+
+
+def step_items(steps: Iterable[tuple[str, bool]], lang: str) -> list[dict[str, str]]:
+    """A snapshot's (key, done) steps as :func:`steps_list` shows them."""
+    return [{"label": t(lang, f"steps.{key}"), "state": "done" if done else "pending"} for key, done in steps]
+
+
+def email_items(
+    emails: Iterable[OutboxView], lang: str, *, mask: Callable[[str], str] = str
+) -> list[dict[str, str]]:
+    """An order's emails as :func:`emails_section` shows them."""
+    return [
+        {
+            "subject": e.subject,
+            "to": mask(e.recipient),
+            "status": e.status,
+            "state": t(lang, "success.email_sent" if e.status == "sent" else "success.email_queued"),
+        }
+        for e in emails
+    ]
+
+
+def emails_section(emails: rx.Var) -> rx.Component:
+    """ "Emails we sent you": subject, recipient and whether it left yet."""
+    return rx.cond(
+        emails.length() > 0,
+        rx.el.section(
+            rx.el.h2(tr("success.emails")),
+            rx.el.ul(
+                rx.foreach(
+                    emails,
+                    lambda e: rx.el.li(rx.el.strong(e["subject"]), " — ", e["to"], " · ", e["state"]),
+                ),
+                class_name="emails",
+            ),
+        ),
+    )
+
+
+def ticket_next_steps() -> rx.Component:
+    """What a customer with new tickets does next."""
+    return rx.el.section(
+        rx.el.h2(tr("success.next_steps")),
+        rx.el.p(tr("success.next_steps_text")),
+        rx.el.div(
+            rx.el.a(tr("success.view_tickets"), href=routes.MY_TICKETS, class_name="button"),
+            rx.el.a(tr("success.browse_more"), href=routes.EVENTS, class_name="button secondary"),
+            class_name="actions",
+        ),
+    )
 
 
 def redirect_overlay() -> rx.Component:

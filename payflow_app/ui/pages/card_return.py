@@ -9,11 +9,10 @@ import asyncio
 
 import reflex as rx
 
-from payflow_app.i18n import t
 from payflow_app.services import card_payments
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
-from payflow_app.ui.components.layout import message_panel, notice, page, steps_list
+from payflow_app.ui.components.layout import message_panel, notice, page, step_items, steps_list
 from payflow_app.ui.components.live import follow_order
 from payflow_app.ui.session import SessionState, tr
 
@@ -38,10 +37,7 @@ class CardReturnState(rx.State):
         async def show(snap: OrderSnapshot) -> None:
             async with self:
                 self.phase = "waiting"
-                self.steps = [
-                    {"label": t(lang, f"steps.{key}"), "state": "done" if done else "pending"}
-                    for key, done in snap.steps
-                ]
+                self.steps = step_items(snap.steps, lang)
 
         async def delayed() -> None:
             async with self:

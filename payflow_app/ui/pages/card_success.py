@@ -9,11 +9,18 @@ import asyncio
 import reflex as rx
 
 from payflow_app.emails.outbox import emails_for_order
-from payflow_app.i18n import format_datetime, format_money, t
+from payflow_app.i18n import format_datetime, format_money
 from payflow_app.services import card_payments, memberships
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import message_panel, page, steps_list
+from payflow_app.ui.components.layout import (
+    email_items,
+    emails_section,
+    message_panel,
+    page,
+    step_items,
+    steps_list,
+)
 from payflow_app.ui.components.live import follow_order
 from payflow_app.ui.session import SessionState, tr
 
@@ -46,10 +53,7 @@ class CardSuccessState(rx.State):
                 self.phase = "done" if snap.is_processed else "processing"
                 self.order_number = snap.order_number
                 self.amount = format_money(snap.amount_minor, snap.currency, lang)
-                self.steps = [
-                    {"label": t(lang, f"steps.{key}"), "state": "done" if done else "pending"}
-                    for key, done in snap.steps
-                ]
+                self.steps = step_items(snap.steps, lang)
 
         snap = await follow_order(payment.order_id, show=show, verify_payment_id=payment.id)
         if not snap.is_processed:
@@ -63,7 +67,7 @@ class CardSuccessState(rx.State):
                 self.plan_name, self.username = credentials.plan_name, credentials.username
                 self.password = credentials.password or ""
                 self.valid_until = format_datetime(credentials.valid_until, lang)
-            self.emails = [{"subject": e.subject, "to": e.recipient} for e in emails]
+            self.emails = email_items(emails, lang)
 
 
 def _credentials() -> rx.Component:
@@ -107,18 +111,7 @@ def card_success_page() -> rx.Component:
                     tr("success.order_number"), ": ", S.order_number, " · ", S.amount, class_name="muted"
                 ),
                 rx.cond(S.username != "", _credentials()),
-                rx.cond(
-                    S.emails.length() > 0,
-                    rx.el.section(
-                        rx.el.h2(tr("success.emails")),
-                        rx.el.ul(
-                            rx.foreach(
-                                S.emails, lambda e: rx.el.li(rx.el.strong(e["subject"]), " — ", e["to"])
-                            ),
-                            class_name="emails",
-                        ),
-                    ),
-                ),
+                emails_section(S.emails),
             ),
         )
     )

@@ -22,7 +22,16 @@ from payflow_app.services.states import PaymentStatus
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import message_panel, notice, page, steps_list
+from payflow_app.ui.components.layout import (
+    email_items,
+    emails_section,
+    message_panel,
+    notice,
+    page,
+    step_items,
+    steps_list,
+    ticket_next_steps,
+)
 from payflow_app.ui.components.live import follow_order
 from payflow_app.ui.session import SessionState, tr
 
@@ -74,10 +83,7 @@ class MpesaState(rx.State):
                 self.event_href = routes.event_path(snap.event_slug) if snap.event_slug else routes.EVENTS
                 self.tickets = f"{snap.quantity} × {snap.ticket_type}"
                 self.amount = format_money(snap.amount_minor, snap.currency, lang)
-                self.steps = [
-                    {"label": t(lang, f"steps.{key}"), "state": "done" if done else "pending"}
-                    for key, done in snap.steps
-                ]
+                self.steps = step_items(snap.steps, lang)
                 self.receipt = (latest.receipt_number if latest else None) or ""
                 self.reason = (latest.failure_message if latest else None) or t(lang, "success.failed")
                 self.waiting_text = t(lang, "mpesa.waiting_text", amount=self.amount, phone=phone)
@@ -87,9 +93,7 @@ class MpesaState(rx.State):
                     if snap.is_processed
                     else t(lang, "mpesa.failed_text", reason=self.reason)
                 )
-                self.emails = [
-                    {"subject": e.subject, "to": _mask_email(e.recipient), "state": e.status} for e in emails
-                ]
+                self.emails = email_items(emails, lang, mask=_mask_email)
                 if snap.is_processed:
                     self.phase = "paid"
                 elif snap.is_closed:
@@ -174,25 +178,8 @@ def _paid() -> rx.Component:
         rx.el.p(S.outcome_text, role="status"),
         steps_list(S.steps, label=tr("success.steps")),
         _summary(),
-        rx.cond(
-            S.emails.length() > 0,
-            rx.el.section(
-                rx.el.h2(tr("success.emails")),
-                rx.el.ul(
-                    rx.foreach(S.emails, lambda e: rx.el.li(rx.el.strong(e["subject"]), " — ", e["to"])),
-                    class_name="emails",
-                ),
-            ),
-        ),
-        rx.el.section(
-            rx.el.h2(tr("success.next_steps")),
-            rx.el.p(tr("success.next_steps_text")),
-            rx.el.div(
-                rx.el.a(tr("success.view_tickets"), href=routes.MY_TICKETS, class_name="button"),
-                rx.el.a(tr("success.browse_more"), href=routes.EVENTS, class_name="button secondary"),
-                class_name="actions",
-            ),
-        ),
+        emails_section(S.emails),
+        ticket_next_steps(),
     )
 
 

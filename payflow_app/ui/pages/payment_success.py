@@ -24,7 +24,16 @@ from payflow_app.services.kinds import Kind
 from payflow_app.services.status import OrderSnapshot, order_snapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import message_panel, notice, page, steps_list
+from payflow_app.ui.components.layout import (
+    email_items,
+    emails_section,
+    message_panel,
+    notice,
+    page,
+    step_items,
+    steps_list,
+    ticket_next_steps,
+)
 from payflow_app.ui.session import SessionState, tr
 
 log = logging.getLogger(__name__)
@@ -62,10 +71,7 @@ class PaymentStatusState(rx.State):
         self.amount = format_money(snap.amount_minor, snap.currency, lang)
         self.order_status = t(lang, f"status.{snap.order_status}")
         self.payment_status = snap.payment_status
-        self.steps = [
-            {"label": t(lang, f"steps.{key}"), "state": "done" if done else "pending"}
-            for key, done in snap.steps
-        ]
+        self.steps = step_items(snap.steps, lang)
         self.tickets = [
             {"number": x.number, "type": x.ticket_type, "qr": x.qr_data_uri} for x in snap.tickets
         ]
@@ -76,16 +82,7 @@ class PaymentStatusState(rx.State):
     async def _refresh(self, order_id: int, lang: str) -> OrderSnapshot:
         snap = await asyncio.to_thread(order_snapshot, order_id)
         assert snap is not None
-        sent = await asyncio.to_thread(emails_for_order, order_id)
-        emails = [
-            {
-                "subject": e.subject,
-                "to": e.recipient,
-                "status": e.status,
-                "state": t(lang, "success.email_sent" if e.status == "sent" else "success.email_queued"),
-            }
-            for e in sent
-        ]
+        emails = email_items(await asyncio.to_thread(emails_for_order, order_id), lang)
         async with self:
             self._apply(snap, emails, lang)
         return snap
@@ -194,37 +191,9 @@ def _summary() -> rx.Component:
     )
 
 
-def _emails() -> rx.Component:
-    S = PaymentStatusState
-    return rx.cond(
-        S.emails.length() > 0,
-        rx.el.section(
-            rx.el.h2(tr("success.emails")),
-            rx.el.ul(
-                rx.foreach(
-                    S.emails,
-                    lambda e: rx.el.li(rx.el.strong(e["subject"]), " — ", e["to"], " · ", e["state"]),
-                ),
-                class_name="emails",
-            ),
-        ),
-    )
-
-
 def _next_steps() -> rx.Component:
     S = PaymentStatusState
-    return rx.cond(
-        (S.phase == "done") & (S.kind == Kind.TICKETS),
-        rx.el.section(
-            rx.el.h2(tr("success.next_steps")),
-            rx.el.p(tr("success.next_steps_text")),
-            rx.el.div(
-                rx.el.a(tr("success.view_tickets"), href=routes.MY_TICKETS, class_name="button"),
-                rx.el.a(tr("success.browse_more"), href=routes.EVENTS, class_name="button secondary"),
-                class_name="actions",
-            ),
-        ),
-    )
+    return rx.cond((S.phase == "done") & (S.kind == Kind.TICKETS), ticket_next_steps())
 
 
 def payment_success_page() -> rx.Component:
@@ -265,7 +234,7 @@ def payment_success_page() -> rx.Component:
                         rx.el.div(rx.foreach(S.tickets, _ticket), class_name="tickets"),
                     ),
                 ),
-                _emails(),
+                emails_section(S.emails),
                 _next_steps(),
                 rx.cond(
                     S.phase == "closed",
