@@ -63,5 +63,13 @@ async def _receive(request: Request, provider_id: str) -> Response:
     except Exception:
         log.exception("could not store %s webhook %s", provider_id, event.event_id)
         return error_response(503, "not_stored", "The event could not be stored; please retry.")
+    log.info(
+        "%s webhook %s (%s) stored as inbox row %s%s",
+        provider_id,
+        event.event_id,
+        event.event_type,
+        stored.id,
+        " (duplicate)" if stored.duplicate else "",
+    )
     inbox.wake_worker()
     return JSONResponse({"received": True, "duplicate": stored.duplicate})

@@ -5,6 +5,7 @@ verify API, direct checkout with its refusals, and the order status API."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -70,6 +71,28 @@ def test_a_card_paid_at_once_creates_the_membership_and_a_second_post_charges_no
     # The back button or a double click posts again: nothing is charged twice.
     again = http.post("/api/payment/checkout/charge", data={"univapayTokenId": token, "paymentId": public_id})
     assert again.headers["location"] == f"/payment/success?paymentId={public_id}"
+    assert len(charges()) == 1
+    with read_session() as session:
+        assert len(session.exec(select(Membership)).all()) == 1
+
+
+def test_concurrent_posts_of_one_token_make_one_charge_and_one_membership(
+    http: httpx.Client, server: str
+) -> None:
+    public_id = membership_payment()
+    token = widget_token(http, public_id, "4242 4242 4242 4242")
+
+    def post(_: int) -> str:
+        with httpx.Client(base_url=server, timeout=20) as client:
+            answer = client.post(
+                "/api/payment/checkout/charge", json={"paymentId": public_id, "univapayTokenId": token}
+            )
+            return str(answer.json()["status"])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(post, range(4)))
+    assert set(outcomes) <= {"succeeded", "processing"} and "succeeded" in outcomes
+    wait_until(lambda: verify(http, public_id)["membershipExists"], what="the membership")
     assert len(charges()) == 1
     with read_session() as session:
         assert len(session.exec(select(Membership)).all()) == 1

@@ -39,7 +39,9 @@ class CardCancelState(rx.State):
         self.retry_href = (
             f"{routes.MEMBERSHIP}?{urlencode({'plan': order.plan_code or '', 'currency': order.currency})}"
         )
-        if payment.status == PaymentStatus.CANCELLED and not payment.failure_message:
+        if payment.status == PaymentStatus.REQUIRES_REVIEW:  # paid, but not as ordered: we check it
+            self.reason = t(lang, "success.review")
+        elif payment.status == PaymentStatus.CANCELLED and not payment.failure_message:
             self.reason = t(lang, "card.cancel_abandoned")
         elif payment.failure_message:
             self.reason = t(lang, "card.cancel_failed", reason=payment.failure_message)
