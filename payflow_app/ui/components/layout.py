@@ -108,6 +108,41 @@ def steps_list(steps: rx.Var, *, label: rx.Var | str) -> rx.Component:
     return rx.el.ol(rx.foreach(steps, step), class_name="steps", aria_label=label)
 
 
+def form_field(label: rx.Var | str, name: str, control: rx.Component, errors: rx.Var) -> rx.Component:
+    """A labelled control with its error (``errors`` maps field names to messages)."""
+    return rx.el.div(
+        rx.el.label(label, html_for=name),
+        control,
+        rx.cond(
+            errors.contains(name),
+            rx.el.p(errors[name], class_name="field-error", id=f"{name}-error"),
+        ),
+        class_name="field",
+    )
+
+
+def buyer_fields(buyer: rx.Var, errors: rx.Var) -> rx.Component:
+    """Name and email for a guest; "Buying as …" for a signed-in customer."""
+    return rx.cond(
+        buyer != "",
+        rx.el.p(tr("checkout.buying_as"), " ", rx.el.strong(buyer), class_name="muted"),
+        rx.fragment(
+            form_field(
+                tr("checkout.full_name"),
+                "full_name",
+                rx.el.input(id="full_name", name="full_name", auto_complete="name"),
+                errors,
+            ),
+            form_field(
+                tr("checkout.email"),
+                "email",
+                rx.el.input(id="email", name="email", type="email", auto_complete="email"),
+                errors,
+            ),
+        ),
+    )
+
+
 def step_items(steps: Iterable[tuple[str, bool]], lang: str) -> list[dict[str, str]]:
     """A snapshot's (key, done) steps as :func:`steps_list` shows them."""
     return [{"label": t(lang, f"steps.{key}"), "state": "done" if done else "pending"} for key, done in steps]

@@ -17,7 +17,14 @@ from payflow_app.services.catalogue import event_by_slug
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.kinds import Kind
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import message_panel, notice, page, redirect_overlay
+from payflow_app.ui.components.layout import (
+    buyer_fields,
+    form_field,
+    message_panel,
+    notice,
+    page,
+    redirect_overlay,
+)
 from payflow_app.ui.components.payment_choice import error_text, payment_choice, quote_text
 from payflow_app.ui.session import SessionState, tr
 
@@ -177,15 +184,7 @@ class CheckoutState(rx.State):
 
 
 def _field(label: rx.Var | str, name: str, control: rx.Component) -> rx.Component:
-    return rx.el.div(
-        rx.el.label(label, html_for=name),
-        control,
-        rx.cond(
-            CheckoutState.errors.contains(name),
-            rx.el.p(CheckoutState.errors[name], class_name="field-error", id=f"{name}-error"),
-        ),
-        class_name="field",
-    )
+    return form_field(label, name, control, CheckoutState.errors)
 
 
 def _method_choice() -> rx.Component:
@@ -221,23 +220,8 @@ def _method_choice() -> rx.Component:
 def _checkout_form() -> rx.Component:
     S = CheckoutState
     return rx.el.form(
-        rx.cond(
-            S.buyer != "",
-            rx.el.p(tr("checkout.buying_as"), " ", rx.el.strong(S.buyer), class_name="muted"),
-            rx.fragment(
-                _field(
-                    tr("checkout.full_name"),
-                    "full_name",
-                    rx.el.input(id="full_name", name="full_name", auto_complete="name"),
-                ),
-                _field(
-                    tr("checkout.email"),
-                    "email",
-                    rx.el.input(id="email", name="email", type="email", auto_complete="email"),
-                ),
-                rx.el.p(tr("checkout.account_hint"), class_name="muted small"),
-            ),
-        ),
+        buyer_fields(S.buyer, S.errors),
+        rx.cond(S.buyer == "", rx.el.p(tr("checkout.account_hint"), class_name="muted small")),
         rx.cond(S.mpesa_available, _method_choice()),
         _field(
             rx.cond(S.method == "mpesa", tr("mpesa.phone"), tr("checkout.phone")),

@@ -17,7 +17,7 @@ from payflow_app.i18n import t as t_
 from payflow_app.models import pk
 from payflow_app.services import card_payments, memberships
 from payflow_app.services.errors import DomainError, InvalidInput
-from payflow_app.ui.components.layout import notice, page, redirect_overlay
+from payflow_app.ui.components.layout import buyer_fields, form_field, notice, page, redirect_overlay
 from payflow_app.ui.session import SessionState, tr
 
 log = logging.getLogger(__name__)
@@ -93,18 +93,6 @@ class MembershipState(rx.State):
         yield rx.call_script(f"window.location.assign({json.dumps(url)})")
 
 
-def _field(label: rx.Var | str, name: str, control: rx.Component) -> rx.Component:
-    return rx.el.div(
-        rx.el.label(label, html_for=name),
-        control,
-        rx.cond(
-            MembershipState.errors.contains(name),
-            rx.el.p(MembershipState.errors[name], class_name="field-error", id=f"{name}-error"),
-        ),
-        class_name="field",
-    )
-
-
 def _plan_option(item: rx.Var) -> rx.Component:
     S = MembershipState
     return rx.el.label(
@@ -136,7 +124,7 @@ def membership_page() -> rx.Component:
                 rx.foreach(S.plans, _plan_option),
                 class_name="field",
             ),
-            _field(
+            form_field(
                 tr("membership.currency"),
                 "currency",
                 rx.el.select(
@@ -146,23 +134,9 @@ def membership_page() -> rx.Component:
                     value=S.currency,
                     on_change=S.choose_currency,
                 ),
+                S.errors,
             ),
-            rx.cond(
-                S.buyer != "",
-                rx.el.p(tr("checkout.buying_as"), " ", rx.el.strong(S.buyer), class_name="muted"),
-                rx.fragment(
-                    _field(
-                        tr("checkout.full_name"),
-                        "full_name",
-                        rx.el.input(id="full_name", name="full_name", auto_complete="name"),
-                    ),
-                    _field(
-                        tr("checkout.email"),
-                        "email",
-                        rx.el.input(id="email", name="email", type="email", auto_complete="email"),
-                    ),
-                ),
-            ),
+            buyer_fields(S.buyer, S.errors),
             rx.cond(S.form_error != "", notice(S.form_error, tone="error")),
             rx.el.button(tr("membership.continue"), type="submit", class_name="button"),
             on_submit=S.submit,
