@@ -6,6 +6,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from payflow_app.services.errors import InvalidInput
+
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     """The one error shape of payflow's API: ``{"error": {"code", "message"}}``."""
@@ -18,6 +20,14 @@ class BadRequest(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.response = error_response(status, code, message)
+
+
+def int_field(body: dict[str, Any], name: str) -> int:
+    """An integer member of a JSON body (``true`` is not one), or InvalidInput."""
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput({name: f"{name} must be an integer."})
+    return value
 
 
 async def json_object(request: Request) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.auth import request_user
-from payflow_app.api.errors import BadRequest, error_response, json_object
+from payflow_app.api.errors import BadRequest, error_response, int_field, json_object
 from payflow_app.i18n import normalise
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
@@ -33,13 +33,6 @@ from payflow_app.services.states import OrderStatus, PaymentStatus
 def _field(body: dict[str, Any], *names: str) -> str:
     value = next((body[n] for n in names if n in body), "")
     return value.strip() if isinstance(value, str) else ""
-
-
-def _count(body: dict[str, Any], name: str) -> int:
-    value = body.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInput({name: f"{name} must be an integer."})
-    return value
 
 
 def _invalid(exc: InvalidInput) -> Response:
@@ -64,8 +57,8 @@ async def direct_checkout(request: Request) -> Response:
             full_name=_field(body, "fullName", "name"),
             email=_field(body, "email") or (user.email if user else ""),
             phone=_field(body, "phone", "phoneNumber"),
-            ticket_type_id=_count(body, "ticketTypeId"),
-            quantity=_count(body, "quantity"),
+            ticket_type_id=int_field(body, "ticketTypeId"),
+            quantity=int_field(body, "quantity"),
             language=normalise(_field(body, "language") or (user.language if user else "en")),
             user_id=user.id if user else None,
         )
@@ -90,7 +83,7 @@ async def direct_checkout(request: Request) -> Response:
 
 async def push_again(request: Request) -> Response:
     try:
-        order_id = int(request.path_params["order_id"])
+        order_id: int = request.path_params["order_id"]
         body = await json_object(request)
         order, last = await asyncio.to_thread(payments.order_with_latest_payment, order_id)
         raw_phone = _field(body, "phone") or (last.payer_phone if last else "") or ""
@@ -98,8 +91,6 @@ async def push_again(request: Request) -> Response:
         if phone is None:
             raise InvalidInput({"phone": "Enter a Kenyan M-PESA number, e.g. 0712 345 678."})
         payment = await mpesa.push_prompt(order_id=order_id, phone=phone)
-    except (ValueError, KeyError):
-        return error_response(404, "not_found", "We could not find this order.")
     except BadRequest as exc:
         return exc.response
     except DomainError as exc:
@@ -113,10 +104,10 @@ async def push_again(request: Request) -> Response:
 
 
 async def order_status(request: Request) -> Response:
+    order_id: int = request.path_params["order_id"]
     try:
-        order_id = int(request.path_params["order_id"])
         order, payment = await asyncio.to_thread(payments.order_with_latest_payment, order_id)
-    except (ValueError, NotFound):
+    except NotFound:
         return error_response(404, "not_found", "We could not find this order.")
     paid = order.status in (OrderStatus.PAID, OrderStatus.FULFILLED)
     return JSONResponse(

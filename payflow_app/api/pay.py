@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.auth import request_user
-from payflow_app.api.errors import BadRequest, error_response, json_object
+from payflow_app.api.errors import BadRequest, error_response, int_field, json_object
 from payflow_app.models import Order, pk
 from payflow_app.providers.base import PaymentError
 from payflow_app.services import checkout, plans, purchases
@@ -39,13 +39,6 @@ def _money(value: Money | None) -> dict[str, Any] | None:
     return None if value is None else {"minor": value.amount, "currency": value.currency}
 
 
-def _int(body: dict[str, Any], name: str) -> int:
-    value = body.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInput({name: f"{name} must be an integer."})
-    return value
-
-
 def _amount(body: dict[str, Any], user: SessionUser) -> tuple[Kind, Money]:
     try:
         kind = Kind(str(body.get("kind", "")))
@@ -53,7 +46,7 @@ def _amount(body: dict[str, Any], user: SessionUser) -> tuple[Kind, Money]:
         raise InvalidInput({"kind": "kind must be one of " + ", ".join(k.value for k in Kind)}) from None
     if kind is Kind.TICKETS:
         return kind, purchases.ticket_amount(
-            ticket_type_id=_int(body, "ticketTypeId"), quantity=_int(body, "quantity")
+            ticket_type_id=int_field(body, "ticketTypeId"), quantity=int_field(body, "quantity")
         )
     if kind is Kind.PLAN:
         chosen = plans.plan(str(body.get("plan", "")))
@@ -61,7 +54,7 @@ def _amount(body: dict[str, Any], user: SessionUser) -> tuple[Kind, Money]:
             raise InvalidInput({"plan": "Unknown plan."})
         return kind, chosen.price
     if kind is Kind.GALLERY:
-        _int(body, "galleryId")
+        int_field(body, "galleryId")
         return kind, plans.GALLERY_PUBLICATION_PRICE
     return kind, purchases.top_up_amount(str(body.get("amount", "")), str(body.get("currency", "")))
 
@@ -72,8 +65,8 @@ def _place(kind: Kind, body: dict[str, Any], user: SessionUser) -> Order:
             full_name=user.full_name,
             email=user.email,
             phone="",
-            ticket_type_id=_int(body, "ticketTypeId"),
-            quantity=_int(body, "quantity"),
+            ticket_type_id=int_field(body, "ticketTypeId"),
+            quantity=int_field(body, "quantity"),
             language=user.language,
             user_id=user.id,
         )
@@ -81,7 +74,7 @@ def _place(kind: Kind, body: dict[str, Any], user: SessionUser) -> Order:
     if kind is Kind.PLAN:
         return purchases.place_plan_upgrade(user_id=user.id, plan_code=str(body.get("plan")))
     if kind is Kind.GALLERY:
-        return purchases.place_gallery_publication(user_id=user.id, gallery_id=_int(body, "galleryId"))
+        return purchases.place_gallery_publication(user_id=user.id, gallery_id=int_field(body, "galleryId"))
     amount = purchases.top_up_amount(str(body.get("amount", "")), str(body.get("currency", "")))
     return purchases.place_top_up(user_id=user.id, amount=amount)
 

@@ -36,16 +36,22 @@ class CheckoutForm:
     user_id: int | None = None
 
 
+def customer_errors(*, full_name: str, email: str, lang: str) -> dict[str, str]:
+    """What is wrong with a buyer's name and email, in their language."""
+    errors: dict[str, str] = {}
+    if not full_name.strip():
+        errors["full_name"] = t(lang, "checkout.error.full_name")
+    elif len(full_name.strip()) > 200:
+        errors["full_name"] = t(lang, "checkout.error.name_too_long")
+    if not EMAIL_RE.match(email.strip()):
+        errors["email"] = t(lang, "checkout.error.email")
+    return errors
+
+
 def validate_form(form: CheckoutForm) -> dict[str, str]:
     """Field errors a person can act on, in the form's language; empty when valid."""
     lang = form.language
-    errors: dict[str, str] = {}
-    if not form.full_name.strip():
-        errors["full_name"] = t(lang, "checkout.error.full_name")
-    elif len(form.full_name.strip()) > 200:
-        errors["full_name"] = t(lang, "checkout.error.name_too_long")
-    if not EMAIL_RE.match(form.email.strip()):
-        errors["email"] = t(lang, "checkout.error.email")
+    errors = customer_errors(full_name=form.full_name, email=form.email, lang=lang)
     if form.phone.strip() and not PHONE_RE.match(form.phone.strip()):
         errors["phone"] = t(lang, "checkout.error.phone")
     limit = get_settings().max_tickets_per_order

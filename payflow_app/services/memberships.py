@@ -27,7 +27,7 @@ from payflow_app.emails.templates import membership_email
 from payflow_app.i18n import t
 from payflow_app.models import Membership, Order, Payment, User, pk, utcnow
 from payflow_app.services import accounts, numbers
-from payflow_app.services.checkout import EMAIL_RE
+from payflow_app.services.checkout import customer_errors
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import InvalidInput
 from payflow_app.services.money import Money
@@ -77,18 +77,12 @@ class Credentials:
 
 def validate(form: MembershipForm) -> dict[str, str]:
     lang = form.language
-    errors: dict[str, str] = {}
+    errors = customer_errors(full_name=form.full_name, email=form.email, lang=lang)
     chosen = plan(form.plan_code)
     if chosen is None:
         errors["plan_code"] = t(lang, "membership.error.plan")
     elif form.currency not in chosen.prices:
         errors["currency"] = t(lang, "membership.error.currency")
-    if not form.full_name.strip():
-        errors["full_name"] = t(lang, "checkout.error.full_name")
-    elif len(form.full_name.strip()) > 200:
-        errors["full_name"] = t(lang, "checkout.error.name_too_long")
-    if form.user_id is None and not EMAIL_RE.match(form.email.strip()):
-        errors["email"] = t(lang, "checkout.error.email")
     return errors
 
 

@@ -38,6 +38,7 @@ class OrderSnapshot:
     payment_status: str
     payment_reference: str | None
     failure_message: str | None
+    receipt_number: str | None
     payment_provider: str | None
     steps: list[tuple[str, bool]]  # (step key, done), in order
     tickets: list[TicketView] = field(default_factory=list)
@@ -93,6 +94,7 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
         payment_status=payment.status if payment else "none",
         payment_reference=payment.provider_reference if payment else None,
         failure_message=(payment.review_reason or payment.failure_message) if payment else None,
+        receipt_number=payment.receipt_number if payment else None,
         payment_provider=payment.provider if payment else None,
         steps=list(zip(STEPS[order.kind], done, strict=True)),
         tickets=[

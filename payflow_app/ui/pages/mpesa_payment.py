@@ -76,7 +76,6 @@ class MpesaState(rx.State):
         order_id, phone = order.id, mask_phone(payment.payer_phone or "")
 
         async def show(snap: OrderSnapshot) -> None:
-            _, latest = await asyncio.to_thread(payments.order_with_latest_payment, order_id)
             emails = await asyncio.to_thread(emails_for_order, order_id) if snap.is_processed else []
             async with self:
                 self.order_number, self.event_title, self.phone = snap.order_number, snap.event_title, phone
@@ -84,8 +83,8 @@ class MpesaState(rx.State):
                 self.tickets = f"{snap.quantity} × {snap.ticket_type}"
                 self.amount = format_money(snap.amount_minor, snap.currency, lang)
                 self.steps = step_items(snap.steps, lang)
-                self.receipt = (latest.receipt_number if latest else None) or ""
-                self.reason = (latest.failure_message if latest else None) or t(lang, "success.failed")
+                self.receipt = snap.receipt_number or ""
+                self.reason = snap.failure_message or t(lang, "success.failed")
                 self.waiting_text = t(lang, "mpesa.waiting_text", amount=self.amount, phone=phone)
                 self.support_text = t(lang, "mpesa.delayed_support", order=snap.order_number)
                 self.outcome_text = (
@@ -97,7 +96,7 @@ class MpesaState(rx.State):
                 if snap.is_processed:
                     self.phase = "paid"
                 elif snap.is_closed:
-                    cancelled = latest is not None and latest.status == PaymentStatus.CANCELLED
+                    cancelled = snap.payment_status == PaymentStatus.CANCELLED
                     self.phase = "cancelled" if cancelled else "failed"
                 else:
                     self.phase = "waiting"

@@ -34,6 +34,7 @@ from payflow_app.ui.components.layout import (
     steps_list,
     ticket_next_steps,
 )
+from payflow_app.ui.components.live import verify_quietly
 from payflow_app.ui.session import SessionState, tr
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class PaymentStatusState(rx.State):
             snap = await self._refresh(payment.order_id, lang)
             verifying = None
             if payment.provider != "wallet" and not (snap.is_closed or snap.is_processed):
-                verifying = asyncio.create_task(_verify_quietly(pk(payment)))
+                verifying = asyncio.create_task(verify_quietly(pk(payment)))
             try:
                 snap = await self._follow(payment.order_id, snap, changes, lang)
             finally:
@@ -139,13 +140,6 @@ class PaymentStatusState(rx.State):
                     self.delayed = True
                 continue
             snap = await self._refresh(order_id, lang)
-
-
-async def _verify_quietly(payment_id: int) -> None:
-    try:
-        await payments.verify_payment(payment_id=payment_id)
-    except Exception:  # the webhook will still complete it; the page keeps listening
-        log.warning("landing verification of payment %s failed", payment_id, exc_info=True)
 
 
 def _problem_text(snap: OrderSnapshot, lang: str) -> str:
