@@ -94,6 +94,11 @@ class Order(SQLModel, table=True):
     delivered_at: datetime | None = None
     # Step 4: confirmation queued, balance updated, gallery status updated, limits updated.
     completed_at: datetime | None = None
+    # The customer is back from the provider but no provider has confirmed the payment
+    # yet: the order is shown as processing until a webhook, a landing verification or
+    # the reconciler promotes it (design 3, "dual-track orders").
+    is_provisional: bool = Field(default=False)
+    provisional_created_at: datetime | None = None
 
 
 class Payment(SQLModel, table=True):
@@ -116,10 +121,16 @@ class Payment(SQLModel, table=True):
     failure_code: str | None = Field(default=None, max_length=80)
     failure_message: str | None = Field(default=None, max_length=500)
     review_reason: str | None = Field(default=None, max_length=500)
+    # Why a person is needed: amount_mismatch | no_final_answer | late_money | manual.
+    review_code: str | None = Field(default=None, max_length=40)
+    flagged_at: datetime | None = Field(default=None, index=True)  # a person is needed since
     receipt_number: str | None = Field(default=None, max_length=255)  # the provider's
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     succeeded_at: datetime | None = None
+    expires_at: datetime | None = None  # the provider closes it then (a Checkout Session's lifetime)
+    # Money that arrived after payflow had closed the payment or its order (late money).
+    late_at: datetime | None = None
     # Asking the provider about a payment still pending (no or late webhook).
     sync_attempts: int = Field(default=0)
     last_sync_attempt_at: datetime | None = None
@@ -162,6 +173,69 @@ class WebhookEvent(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     locked_until: datetime | None = None  # a worker's lease while it processes the row
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # An operator sent it back to the worker: its retry window starts again from here.
+    replayed_at: datetime | None = None
+
+
+class ProcessingAttempt(SQLModel, table=True):
+    """One attempt to process a stored webhook (``kind`` webhook) or to ask a provider
+    about a payment (``kind`` sync), with its error and traceback when it failed."""
+
+    __tablename__ = "processing_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20, index=True)  # webhook | sync
+    trigger: str = Field(max_length=20)  # worker | replay | reconciler | operator
+    webhook_event_id: int | None = Field(default=None, foreign_key="webhook_event.id", index=True)
+    payment_id: int | None = Field(default=None, foreign_key="payment.id", index=True)
+    provider: str = Field(max_length=30)
+    started_at: datetime = Field(default_factory=utcnow, index=True)
+    duration_ms: int = Field(default=0)
+    outcome: str = Field(max_length=20)  # ok | error
+    detail: str | None = Field(default=None, max_length=300)  # e.g. the provider's status
+    error: str | None = Field(default=None, sa_column=Column(Text))  # the traceback
+
+
+class StatusChange(SQLModel, table=True):
+    """Every status an order or a payment took, written in the transaction that moved
+    it (``services.audit``): the operator's timeline and the metrics read it."""
+
+    __tablename__ = "status_change"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    payment_id: int | None = Field(default=None, foreign_key="payment.id")
+    subject: str = Field(max_length=10)  # order | payment
+    from_status: str | None = Field(default=None, max_length=30)
+    to_status: str = Field(max_length=30)
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Refund(SQLModel, table=True):
+    """Money sent back through the provider (late money nobody can deliver). One per
+    payment; its idempotency key makes a retried call find the same refund."""
+
+    __tablename__ = "refund"
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payment.id", unique=True)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    provider: str = Field(max_length=30)
+    provider_reference: str | None = Field(default=None, max_length=255)
+    idempotency_key: str = Field(unique=True, max_length=80)
+    amount_minor: int
+    currency: str = Field(max_length=3)
+    reason: str = Field(max_length=300)
+    status: str = Field(default="pending", max_length=20)  # pending | succeeded | failed
+    failure_message: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class JobLease(SQLModel, table=True):
+    """A singleton job's lease (the reconciler): one holder at a time across workers."""
+
+    __tablename__ = "job_lease"
+    name: str = Field(primary_key=True, max_length=50)
+    holder: str = Field(max_length=80)
+    locked_until: datetime
 
 
 class EmailOutbox(SQLModel, table=True):

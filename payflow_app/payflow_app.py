@@ -11,9 +11,12 @@ from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.sandbox.stripe_api import run_expiry_sweeper
 from payflow_app.services.inbox import run_inbox_worker
-from payflow_app.services.pending_sync import run_pending_sync
+from payflow_app.services.reconciler import run_reconciler
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
+from payflow_app.ui.pages.admin_console import OperatorState, admin_console_page
+from payflow_app.ui.pages.admin_metrics import MetricsState, admin_metrics_page
+from payflow_app.ui.pages.admin_order import OrderTimelineState, admin_order_page
 from payflow_app.ui.pages.card_cancel import CardCancelState, card_cancel_page
 from payflow_app.ui.pages.card_return import CardReturnState, card_return_page
 from payflow_app.ui.pages.card_success import CardSuccessState, card_success_page
@@ -50,6 +53,9 @@ PAGES = (
     (card_success_page, routes.CARD_SUCCESS, "membership", [CardSuccessState.watch]),
     (card_cancel_page, routes.CARD_CANCEL, "payment not completed", [CardCancelState.load]),
     (mpesa_payment_page, routes.MPESA_PAYMENT, "M-PESA payment", [MpesaState.watch]),
+    (admin_console_page, routes.ADMIN, "operations", [OperatorState.load]),
+    (admin_order_page, routes.ADMIN_ORDER, "order timeline", [OrderTimelineState.load]),
+    (admin_metrics_page, routes.ADMIN_METRICS, "metrics", [MetricsState.load]),
 )
 for component, route, title, on_load in PAGES:
     # Every page first learns its language and who is signed in.
@@ -58,6 +64,6 @@ for component, route, title, on_load in PAGES:
 app.register_lifespan_task(bus.run)
 app.register_lifespan_task(run_inbox_worker)
 app.register_lifespan_task(run_email_sender)
-app.register_lifespan_task(run_pending_sync)
+app.register_lifespan_task(run_reconciler)
 if settings.sandbox_enabled:
     app.register_lifespan_task(run_expiry_sweeper)

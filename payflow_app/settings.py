@@ -63,11 +63,18 @@ class Settings(BaseSettings):
     # The M-PESA waiting page says the confirmation is delayed after this long.
     mpesa_delayed_after_seconds: float = 180.0
 
-    # Pending card and M-PESA payments are asked about at the provider on a
-    # backing-off schedule (first after this many seconds, doubling, capped).
+    # The reconciler asks the provider about every payment still pending on a
+    # backing-off schedule (first after this many seconds, doubling, capped). After
+    # the last attempt a payment still without a final answer is flagged for a person
+    # (one whose provider closes it by itself, a Checkout Session, is expired instead).
     pending_sync_first_seconds: float = 20.0
     pending_sync_max_seconds: float = 300.0
     pending_sync_poll_seconds: float = 2.0
+    pending_sync_max_attempts: int = 40
+    # Off: no background sync and no reconciler; webhooks and landings still settle.
+    background_sync_enabled: bool = True
+    # A card payment whose card never arrived (the widget tab closed) expires then.
+    uncharged_payment_lifetime_minutes: int = 60
 
     # The offline provider imitations; on unless real provider keys are configured.
     sandbox_enabled: bool | None = None
@@ -110,7 +117,20 @@ class Settings(BaseSettings):
     payment_delayed_after_seconds: float = 120.0
 
     inbox_poll_seconds: float = 1.0
-    inbox_max_attempts: int = 10
+    # A webhook whose processing fails is retried: first after this, doubling with
+    # jitter up to the cap, for this long after it arrived; then it is dead-lettered.
+    inbox_retry_first_seconds: float = 5.0
+    inbox_retry_max_seconds: float = 600.0
+    inbox_retry_for_seconds: float = 24 * 3600.0
+    # A worker's claim on an event; a worker killed mid-way loses it after this long.
+    inbox_lease_seconds: float = 60.0
+
+    # A Prometheus scraper sends it as a bearer token (operators' sessions work too).
+    metrics_token: str | None = None
+    # Operator alerts (the console and /metrics).
+    alert_webhook_silence_minutes: float = 15.0
+    alert_sync_failure_rate: float = 0.05
+    alert_processing_delay_minutes: float = 10.0
     max_tickets_per_order: int = 10
 
     @field_validator("public_url")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from payflow_app.api import card, orders
+from payflow_app.api import admin, card, orders
 from payflow_app.api.pay import pay
 from payflow_app.api.payment_status import check_status
 from payflow_app.api.tickets import ticket_qr_png
@@ -26,4 +26,10 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/orders/{order_id:int}/stk-push", orders.push_again, methods=["POST"]),
         Route("/api/orders/{order_id:int}/status", orders.order_status, methods=["GET"]),
         Route("/api/tickets/{number}/qr.png", ticket_qr_png, methods=["GET"]),
+        Route("/api/admin/sync-orders", admin.sync_orders, methods=["POST"]),
+        Route("/api/admin/payments/{payment_id:int}/sync", admin.sync_payment, methods=["POST"]),
+        Route("/api/admin/payments/{payment_id:int}/review", admin.mark_for_review, methods=["POST"]),
+        Route("/api/admin/events/{event_id:int}/replay", admin.replay_event, methods=["POST"]),
+        Route("/api/admin/events/{event_id:int}", admin.webhook_event, methods=["GET"]),
+        Route("/metrics", admin.prometheus_metrics, methods=["GET"]),
     ]

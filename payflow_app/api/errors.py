@@ -6,12 +6,28 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from payflow_app.services.errors import InvalidInput
+from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     """The one error shape of payflow's API: ``{"error": {"code", "message"}}``."""
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def invalid_input_response(exc: InvalidInput) -> JSONResponse:
+    """400 with the message and, per field, what is wrong."""
+    return JSONResponse(
+        {"error": {"code": "invalid_input", "message": exc.message, "fields": exc.errors}}, status_code=400
+    )
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    """A service's refusal: 400 bad input, 404 not found, 409 otherwise (the state forbids it)."""
+    if isinstance(exc, InvalidInput):
+        return invalid_input_response(exc)
+    if isinstance(exc, NotFound):
+        return error_response(404, exc.code, exc.message)
+    return error_response(409, exc.code, exc.message)
 
 
 class BadRequest(Exception):

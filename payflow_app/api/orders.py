@@ -19,7 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.auth import request_user
-from payflow_app.api.errors import BadRequest, error_response, int_field, json_object
+from payflow_app.api.errors import (
+    BadRequest,
+    domain_error_response,
+    error_response,
+    int_field,
+    json_object,
+)
 from payflow_app.i18n import normalise
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
@@ -33,20 +39,6 @@ from payflow_app.services.states import OrderStatus, PaymentStatus
 def _field(body: dict[str, Any], *names: str) -> str:
     value = next((body[n] for n in names if n in body), "")
     return value.strip() if isinstance(value, str) else ""
-
-
-def _invalid(exc: InvalidInput) -> Response:
-    return JSONResponse(
-        {"error": {"code": "invalid_input", "message": exc.message, "fields": exc.errors}}, status_code=400
-    )
-
-
-def _domain_error(exc: DomainError) -> Response:
-    if isinstance(exc, InvalidInput):
-        return _invalid(exc)
-    if isinstance(exc, NotFound):
-        return error_response(404, exc.code, exc.message)
-    return error_response(409, exc.code, exc.message)
 
 
 async def direct_checkout(request: Request) -> Response:
@@ -66,7 +58,7 @@ async def direct_checkout(request: Request) -> Response:
     except BadRequest as exc:
         return exc.response
     except DomainError as exc:
-        return _domain_error(exc)
+        return domain_error_response(exc)
     except PaymentError as exc:
         return error_response(502, exc.code, exc.message)
     return JSONResponse(
@@ -94,7 +86,7 @@ async def push_again(request: Request) -> Response:
     except BadRequest as exc:
         return exc.response
     except DomainError as exc:
-        return _domain_error(exc)
+        return domain_error_response(exc)
     except PaymentError as exc:
         return error_response(502, exc.code, exc.message)
     return JSONResponse(

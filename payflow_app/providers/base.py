@@ -88,6 +88,21 @@ class ProviderEvent:
     payload: Mapping[str, Any]
 
 
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # accepted; the provider settles it later
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the provider tried and could not; ``failure_message`` says why
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """What the provider says about one refund: its own id for it and its status."""
+
+    refund_reference: str
+    status: RefundStatus
+    failure_message: str | None = None
+
+
 class PaymentError(Exception):
     """The provider refused or failed a call; ``code`` is stable, ``message`` readable.
     ``provider_reference`` names what the provider created before failing (a charge
@@ -120,6 +135,20 @@ class PaymentProvider(Protocol):
         ...
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...
+
+    async def refund_payment(
+        self, provider_reference: str, *, amount: Money, idempotency_key: str, reason: str
+    ) -> RefundResult:
+        """Refund ``amount`` (all or part) of the succeeded payment ``provider_reference``.
+
+        Idempotent on ``idempotency_key``: the same key again answers the same refund,
+        as it is now (so asking again is how a ``PENDING`` refund's outcome is learnt),
+        and never makes a second one. ``reason`` is a short code (e.g. ``duplicate``,
+        ``late_payment``), passed as the provider's own reason when it has that value
+        and kept with the refund (metadata) either way. Raises :class:`PaymentError`
+        when the provider refuses: ``refund_unsupported`` for a rail that cannot
+        refund, else the provider's code (e.g. nothing paid, amount too large)."""
+        ...
 
     def refine_truth(self, truth: PaymentTruth, payload: Mapping[str, Any]) -> PaymentTruth:
         """Add to a fetched truth what only a stored webhook's payload tells (e.g.

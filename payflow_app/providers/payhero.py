@@ -22,10 +22,11 @@ from payflow_app.providers.base import (
     PaymentTruth,
     ProviderEvent,
     ProviderStatus,
+    RefundResult,
     StartedPayment,
     WebhookRejected,
 )
-from payflow_app.services.money import exponent
+from payflow_app.services.money import Money, exponent
 from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.settings import Settings
 
@@ -43,6 +44,9 @@ MPESA_REASONS = {
     9999: "M-PESA could not send the prompt to your phone.",
 }
 NOT_COMPLETED = "M-PESA did not complete the payment."
+REFUND_UNSUPPORTED = (
+    "M-PESA payments through PayHero cannot be refunded automatically; reverse it from the M-PESA portal."
+)
 
 
 def mpesa_reason(code: int, description: str | None = None) -> str:
@@ -107,6 +111,13 @@ class PayHeroProvider:
     async def cancel_payment(self, provider_reference: str) -> PaymentTruth:
         # A prompt on the customer's phone cannot be withdrawn; it ends on its own.
         return await self.fetch_payment(provider_reference)
+
+    async def refund_payment(
+        self, provider_reference: str, *, amount: Money, idempotency_key: str, reason: str
+    ) -> RefundResult:
+        """Always refused: PayHero's v2 API documents no refund (reversal) of an STK
+        push, so the merchant reverses it by hand in the M-PESA portal."""
+        raise PaymentError("refund_unsupported", REFUND_UNSUPPORTED)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         try:

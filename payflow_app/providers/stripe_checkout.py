@@ -19,11 +19,24 @@ from payflow_app.providers.base import (
     PaymentTruth,
     ProviderEvent,
     ProviderStatus,
+    RefundResult,
+    RefundStatus,
     StartedPayment,
     WebhookRejected,
 )
 from payflow_app.services.money import Money
 from payflow_app.settings import Settings
+
+# Stripe's own refund reasons; any other reason payflow gives is kept in metadata only.
+STRIPE_REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+REFUND_KEY = "payflow_idempotency_key"  # refund metadata: the key it was made under
+REFUND_STATUSES = {
+    "succeeded": RefundStatus.SUCCEEDED,
+    "pending": RefundStatus.PENDING,
+    "requires_action": RefundStatus.PENDING,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.FAILED,
+}
 
 
 class StripeCheckoutProvider:
@@ -99,6 +112,48 @@ class StripeCheckoutProvider:
             raise _payment_error(exc) from exc
         return session_truth(session)
 
+    async def refund_payment(
+        self, provider_reference: str, *, amount: Money, idempotency_key: str, reason: str
+    ) -> RefundResult:
+        """Refund the paid session's PaymentIntent. A refund already made under this
+        key is found among the intent's refunds (its metadata carries the key), so a
+        retry stays one refund even after Stripe forgets the Idempotency-Key (24 h)."""
+        try:
+            intent_id = await self._paid_intent(provider_reference, amount)
+            earlier = await self._client.v1.refunds.list_async({"payment_intent": intent_id, "limit": 100})
+            for refund in (r.to_dict() for r in earlier.data):
+                if (refund.get("metadata") or {}).get(REFUND_KEY) == idempotency_key:
+                    return refund_result(refund)
+            params: dict[str, Any] = {
+                "payment_intent": intent_id,
+                "amount": amount.amount,
+                "metadata": {REFUND_KEY: idempotency_key, "payflow_reason": reason[:500]},
+            }
+            if reason in STRIPE_REFUND_REASONS:
+                params["reason"] = reason
+            created = await self._client.v1.refunds.create_async(
+                params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.StripeError as exc:
+            raise _payment_error(exc) from exc
+        return refund_result(created)
+
+    async def _paid_intent(self, session_id: str, amount: Money) -> str:
+        """The PaymentIntent of a paid session, in ``amount``'s currency; raises PaymentError."""
+        session = (await self._client.v1.checkout.sessions.retrieve_async(session_id)).to_dict()
+        intent = session.get("payment_intent")
+        intent_id = intent.get("id") if isinstance(intent, dict) else intent
+        if session.get("payment_status") != "paid" or not intent_id:
+            raise PaymentError(
+                "charge_not_refundable",
+                "Nothing was paid in this Stripe Checkout, so nothing can be refunded.",
+            )
+        currency = str(session.get("currency") or "").upper()
+        if amount.currency != currency:
+            raise PaymentError("currency_mismatch", f"The payment was in {currency}, not {amount.currency}.")
+        return str(intent_id)
+
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         signature = headers.get("stripe-signature")
         try:
@@ -143,7 +198,24 @@ def session_truth(session: Any) -> PaymentTruth:
     )
 
 
+def refund_result(refund: Any) -> RefundResult:
+    """Translate a Stripe Refund (SDK object or plain dict) into our result."""
+    if hasattr(refund, "to_dict"):
+        refund = refund.to_dict()
+    status = REFUND_STATUSES.get(refund.get("status") or "pending", RefundStatus.PENDING)
+    failure = None
+    if status is RefundStatus.FAILED:
+        why = refund.get("failure_reason")
+        failure = (
+            f"Stripe could not refund the payment ({why})." if why else "Stripe could not refund the payment."
+        )
+    return RefundResult(refund_reference=refund["id"], status=status, failure_message=failure)
+
+
 def _payment_error(exc: stripe.StripeError) -> PaymentError:
+    # Stripe down or unreachable: the same code the other rails use, so callers retry.
+    if isinstance(exc, stripe.APIConnectionError | stripe.APIError):
+        return PaymentError("provider_unavailable", "Stripe could not be reached; please try again.")
     # Some SDK errors (e.g. AuthenticationError) keep Stripe's code only on exc.error.
     code = exc.code or (exc.error.code if exc.error else None) or type(exc).__name__
     return PaymentError(str(code), exc.user_message or str(exc))

@@ -24,6 +24,8 @@ from payflow_app.providers.base import (
     PaymentTruth,
     ProviderEvent,
     ProviderStatus,
+    RefundResult,
+    RefundStatus,
     StartedPayment,
     WebhookRejected,
 )
@@ -57,6 +59,14 @@ CHARGE_REASONS = {
     359: "Your card was rejected",
 }
 FAILED_STATUSES = ("failed", "error", "canceled")
+# UnivaPay's own refund reasons; any other reason payflow gives goes in ``message``.
+UNIVAPAY_REFUND_REASONS = ("duplicate", "fraud", "customer_request", "chargeback")
+REFUND_STATUSES = {
+    "pending": RefundStatus.PENDING,
+    "successful": RefundStatus.SUCCEEDED,
+    "failed": RefundStatus.FAILED,
+    "error": RefundStatus.FAILED,
+}
 
 
 class UnivaPayProvider:
@@ -122,6 +132,24 @@ class UnivaPayProvider:
     async def cancel_payment(self, provider_reference: str) -> PaymentTruth:
         # An unfinished 3-D Secure charge cannot be cancelled here; it ends on its own.
         return await self.fetch_payment(provider_reference)
+
+    async def refund_payment(
+        self, provider_reference: str, *, amount: Money, idempotency_key: str, reason: str
+    ) -> RefundResult:
+        """Ask for the refund, then wait once (``?polling=true``, ≤ ~10 s) for UnivaPay's
+        asynchronous processing; a refund still pending after that answers PENDING."""
+        body = {
+            "amount": amount.amount,
+            "currency": amount.currency,
+            "reason": reason if reason in UNIVAPAY_REFUND_REASONS else "customer_request",
+            "message": reason,
+            "metadata": {"payflow_reason": reason, "payflow_idempotency_key": idempotency_key},
+        }
+        path = f"{self._charge_path(provider_reference)}/refunds"
+        refund = await self._call("POST", path, json=body, headers={"Idempotency-Key": idempotency_key})
+        if refund.get("status") == "pending":
+            refund = await self._call("GET", f"{path}/{refund['id']}", params={"polling": "true"})
+        return refund_result(refund)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         given = headers.get("authorization", "")
@@ -194,6 +222,17 @@ def charge_failure(charge: Mapping[str, Any]) -> tuple[str, str]:
     if reason is None:
         reason = "The payment was cancelled" if charge["status"] == "canceled" else "The card payment failed"
     return code, f"{reason} ({said})." if said else f"{reason}."
+
+
+def refund_result(refund: Mapping[str, Any]) -> RefundResult:
+    """Translate a UnivaPay refund object into our result."""
+    status = REFUND_STATUSES.get(str(refund.get("status")), RefundStatus.PENDING)
+    failure = None
+    if status is RefundStatus.FAILED:
+        error = refund.get("error")
+        said = error.get("message") if isinstance(error, dict) else None
+        failure = f"The card refund failed ({said})." if said else "The card refund failed."
+    return RefundResult(refund_reference=str(refund["id"]), status=status, failure_message=failure)
 
 
 def charge_truth(charge: Mapping[str, Any]) -> PaymentTruth:

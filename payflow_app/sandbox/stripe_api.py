@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from payflow_app.sandbox import stripe_store as store
 from payflow_app.sandbox.delivery import schedule_delivery
+from payflow_app.sandbox.faults import status_fault
 from payflow_app.settings import get_settings
 
 
@@ -132,6 +133,8 @@ async def create_session(request: Request) -> Response:
 async def retrieve_session(request: Request) -> Response:
     if not _authorized(request):
         return _unauthorized()
+    if await status_fault("stripe"):
+        return stripe_error(500, "An unknown error occurred (sandbox fault knob).", type_="api_error")
     session_id = request.path_params["session_id"]
     session = await asyncio.to_thread(store.load, session_id, "checkout.session")
     if session is None:

@@ -10,7 +10,9 @@ from datetime import date
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from payflow_app.sandbox import stripe_payments
 from payflow_app.sandbox import stripe_store as store
+from payflow_app.sandbox.banner import BANNER
 from payflow_app.sandbox.delivery import schedule_delivery
 from payflow_app.services.money import format_money
 
@@ -19,7 +21,8 @@ DECLINES = {
     "4000000000009995": ("card_declined", "insufficient_funds", "Your card has insufficient funds."),
 }
 
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+PAGE = (
+    """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>Pay — payflow sandbox</title>
 <style>body{{font-family:system-ui,sans-serif;background:#f6f9fc;margin:0;color:#1a1f36}}
 .banner{{background:#fde68a;text-align:center;padding:6px;font-size:14px}}
@@ -28,7 +31,10 @@ label{{display:block;margin:14px 0 4px;font-size:14px}}input{{width:100%;box-siz
 .row{{display:flex;gap:12px}}.row>div{{flex:1}}button{{margin-top:20px;width:100%;padding:12px;font-size:16px;background:#635bff;color:#fff;border:0;border-radius:6px;cursor:pointer}}
 .error{{background:#fee2e2;color:#991b1b;padding:10px;border-radius:6px;margin-top:14px}}.amount{{font-size:28px;font-weight:600}}
 a{{color:#635bff}}.hint{{font-size:12px;color:#64748b;margin-top:18px}}</style></head><body>
-<div class="banner" role="status">Sandbox — no real money</div><main>{content}</main></body></html>"""
+"""
+    + BANNER
+    + """<main>{content}</main></body></html>"""
+)
 
 
 def _form(session: dict, error: str | None = None, values: dict | None = None) -> str:
@@ -116,6 +122,7 @@ async def submit_payment(request: Request) -> Response:
     if paid is None:  # paid or expired by a concurrent request
         latest = await asyncio.to_thread(store.load, session_id, "checkout.session")
         return HTMLResponse(PAGE.format(content=_closed(latest or session)), status_code=409)
+    await asyncio.to_thread(stripe_payments.record_payment, paid, card_number=number)
     paid["completed_at"] = int(time.time())
     schedule_delivery(await asyncio.to_thread(store.make_event, "checkout.session.completed", paid))
     return RedirectResponse(paid["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id), status_code=303)

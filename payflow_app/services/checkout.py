@@ -115,15 +115,20 @@ def _queue_welcome(session: Session, order: Order, user: User, password: str) ->
     )
 
 
-def _hold_seats(session: Session, ticket_type: TicketType, quantity: int, lang: str) -> None:
-    # One conditional UPDATE: two buyers of the last seat cannot both get it.
+def hold_seats(session: Session, *, ticket_type_id: int, quantity: int) -> bool:
+    """Hold seats if that many are left. One conditional UPDATE: two buyers of the
+    last seat cannot both get it."""
     result = session.execute(
         update(TicketType)
-        .where(col(TicketType.id) == ticket_type.id)
+        .where(col(TicketType.id) == ticket_type_id)
         .where(col(TicketType.reserved) + quantity <= col(TicketType.capacity))
         .values(reserved=col(TicketType.reserved) + quantity)
     )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _hold_seats(session: Session, ticket_type: TicketType, quantity: int, lang: str) -> None:
+    if hold_seats(session, ticket_type_id=pk(ticket_type), quantity=quantity):
         return
     session.refresh(ticket_type)
     left = ticket_type.capacity - ticket_type.reserved

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session, SQLModel, select
 
+from payflow_app.services import audit  # noqa: F401  (records every status change)
 from payflow_app.settings import get_settings
 
 _engines: dict[str, Engine] = {}

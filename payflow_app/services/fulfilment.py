@@ -22,7 +22,7 @@ from sqlmodel import Session
 from payflow_app.emails.sender import wake_sender
 from payflow_app.models import Order, Payment, utcnow
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
-from payflow_app.services import kinds, notify
+from payflow_app.services import kinds, late_money, notify
 from payflow_app.services.db import lock, write_transaction
 from payflow_app.services.money import Money, format_money
 from payflow_app.services.states import (
@@ -34,12 +34,16 @@ from payflow_app.services.states import (
 
 log = logging.getLogger(__name__)
 Step = Callable[[Session, Order, Payment], bool]
+CLOSED = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED)
+# Held until a person decides; other reviews (no final answer yet) settle by themselves.
+HELD_FOR_REVIEW = ("amount_mismatch", "late_money")
 
 
 class Outcome(StrEnum):
     FULFILLED = "fulfilled"
     NOT_PAID = "not_paid"
     FLAGGED = "flagged"  # needs an operator, e.g. the amount paid differs from the order
+    REFUND_DUE = "refund_due"  # late money nobody can deliver: ``late_money.send_refund``
 
 
 def fulfil_payment(*, payment_id: int, truth: PaymentTruth) -> Outcome:
@@ -67,30 +71,63 @@ def _confirm_payment(payment_id: int, truth: PaymentTruth) -> tuple[Outcome, int
         payment = lock(session, Payment, payment_id)
         order = lock(session, Order, payment.order_id)
         order_id, user_id = payment.order_id, order.user_id
-        if payment.status == PaymentStatus.SUCCEEDED:
-            return Outcome.FULFILLED, order_id, user_id
-        if payment.status == PaymentStatus.REQUIRES_REVIEW:
-            return Outcome.FLAGGED, order_id, user_id
-        if truth.status is not ProviderStatus.SUCCEEDED:
-            return Outcome.NOT_PAID, order_id, user_id
-        expected = Money(payment.amount_minor, payment.currency)
-        if truth.amount != expected and not (truth.amount is None and truth.amount_as_requested):
-            paid = format_money(truth.amount.amount, truth.amount.currency) if truth.amount else "unknown"
-            payment.status = check_payment_transition(payment.status, PaymentStatus.REQUIRES_REVIEW)
-            payment.review_reason = (
-                f"Amount mismatch: the provider reports {paid}, "
-                f"the order expects {format_money(expected.amount, expected.currency)}."
-            )
-            payment.updated_at = utcnow()
-            log.warning("payment %s flagged: %s", payment_id, payment.review_reason)
-            outcome = Outcome.FLAGGED
-        else:
-            payment.status = check_payment_transition(payment.status, PaymentStatus.SUCCEEDED)
-            payment.succeeded_at = payment.updated_at = utcnow()
-            payment.receipt_number = truth.receipt_number
-            outcome = Outcome.FULFILLED
-    notify.order_changed(order_id, user_id=user_id)
+        outcome = _decide(session, order, payment, truth)
+    if outcome is not Outcome.NOT_PAID:
+        notify.order_changed(order_id, user_id=user_id)
     return outcome, order_id, user_id
+
+
+def _decide(session: Session, order: Order, payment: Payment, truth: PaymentTruth) -> Outcome:
+    """What the provider's success means for this payment and its order. The order of
+    the checks is the point: a settled payment stays settled, a wrong amount is never
+    delivered, and money for a closed order is delivered only if it still can be."""
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return Outcome.REFUND_DUE if late_money.refund_pending(session, payment) else Outcome.FULFILLED
+    if payment.status == PaymentStatus.REFUNDED:
+        return Outcome.NOT_PAID
+    if payment.status == PaymentStatus.REQUIRES_REVIEW and payment.review_code in HELD_FOR_REVIEW:
+        return Outcome.FLAGGED
+    if truth.status is not ProviderStatus.SUCCEEDED:
+        return Outcome.NOT_PAID
+    expected = Money(payment.amount_minor, payment.currency)
+    if truth.amount != expected and not (truth.amount is None and truth.amount_as_requested):
+        paid = format_money(truth.amount.amount, truth.amount.currency) if truth.amount else "unknown"
+        if payment.status in CLOSED:
+            payment.status = check_payment_transition(payment.status, PaymentStatus.SUCCEEDED)
+            payment.late_at = utcnow()
+        flag(
+            payment,
+            code="amount_mismatch",
+            reason=f"Amount mismatch: the provider reports {paid}, "
+            f"the order expects {format_money(expected.amount, expected.currency)}.",
+        )
+        return Outcome.FLAGGED
+    late = payment.status in CLOSED
+    payment.status = check_payment_transition(payment.status, PaymentStatus.SUCCEEDED)
+    payment.succeeded_at = payment.updated_at = utcnow()
+    payment.receipt_number = truth.receipt_number
+    if payment.review_code == "no_final_answer":  # the provider's final word came after all
+        payment.flagged_at = None
+    if late:
+        payment.late_at = utcnow()
+    if order.status in (OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT):
+        return Outcome.FULFILLED
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED) and kinds.reopen(session, order, payment):
+        log.warning("late money for %s accepted: payment %s", order.number, payment.id)
+        payment.late_at = payment.late_at or utcnow()
+        return Outcome.FULFILLED
+    # Closed for good, or already paid by another attempt: the money goes back.
+    late_money.refund_later(session, order, payment)
+    return Outcome.REFUND_DUE
+
+
+def flag(payment: Payment, *, code: str, reason: str) -> None:
+    """Hold a payment for a person, saying why (the operator console lists it)."""
+    if payment.status != PaymentStatus.REQUIRES_REVIEW:
+        payment.status = check_payment_transition(payment.status, PaymentStatus.REQUIRES_REVIEW)
+    payment.review_code, payment.review_reason = code, reason[:500]
+    payment.flagged_at = payment.updated_at = utcnow()
+    log.warning("payment %s flagged (%s): %s", payment.id, code, reason)
 
 
 def _mark_order_paid(session: Session, order: Order, _payment: Payment) -> bool:
@@ -98,6 +135,7 @@ def _mark_order_paid(session: Session, order: Order, _payment: Payment) -> bool:
         return False
     order.status = check_order_transition(order.status, OrderStatus.PAID)
     order.paid_at = order.updated_at = utcnow()
+    order.is_provisional = False  # promoted: the provider confirmed it
     return True
 
 

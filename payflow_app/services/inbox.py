@@ -3,7 +3,11 @@
 ``record_webhook`` stores every request (rejected ones too, for operators) and is the
 only thing the HTTP endpoint waits for. ``run_inbox_worker`` claims stored events
 with a lease, asks the provider for the truth and settles the payment through the
-one idempotent fulfilment. A failed attempt is retried later with backoff.
+one idempotent fulfilment. Every attempt is kept (``processing_attempt``: duration,
+error, traceback). A failed attempt is retried with exponential backoff and jitter
+for ``inbox_retry_for_seconds``, then the event is dead-lettered until an operator
+replays it (``replay_event``). A worker killed mid-way loses its lease and another
+worker takes the event again; the fulfilment is idempotent, so it runs once.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
+import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,14 +26,15 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 
-from payflow_app.models import WebhookEvent, pk, utcnow
+from payflow_app.models import ProcessingAttempt, WebhookEvent, pk, utcnow
 from payflow_app.providers.base import ProviderEvent
 from payflow_app.services import payments
-from payflow_app.services.db import is_sqlite, read_session, write_transaction
+from payflow_app.services.db import is_sqlite, lock, read_session, write_transaction
+from payflow_app.services.errors import DomainError, NotFound
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)
+_jitter = random.Random()
 _wakeup: asyncio.Event | None = None
 
 
@@ -103,29 +110,66 @@ def claim_next_event() -> WebhookEvent | None:
         row = session.exec(query).first()
         if row is None:
             return None
-        row.locked_until = now + LEASE
+        row.locked_until = now + timedelta(seconds=get_settings().inbox_lease_seconds)
         row.attempts += 1
         return row
 
 
-def _finish(event_id: int, error: str | None) -> None:
+def retry_delay(attempts: int) -> float:
+    """Seconds until the next try after ``attempts`` failed ones: doubling from the
+    first delay up to the cap, spread by ±20 % so a burst of failures does not retry
+    in lockstep."""
+    settings = get_settings()
+    base = min(
+        settings.inbox_retry_max_seconds, settings.inbox_retry_first_seconds * 2 ** max(0, attempts - 1)
+    )
+    return float(min(settings.inbox_retry_max_seconds, base * _jitter.uniform(0.8, 1.2)))
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    payment_id: int | None
+    detail: str | None
+    error: str | None  # the traceback
+    duration_ms: int
+
+
+def _finish(row: WebhookEvent, result: AttemptResult) -> None:
     settings = get_settings()
     with write_transaction() as session:
-        row = session.get(WebhookEvent, event_id)
-        assert row is not None
-        row.locked_until = None
-        if error is None:
-            row.status, row.processed_at, row.last_error = "processed", utcnow(), None
+        event = lock(session, WebhookEvent, pk(row))
+        session.add(
+            ProcessingAttempt(
+                kind="webhook",
+                trigger="replay" if event.replayed_at is not None else "worker",
+                webhook_event_id=pk(event),
+                payment_id=result.payment_id,
+                provider=event.provider,
+                started_at=utcnow() - timedelta(milliseconds=result.duration_ms),
+                duration_ms=result.duration_ms,
+                outcome="error" if result.error else "ok",
+                detail=(result.detail or "")[:300] or None,
+                error=result.error,
+            )
+        )
+        event.locked_until = None
+        if result.error is None:
+            event.status, event.processed_at, event.last_error = "processed", utcnow(), None
             return
-        row.last_error = error
-        if row.attempts >= settings.inbox_max_attempts:
-            row.status = "dead"
+        event.last_error = result.error
+        window_start = event.replayed_at or event.received_at
+        if utcnow() - window_start >= timedelta(seconds=settings.inbox_retry_for_seconds):
+            event.status = "dead"
+            log.error("webhook event %s dead-lettered after %s attempts", event.id, event.attempts)
         else:
-            row.next_attempt_at = utcnow() + timedelta(seconds=min(600, 2**row.attempts))
+            event.next_attempt_at = utcnow() + timedelta(seconds=retry_delay(event.attempts))
 
 
-async def process_event(row: WebhookEvent) -> None:
-    """Re-fetch the truth for the event's payment and settle it."""
+async def process_event(row: WebhookEvent) -> AttemptResult:
+    """Re-fetch the truth for the event's payment and settle it; the attempt is kept."""
+    started = time.perf_counter()
+    payment_id: int | None = None
+    detail: str | None = None
     error: str | None = None
     try:
         if row.provider_reference is not None:
@@ -134,13 +178,39 @@ async def process_event(row: WebhookEvent) -> None:
             )
             if payment is None:
                 raise LookupError(f"no payment with {row.provider} reference {row.provider_reference}")
+            payment_id = pk(payment)
             if payment.provider_reference is None:  # the event overtook the provider's answer
                 raise LookupError(f"payment {payment.id} has no provider reference yet")
-            await payments.verify_payment(payment_id=pk(payment))
-    except Exception:
+            truth = await payments.verify_payment(payment_id=payment_id)
+            detail = f"provider says {truth.status}"
+        else:
+            detail = "nothing to settle: the event names no payment"
+    except Exception as exc:
         error = traceback.format_exc(limit=8)
+        detail = f"{type(exc).__name__}: {exc}"
         log.warning("webhook event %s failed (attempt %s)\n%s", row.id, row.attempts, error)
-    await asyncio.to_thread(_finish, pk(row), error)
+    result = AttemptResult(payment_id, detail, error, int((time.perf_counter() - started) * 1000))
+    await asyncio.to_thread(_finish, row, result)
+    return result
+
+
+def replay_event(*, event_id: int) -> None:
+    """Send a dead-lettered (or already processed) event back to the worker now. An
+    unverified request is never processed; an event already waiting is left alone."""
+    with write_transaction() as session:
+        event = session.get(WebhookEvent, event_id)
+        if event is None:
+            raise NotFound("We could not find this webhook event.")
+        if event.status == "rejected":
+            raise DomainError(
+                "A rejected request was never verified and cannot be replayed.", code="rejected"
+            )
+        if event.status == "pending":
+            raise DomainError("This event is already waiting for the worker.", code="already_pending")
+        event.status, event.replayed_at, event.next_attempt_at = "pending", utcnow(), utcnow()
+        event.locked_until = None
+    log.info("webhook event %s replayed by an operator", event_id)
+    wake_worker()
 
 
 async def drain_inbox() -> int:

@@ -17,7 +17,7 @@ from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import TicketLine, receipt_email, tickets_email
 from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType, User, pk, utcnow
 from payflow_app.services import memberships, numbers, plans, tickets, wallet
-from payflow_app.services.checkout import release_seats, void_pending_tickets
+from payflow_app.services.checkout import hold_seats, release_seats, void_pending_tickets
 from payflow_app.services.db import lock
 from payflow_app.settings import get_settings
 
@@ -73,6 +73,20 @@ def on_closed(session: Session, order: Order) -> None:
     elif order.kind == Kind.GALLERY:
         gallery = lock(session, Gallery, order.gallery_id)
         gallery.locked_by_payment_id = None
+
+
+def reopen(session: Session, order: Order, payment: Payment) -> bool:
+    """Late money for a closed order: hold again what ``on_closed`` gave back, if it
+    is still there. False when it is gone (seats sold, gallery published meanwhile)."""
+    if order.kind == Kind.TICKETS:
+        assert order.ticket_type_id is not None
+        return hold_seats(session, ticket_type_id=order.ticket_type_id, quantity=order.quantity)
+    if order.kind == Kind.GALLERY:
+        gallery = lock(session, Gallery, order.gallery_id)
+        if gallery.status == "active" or gallery.locked_by_payment_id not in (None, payment.id):
+            return False
+        gallery.locked_by_payment_id = payment.id
+    return True
 
 
 def deliver(session: Session, order: Order, payment: Payment) -> None:

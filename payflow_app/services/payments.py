@@ -9,7 +9,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, or_, select
@@ -17,7 +17,7 @@ from sqlmodel import Session, col, or_, select
 from payflow_app.models import Order, Payment, User, WebhookEvent, pk, utcnow
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import PaymentError, PaymentRequest, PaymentTruth, ProviderStatus
-from payflow_app.services import fulfilment, kinds, notify
+from payflow_app.services import fulfilment, kinds, late_money, notify
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
 from payflow_app.services.money import Money
@@ -30,7 +30,13 @@ from payflow_app.services.states import (
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)
-TERMINAL = {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
+TERMINAL = {
+    PaymentStatus.SUCCEEDED,
+    PaymentStatus.FAILED,
+    PaymentStatus.CANCELLED,
+    PaymentStatus.EXPIRED,
+    PaymentStatus.REFUNDED,
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,9 @@ async def start_order_payment(*, order_id: int, provider_id: str = "stripe") -> 
         raise
     if not started.redirect_url:
         raise PaymentError("no_redirect", "The payment provider did not return a payment page.")
-    await asyncio.to_thread(attempt_started, payment_id, started.provider_reference, started.redirect_url)
+    await asyncio.to_thread(
+        attempt_started, payment_id, started.provider_reference, started.redirect_url, started.expires_at
+    )
     return CheckoutRedirect(
         payment_id=payment_id,
         provider_reference=started.provider_reference,
@@ -102,12 +110,16 @@ def _customer_email(session: Session, order: Order) -> str:
     return user.email if user else ""
 
 
-def attempt_started(payment_id: int, reference: str, redirect_url: str | None) -> None:
+def attempt_started(
+    payment_id: int, reference: str, redirect_url: str | None, expires_at: int | None = None
+) -> None:
     with write_transaction() as session:
         payment = lock(session, Payment, payment_id)
         payment.status = check_payment_transition(payment.status, PaymentStatus.PENDING)
         payment.provider_reference = reference
         payment.redirect_url = redirect_url
+        if expires_at is not None:
+            payment.expires_at = datetime.fromtimestamp(expires_at, UTC)
         payment.updated_at = utcnow()
         schedule_sync(payment)
         order = lock(session, Order, payment.order_id)
@@ -172,13 +184,15 @@ def find_payment_by_reference(reference: str) -> Payment | None:
         return session.exec(select(Payment).where(Payment.provider_reference == reference)).first()
 
 
-def settle_payment(*, payment_id: int, truth: PaymentTruth, cancelled_by_customer: bool = False) -> None:
-    """Apply the provider's truth. Idempotent: the same truth twice changes nothing."""
+def settle_payment(
+    *, payment_id: int, truth: PaymentTruth, cancelled_by_customer: bool = False
+) -> fulfilment.Outcome:
+    """Apply the provider's truth. Idempotent: the same truth twice changes nothing.
+    A success that is late money nobody can deliver answers ``REFUND_DUE``: the caller
+    sends the refund (``late_money.send_refund``), outside any transaction."""
     if truth.status is ProviderStatus.SUCCEEDED:
-        fulfilment.fulfil_payment(payment_id=payment_id, truth=truth)
-    elif truth.status is ProviderStatus.PENDING:
-        return
-    else:
+        return fulfilment.fulfil_payment(payment_id=payment_id, truth=truth)
+    if truth.status is not ProviderStatus.PENDING:
         closing = {
             ProviderStatus.FAILED: PaymentStatus.FAILED,
             ProviderStatus.CANCELLED: PaymentStatus.CANCELLED,
@@ -187,6 +201,7 @@ def settle_payment(*, payment_id: int, truth: PaymentTruth, cancelled_by_custome
             else PaymentStatus.EXPIRED,
         }[truth.status]
         close_payment(payment_id=payment_id, status=closing, truth=truth)
+    return fulfilment.Outcome.NOT_PAID
 
 
 def close_payment(*, payment_id: int, status: PaymentStatus, truth: PaymentTruth | None = None) -> None:
@@ -207,6 +222,33 @@ def close_payment(*, payment_id: int, status: PaymentStatus, truth: PaymentTruth
             kinds.on_closed(session, order)
         order_id, user_id = pk(order), order.user_id
     notify.order_changed(order_id, user_id=user_id)
+
+
+def customer_landed(payment_id: int) -> None:
+    """The customer is back from the provider (design 3): an order still awaiting its
+    payment becomes provisional — shown as processing — until a provider's answer
+    promotes it (``fulfilment`` clears the flag when it marks the order paid)."""
+    with write_transaction() as session:
+        payment = lock(session, Payment, payment_id)
+        order = lock(session, Order, payment.order_id)
+        if order.status != OrderStatus.AWAITING_PAYMENT or order.provisional_created_at is not None:
+            return
+        order.is_provisional, order.provisional_created_at = True, utcnow()
+
+
+def close_abandoned(payment_id: int) -> None:
+    """An attempt that never got under way: no card arrived (the widget tab was
+    closed) or the provider never answered the start. Nothing was charged."""
+    with read_session() as session:
+        payment = session.get(Payment, payment_id)
+    if payment is None or payment.provider_reference is not None:
+        return
+    if payment.status == PaymentStatus.CREATED:
+        fail_attempt(
+            payment_id, PaymentError("never_started", "The payment was never started with the provider.")
+        )
+    elif payment.status == PaymentStatus.PENDING:
+        close_payment(payment_id=payment_id, status=PaymentStatus.EXPIRED)
 
 
 async def verify_payment(*, payment_id: int) -> PaymentTruth:
@@ -233,8 +275,17 @@ async def verify_payment(*, payment_id: int) -> PaymentTruth:
     truth = await provider.fetch_payment(payment.provider_reference)
     if latest is not None:
         truth = provider.refine_truth(truth, json.loads(latest.raw_body))
-    await asyncio.to_thread(settle_payment, payment_id=payment_id, truth=truth)
+    await settle(payment_id=payment_id, truth=truth)
     return truth
+
+
+async def settle(*, payment_id: int, truth: PaymentTruth, cancelled_by_customer: bool = False) -> None:
+    """``settle_payment`` from async code, sending a refund it finds due."""
+    outcome = await asyncio.to_thread(
+        settle_payment, payment_id=payment_id, truth=truth, cancelled_by_customer=cancelled_by_customer
+    )
+    if outcome is fulfilment.Outcome.REFUND_DUE:
+        await late_money.send_refund(payment_id=payment_id)
 
 
 def schedule_sync(payment: Payment, *, attempts: int = 0) -> None:
@@ -253,9 +304,7 @@ async def cancel_by_customer(*, provider: str, reference: str) -> Payment:
         raise NotFound("We could not find this payment.")
     if payment.status not in TERMINAL:
         truth = await get_provider(provider).cancel_payment(reference)
-        await asyncio.to_thread(
-            settle_payment, payment_id=pk(payment), truth=truth, cancelled_by_customer=True
-        )
+        await settle(payment_id=pk(payment), truth=truth, cancelled_by_customer=True)
     refreshed = await asyncio.to_thread(find_payment, provider=provider, reference=reference)
     assert refreshed is not None
     return refreshed

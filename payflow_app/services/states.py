@@ -23,6 +23,7 @@ class PaymentStatus(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     REQUIRES_REVIEW = "requires_review"  # e.g. amount mismatch: never fulfilled blindly
+    REFUNDED = "refunded"  # money that could not be delivered went back to the payer
 
 
 ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -33,8 +34,10 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.AWAITING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.EXPIRED}),
     OrderStatus.PAID: frozenset({OrderStatus.FULFILLED}),
     OrderStatus.FULFILLED: frozenset(),
-    OrderStatus.CANCELLED: frozenset(),
-    OrderStatus.EXPIRED: frozenset(),
+    # Late money (``services.late_money``): paid after it was closed, and its seats
+    # could be held again — the one way back from a closed order.
+    OrderStatus.CANCELLED: frozenset({OrderStatus.PAID}),
+    OrderStatus.EXPIRED: frozenset({OrderStatus.PAID}),
 }
 
 PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
@@ -48,11 +51,17 @@ PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
             PaymentStatus.REQUIRES_REVIEW,
         }
     ),
-    PaymentStatus.REQUIRES_REVIEW: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.CANCELLED}),
-    PaymentStatus.SUCCEEDED: frozenset(),
-    PaymentStatus.FAILED: frozenset(),
-    PaymentStatus.CANCELLED: frozenset(),
-    PaymentStatus.EXPIRED: frozenset(),
+    # Held for a person; the provider's final word may still settle it either way.
+    PaymentStatus.REQUIRES_REVIEW: frozenset(
+        {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED}
+    ),
+    PaymentStatus.SUCCEEDED: frozenset({PaymentStatus.REFUNDED, PaymentStatus.REQUIRES_REVIEW}),
+    # A closed attempt the provider nevertheless charged (late money) is a success:
+    # payflow's record follows the money, then delivers or refunds it.
+    PaymentStatus.FAILED: frozenset({PaymentStatus.SUCCEEDED}),
+    PaymentStatus.CANCELLED: frozenset({PaymentStatus.SUCCEEDED}),
+    PaymentStatus.EXPIRED: frozenset({PaymentStatus.SUCCEEDED}),
+    PaymentStatus.REFUNDED: frozenset(),
 }
 
 

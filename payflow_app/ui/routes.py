@@ -13,6 +13,13 @@ CARD_SUCCESS = "/payment/success"
 CARD_RETURN = "/payment/return"
 CARD_CANCEL = "/payment/cancel"
 MPESA_PAYMENT = "/payment/[order_id]"
+ADMIN = "/admin"
+ADMIN_ORDER = "/admin/orders/[order_id]"
+ADMIN_METRICS = "/admin/metrics"
+
+
+def admin_order_path(order_id: int | str) -> str:
+    return f"/admin/orders/{order_id}"
 
 
 def mpesa_path(order_id: int) -> str:

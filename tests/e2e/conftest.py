@@ -64,6 +64,11 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         # A payment whose callback never comes is asked about within seconds.
         "PAYFLOW_PENDING_SYNC_FIRST_SECONDS": "2",
         "PAYFLOW_PENDING_SYNC_MAX_SECONDS": "3",
+        # ... and flagged for an operator after 8 unanswered queries (~25 s); a webhook
+        # whose processing keeps failing is dead-lettered after 5 s.
+        "PAYFLOW_PENDING_SYNC_MAX_ATTEMPTS": "8",
+        "PAYFLOW_INBOX_RETRY_FIRST_SECONDS": "0.5",
+        "PAYFLOW_INBOX_RETRY_FOR_SECONDS": "5",
     }
     env.pop("REFLEX_REDIS_URL", None)
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True)

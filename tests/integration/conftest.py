@@ -24,7 +24,7 @@ from payflow_app.sandbox import sandbox_routes
 from payflow_app.sandbox.stripe_api import run_expiry_sweeper
 from payflow_app.seed import seed
 from payflow_app.services.inbox import run_inbox_worker
-from payflow_app.services.pending_sync import run_pending_sync
+from payflow_app.services.reconciler import run_reconciler
 from tests.conftest import use_database
 
 
@@ -36,7 +36,7 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
-    workers = (bus.run, run_inbox_worker, run_expiry_sweeper, run_email_sender, run_pending_sync)
+    workers = (bus.run, run_inbox_worker, run_expiry_sweeper, run_email_sender, run_reconciler)
     tasks = [asyncio.create_task(job()) for job in workers]
     yield
     for task in tasks:

@@ -21,7 +21,7 @@ from payflow_app.providers.base import (
     StartedPayment,
 )
 from payflow_app.seed import seed
-from payflow_app.services import mpesa, payments, pending_sync
+from payflow_app.services import mpesa, payments, reconciler
 from payflow_app.services.checkout import CheckoutForm, place_order
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import InvalidInput
@@ -177,20 +177,20 @@ def test_the_sync_settles_a_payment_whose_callback_never_came(seeded: str, payhe
     with write_transaction() as session:
         payment = session.exec(select(Payment).where(Payment.order_id == order.id)).one()
         payment.next_sync_at = utcnow() - timedelta(seconds=1)
-    assert asyncio.run(pending_sync.sync_due_payments()) == 1  # still queued at PayHero
+    assert asyncio.run(reconciler.sync_due_payments()).synced == 1  # still queued at PayHero
     with read_session() as session:
         payment = session.exec(select(Payment).where(Payment.order_id == order.id)).one()
     assert payment.status == "pending" and payment.sync_attempts == 1
     assert payment.next_sync_at is not None and payment.next_sync_at > utcnow() + timedelta(
         seconds=30
     )  # backed off
-    assert asyncio.run(pending_sync.sync_due_payments()) == 0  # not due again yet
+    assert asyncio.run(reconciler.sync_due_payments()).synced == 0  # not due again yet
 
     payhero.status = ProviderStatus.SUCCEEDED
     with write_transaction() as session:
         row = session.exec(select(Payment).where(Payment.order_id == order.id)).one()
         row.next_sync_at = utcnow() - timedelta(seconds=1)
-    assert asyncio.run(pending_sync.sync_due_payments()) == 1
+    assert asyncio.run(reconciler.sync_due_payments()).synced == 1
     with read_session() as session:
         paid = session.get(Order, order.id)
         payment = session.exec(select(Payment).where(Payment.order_id == order.id)).one()

@@ -21,7 +21,8 @@ def test_happy_paths_are_allowed() -> None:
     ("current", "target"),
     [
         ("fulfilled", OrderStatus.PAID),  # nothing regresses
-        ("cancelled", OrderStatus.PAID),
+        ("cancelled", OrderStatus.AWAITING_PAYMENT),  # a closed order only reopens when paid
+        ("cancelled", OrderStatus.FULFILLED),
         ("pending", OrderStatus.FULFILLED),  # no skipping payment
         ("expired", OrderStatus.AWAITING_PAYMENT),
     ],
@@ -35,7 +36,9 @@ def test_illegal_order_transitions_raise(current: str, target: OrderStatus) -> N
     ("current", "target"),
     [
         ("succeeded", PaymentStatus.FAILED),
-        ("cancelled", PaymentStatus.SUCCEEDED),
+        ("refunded", PaymentStatus.SUCCEEDED),
+        ("succeeded", PaymentStatus.PENDING),
+        ("cancelled", PaymentStatus.PENDING),
         ("created", PaymentStatus.SUCCEEDED),
         ("expired", PaymentStatus.PENDING),
     ],
@@ -43,3 +46,11 @@ def test_illegal_order_transitions_raise(current: str, target: OrderStatus) -> N
 def test_illegal_payment_transitions_raise(current: str, target: PaymentStatus) -> None:
     with pytest.raises(IllegalTransition):
         check_payment_transition(current, target)
+
+
+def test_late_money_is_the_one_way_back_from_a_closed_payment() -> None:
+    # The provider charged an attempt payflow had closed: the record follows the money.
+    for closed in ("failed", "cancelled", "expired"):
+        assert check_payment_transition(closed, PaymentStatus.SUCCEEDED) is PaymentStatus.SUCCEEDED
+    assert check_order_transition("expired", OrderStatus.PAID) is OrderStatus.PAID
+    assert check_payment_transition("succeeded", PaymentStatus.REFUNDED) is PaymentStatus.REFUNDED

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import secrets
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from payflow_app.sandbox import faults
 from payflow_app.sandbox.payhero import prompts, store
 from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.settings import get_settings
@@ -85,6 +87,8 @@ async def transaction_status(request: Request) -> Response:
     """``GET /api/v2/transaction-status?reference=…``; like PayHero's, without the amount."""
     if not _authorized(request):
         return payhero_error(401, "Unauthorized")
+    if await faults.status_fault("payhero"):
+        return payhero_error(500, "Internal server error.")
     reference = request.query_params.get("reference", "")
     if not reference:
         return payhero_error(400, "reference is required.")
@@ -108,9 +112,11 @@ async def transaction_status(request: Request) -> Response:
 
 
 async def controls(request: Request) -> Response:
-    """Fault knobs at run time: ``POST {"withholdCallbacks": true}`` keeps every
-    callback from being sent (the status query still answers), like
-    ``PAYFLOW_SANDBOX_PAYHERO_WITHHOLD_CALLBACKS``, until it is set back to false."""
+    """``POST {"withholdCallbacks": true}`` keeps every callback from being sent (the
+    status query still answers) until it is set back to false: PayHero's
+    ``drop_rate`` fault knob set to 1 (or 0), the other knobs kept. Answers whether
+    callbacks are withheld, by the knob or by
+    ``PAYFLOW_SANDBOX_PAYHERO_WITHHOLD_CALLBACKS``."""
     if request.method == "POST":
         try:
             body = json.loads(await request.body())
@@ -118,8 +124,12 @@ async def controls(request: Request) -> Response:
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("withholdCallbacks"), bool):
             return payhero_error(400, 'Send {"withholdCallbacks": true|false}.')
-        await asyncio.to_thread(store.set_callbacks_withheld, body["withholdCallbacks"])
-    withheld = get_settings().sandbox_payhero_withhold_callbacks or await asyncio.to_thread(
-        store.callbacks_withheld
-    )
+        await asyncio.to_thread(_withhold_callbacks, body["withholdCallbacks"])
+    knobs = await asyncio.to_thread(faults.load_faults, "payhero")
+    withheld = faults.withheld_by_setting("payhero") or knobs.drop_rate >= 1
     return JSONResponse({"withholdCallbacks": withheld})
+
+
+def _withhold_callbacks(withheld: bool) -> None:
+    knobs = faults.load_faults("payhero")
+    faults.save_faults("payhero", dataclasses.replace(knobs, drop_rate=1.0 if withheld else 0.0))

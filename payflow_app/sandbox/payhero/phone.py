@@ -10,13 +10,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from payflow_app.sandbox.banner import BANNER
 from payflow_app.sandbox.payhero import prompts, store
 from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.settings import get_settings
 
 EAST_AFRICA_TIME = timezone(timedelta(hours=3))
 
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+PAGE = (
+    """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>M-PESA {phone} — payflow sandbox</title>
 <style>body{{font-family:system-ui,sans-serif;background:#e2e8f0;margin:0;color:#0f172a}}
@@ -32,9 +34,12 @@ button.secondary{{background:#e2e8f0;color:#0f172a}}.empty{{color:#64748b}}
 h2{{font-size:15px;margin:20px 0 8px}}ol{{list-style:none;padding:0;margin:0}}
 li{{background:#dcfce7;border-radius:12px;padding:10px;margin-bottom:8px;font-size:14px}}li.failed{{background:#fee2e2}}
 .from{{font-weight:600;display:block}}.hint{{max-width:340px;margin:0 auto 24px;font-size:13px;color:#475569}}</style></head>
-<body><div class="banner" role="status">Sandbox — no real money</div>
+<body>"""
+    + BANNER
+    + """
 <main class="phone"><div class="screen"><h1>M-PESA</h1><p class="number">{phone}</p>{content}</div></main>
 {hint}</body></html>"""
+)
 
 
 def _prompt(request: dict[str, Any]) -> str:

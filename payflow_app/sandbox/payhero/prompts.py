@@ -1,23 +1,22 @@
 """The life of an STK prompt: pushed to a phone, answered there or timed out, and the
-callback PayHero sends for every result (after a delay, retried with backoff)."""
+callback PayHero sends for every result (through ``sandbox/delivery.py``: after a
+delay, retried with backoff, shaped by PayHero's fault knobs)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import secrets
 import time
 from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
-
-from payflow_app.sandbox.delivery import RETRY_DELAYS
+from payflow_app.sandbox.delivery import Destination, schedule_webhook
+from payflow_app.sandbox.faults import wrong_credential
 from payflow_app.sandbox.payhero import store
 from payflow_app.settings import get_settings
 
-log = logging.getLogger(__name__)
 LOW_BALANCE_PHONE = "254700000001"
 _tasks: set[asyncio.Task[None]] = set()
 
@@ -93,33 +92,30 @@ async def _time_out_later(reference: str, deadline: float) -> None:
 
 
 def _send_callbacks(resolved: list[dict[str, Any]]) -> None:
-    settings = get_settings()
-    if settings.sandbox_payhero_withhold_callbacks or store.callbacks_withheld():
-        return
     for request in resolved:
         if request["callback_url"]:
-            body = callback_body(request)
-            _spawn(_deliver(request["callback_url"], body, settings.sandbox_webhook_delay_seconds))
+            url = request["callback_url"]
+            schedule_webhook(
+                provider="payhero",
+                payload=json.dumps(callback_body(request)),
+                label=request["checkout_request_id"],
+                to=Destination(url, _headers),
+                forged=Destination(forged_callback_url(url), _headers),
+            )
 
 
-async def _deliver(url: str, body: dict[str, Any], delay: float) -> None:
-    await asyncio.sleep(delay)
-    payload = json.dumps(body)
-    name = body["response"]["CheckoutRequestID"]
-    for attempt, backoff in enumerate((*RETRY_DELAYS, None), start=1):
-        try:
-            async with httpx.AsyncClient(timeout=10) as client:
-                response = await client.post(
-                    url, content=payload, headers={"Content-Type": "application/json"}
-                )
-            if 200 <= response.status_code < 300:
-                return
-            log.warning("sandbox callback %s got HTTP %s (attempt %s)", name, response.status_code, attempt)
-        except httpx.HTTPError as exc:
-            log.warning("sandbox callback %s failed: %s (attempt %s)", name, exc, attempt)
-        if backoff is None:
-            return
-        await asyncio.sleep(backoff)
+def _headers() -> dict[str, str]:
+    return {"Content-Type": "application/json"}
+
+
+def forged_callback_url(url: str) -> str:
+    """The callback URL with a wrong ``token`` (PayHero signs nothing: the app's
+    URL carries the secret)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    token = next((value for name, value in query if name == "token"), "")
+    kept = [(name, value) for name, value in query if name != "token"]
+    return urlunsplit(parts._replace(query=urlencode([*kept, ("token", wrong_credential(token))])))
 
 
 def _spawn(job: Coroutine[Any, Any, None]) -> None:

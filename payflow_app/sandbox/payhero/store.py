@@ -155,22 +155,3 @@ def _settle(request: dict[str, Any], code: int) -> None:
         receipt="S" + "".join(secrets.choice(_RECEIPT_ALPHABET) for _ in range(9)) if code == SUCCESS else "",
         answered_at=time.time(),
     )
-
-
-_CONTROLS = "payhero_controls"
-
-
-def callbacks_withheld() -> bool:
-    """The fault knob set at run time (``POST /sandbox/payhero/controls``)."""
-    with read_session() as session:
-        row = session.get(SandboxObject, _CONTROLS)
-        return bool(row and json.loads(row.data).get("withhold_callbacks"))
-
-
-def set_callbacks_withheld(withheld: bool) -> None:
-    with write_transaction() as session:
-        row = session.get(SandboxObject, _CONTROLS)
-        if row is None:
-            row = SandboxObject(id=_CONTROLS, provider="payhero", kind="controls", data="{}")
-            session.add(row)
-        row.data = json.dumps({"withhold_callbacks": withheld})

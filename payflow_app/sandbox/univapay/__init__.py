@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from payflow_app.sandbox.univapay import api, pages
+from payflow_app.sandbox.univapay import api, pages, refunds
 
 BASE = "/sandbox/univapay"
 
@@ -19,6 +19,8 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/charges", api.create_charge, methods=["POST"]),
         Route(charge, api.get_charge, methods=["GET"]),
         Route(f"{charge}/three_ds/issuer_token", api.get_issuer_token, methods=["GET"]),
+        Route(f"{charge}/refunds", refunds.create_refund, methods=["POST"]),
+        Route(f"{charge}/refunds/{{refund_id}}", refunds.get_refund, methods=["GET"]),
         Route(f"{BASE}/widget", pages.widget_page, methods=["GET"]),
         Route(f"{BASE}/widget", pages.submit_widget, methods=["POST"]),
         Route(f"{BASE}/3ds/{{charge_id}}", pages.three_ds_page, methods=["GET"]),

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from payflow_app.sandbox.faults import status_fault
 from payflow_app.sandbox.univapay import processing, store
 from payflow_app.sandbox.univapay.objects import (
     FieldError,
@@ -126,6 +127,8 @@ async def _store_charge(request: Request) -> dict[str, Any] | None:
 async def get_charge(request: Request) -> Response:
     if not authorized(request):
         return _not_authorized()
+    if await status_fault("univapay"):
+        return univapay_error(500, "INTERNAL_SERVER_ERROR")
     charge = await _store_charge(request)
     if charge is None:
         return univapay_error(404, "NOT_FOUND")

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from payflow_app.sandbox.banner import BANNER
 from payflow_app.sandbox.univapay import processing, store
 from payflow_app.sandbox.univapay.api import create_token_now
 from payflow_app.sandbox.univapay.objects import FieldError
@@ -34,7 +35,8 @@ FIELD_MESSAGES = {
     ("email", "INVALID_FORMAT_EMAIL"): "Enter a valid email address.",
 }
 
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+PAGE = (
+    """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>{title} — UnivaPay sandbox</title>
 <style>body{{font-family:system-ui,sans-serif;background:#f3f6fa;margin:0;color:#1f2937}}
 .banner{{background:#fde68a;text-align:center;padding:6px;font-size:14px}}
@@ -47,7 +49,10 @@ button.secondary{{background:#fff;color:#b91c1c;border:1px solid #b91c1c}}
 .error{{background:#fee2e2;color:#991b1b;padding:10px;border-radius:6px;margin-top:14px}}
 .amount{{font-size:28px;font-weight:600}}a{{color:#0b5fff}}.hint{{font-size:12px;color:#4b5563;margin-top:18px}}
 dt{{font-size:13px;color:#4b5563}}dd{{margin:0 0 10px;font-weight:600}}</style></head>
-<body{body_attrs}><div class="banner" role="status">Sandbox — no real money</div><main>{content}</main></body></html>"""
+<body{body_attrs}>"""
+    + BANNER
+    + """<main>{content}</main></body></html>"""
+)
 
 
 def _page(title: str, content: str, status: int = 200, body_attrs: str = "") -> HTMLResponse:

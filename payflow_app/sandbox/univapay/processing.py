@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from payflow_app.sandbox.delivery import schedule_webhook
+from payflow_app.sandbox.delivery import Destination, schedule_webhook
+from payflow_app.sandbox.faults import wrong_credential
 from payflow_app.sandbox.univapay import store
 from payflow_app.sandbox.univapay.objects import CAPTURE, CARD_NUMBER, new_id, public
 from payflow_app.settings import get_settings
@@ -133,19 +134,30 @@ def return_url(charge: dict[str, Any]) -> str | None:
     return f"{base}{joiner}{query}{hash_mark}{fragment}"
 
 
-def send_webhook(charge: dict[str, Any]) -> None:
-    """``charge_finished`` for a final status, ``charge_updated`` otherwise, with the
+def send_webhook(charge: dict[str, Any], *, event: str | None = None) -> None:
+    """``charge_finished`` for a final status, ``charge_updated`` otherwise (or the
+    ``event`` given, e.g. ``refund_finished`` with a refund as the data), with the
     configured Authorization value verbatim (UnivaPay signs nothing)."""
     settings = get_settings()
-    event = "charge_finished" if charge["status"] in FINISHED else "charge_updated"
+    if event is None:
+        event = "charge_finished" if charge["status"] in FINISHED else "charge_updated"
     payload = json.dumps({"event": event, "data": public(charge)})
+    url, auth = settings.univapay_webhook_url, settings.univapay_webhook_auth
     schedule_webhook(
-        url=settings.univapay_webhook_url,
+        provider="univapay",
         payload=payload,
-        headers=lambda: {
+        label=f"{event}:{charge['id']}:{charge['status']}",
+        to=_destination(url, auth),
+        forged=_destination(url, wrong_credential(auth)),
+    )
+
+
+def _destination(url: str, authorization: str) -> Destination:
+    return Destination(
+        url,
+        lambda: {
             "Content-Type": "application/json",
             "User-Agent": "UnivaPay-Webhook (payflow sandbox)",
-            "Authorization": settings.univapay_webhook_auth,
+            "Authorization": authorization,
         },
-        label=f"{event}:{charge['id']}:{charge['status']}",
     )

@@ -9,7 +9,7 @@ import asyncio
 
 import reflex as rx
 
-from payflow_app.services import card_payments
+from payflow_app.services import card_payments, payments
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import message_panel, notice, page, step_items, steps_list
@@ -33,6 +33,8 @@ class CardReturnState(rx.State):
             async with self:
                 self.phase = "not_found"
             return
+
+        await asyncio.to_thread(payments.customer_landed, payment.id)
 
         async def show(snap: OrderSnapshot) -> None:
             async with self:

@@ -99,6 +99,7 @@ class PaymentStatusState(rx.State):
             async with self:
                 self.phase = "not_found"
             return
+        await asyncio.to_thread(payments.customer_landed, pk(payment))
         # Subscribe before the first read, so no step can slip between the two.
         async with bus.watch(notify.order_topic(payment.order_id)) as changes:
             snap = await self._refresh(payment.order_id, lang)

@@ -1,0 +1,123 @@
+"""Late money: a provider took a payment that payflow can no longer deliver — the
+order was cancelled or expired and its seats are gone, or another attempt already
+paid it. The money is never silently kept: a ``refund`` row is written in the
+transaction that discovers it, then the refund is sent through the provider with the
+refund's idempotency key (``send_refund``; retried by the reconciler until the
+provider answers). A rail that cannot refund (M-PESA) flags the payment for a person.
+
+(Money that can still be delivered is simply accepted by the fulfilment:
+``kinds.reopen`` holds the seats again.)"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlmodel import Session, select
+
+from payflow_app.models import Order, Payment, Refund, pk, utcnow
+from payflow_app.providers import get_provider
+from payflow_app.providers.base import PaymentError, RefundStatus
+from payflow_app.services import notify
+from payflow_app.services.db import lock, read_session, write_transaction
+from payflow_app.services.money import Money, format_money
+from payflow_app.services.states import PaymentStatus, check_payment_transition
+
+log = logging.getLogger(__name__)
+TRANSIENT = ("provider_unavailable",)  # the provider could not be reached: not a refusal
+
+
+def refund_pending(session: Session, payment: Payment) -> bool:
+    refund = session.exec(select(Refund).where(Refund.payment_id == payment.id)).first()
+    return refund is not None and refund.status == "pending"
+
+
+def refund_later(session: Session, order: Order, payment: Payment) -> None:
+    """Record that this succeeded payment must go back (once: one refund per payment)."""
+    if session.exec(select(Refund).where(Refund.payment_id == payment.id)).first() is not None:
+        return
+    why = (
+        "the order was already paid by another attempt"
+        if order.paid_at is not None
+        else f"the order was {order.status} and could not be reopened"
+    )
+    amount = format_money(payment.amount_minor, payment.currency)
+    payment.review_code = "late_money"
+    payment.review_reason = f"Late money: {amount} arrived after {why}; refunding it."
+    payment.late_at = payment.late_at or utcnow()
+    session.add(
+        Refund(
+            payment_id=pk(payment),
+            order_id=pk(order),
+            provider=payment.provider,
+            idempotency_key=f"refund_{payment.idempotency_key}"[:80],
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            reason=why,
+        )
+    )
+    log.warning("payment %s: %s", payment.id, payment.review_reason)
+
+
+def due_refunds() -> list[int]:
+    """Payments whose refund has not been answered by the provider yet."""
+    with read_session() as session:
+        return list(session.exec(select(Refund.payment_id).where(Refund.status == "pending")).all())
+
+
+async def send_refund(*, payment_id: int) -> str | None:
+    """Ask the provider to refund; answers the refund's status, or None when there is
+    none to send. Safe to call again: the idempotency key finds the same refund."""
+    with read_session() as session:
+        refund = session.exec(select(Refund).where(Refund.payment_id == payment_id)).first()
+        payment = session.get(Payment, payment_id)
+    if refund is None or payment is None or refund.status != "pending" or payment.provider_reference is None:
+        return None
+    try:
+        result = await get_provider(refund.provider).refund_payment(
+            payment.provider_reference,
+            amount=Money(refund.amount_minor, refund.currency),
+            idempotency_key=refund.idempotency_key,
+            reason=refund.reason,
+        )
+    except PaymentError as exc:
+        if exc.code in TRANSIENT:  # the reconciler sends it again with the same key
+            log.warning("refund of payment %s not sent yet: %s", payment_id, exc.message)
+            return "pending"
+        await asyncio.to_thread(_refund_answered, payment_id, "failed", None, exc.message)
+        return "failed"
+    status = {RefundStatus.SUCCEEDED: "succeeded", RefundStatus.FAILED: "failed"}.get(
+        result.status, "pending"
+    )
+    await asyncio.to_thread(
+        _refund_answered, payment_id, status, result.refund_reference, result.failure_message
+    )
+    return status
+
+
+def _refund_answered(payment_id: int, status: str, reference: str | None, failure: str | None) -> None:
+    with write_transaction() as session:
+        payment = lock(session, Payment, payment_id)
+        refund = session.exec(select(Refund).where(Refund.payment_id == payment_id).with_for_update()).one()
+        if refund.status != "pending":
+            return
+        refund.provider_reference = reference or refund.provider_reference
+        refund.updated_at = utcnow()
+        if status == "pending":
+            return
+        refund.status, refund.failure_message = status, (failure or None) and failure[:500]
+        if status == "succeeded":
+            payment.status = check_payment_transition(payment.status, PaymentStatus.REFUNDED)
+            payment.review_reason = f"{payment.review_reason or 'Late money'} Refunded ({reference})."[:500]
+        else:
+            if payment.status != PaymentStatus.REQUIRES_REVIEW:
+                payment.status = check_payment_transition(payment.status, PaymentStatus.REQUIRES_REVIEW)
+            payment.review_reason = (
+                f"{payment.review_reason or 'Late money.'} The refund failed: {failure or 'no reason given'}. "
+                "Refund it by hand."
+            )[:500]
+            payment.flagged_at = utcnow()
+        payment.updated_at = utcnow()
+        order_id = payment.order_id
+        user_id = lock(session, Order, order_id).user_id
+    notify.order_changed(order_id, user_id=user_id)

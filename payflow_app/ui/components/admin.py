@@ -1,0 +1,44 @@
+"""What every operator page shares: the admin-only guard and the console's tabs.
+The console speaks English (operators' working language); customers' pages are
+translated."""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from payflow_app.services.accounts import SessionUser
+from payflow_app.settings import get_settings
+from payflow_app.ui import routes
+from payflow_app.ui.components.layout import message_panel
+from payflow_app.ui.session import SessionState, login_redirect
+
+
+async def require_admin(state: rx.State) -> SessionUser | EventSpec | None:
+    """The signed-in operator; a login redirect when nobody is signed in; None when
+    the account is not an operator's (the page then shows its refusal)."""
+    found = await (await state.get_state(SessionState)).user()
+    if found is None:
+        return login_redirect(state)
+    return found if found.role == "admin" else None
+
+
+def refusal() -> rx.Component:
+    return message_panel(
+        "Operators only",
+        "This page is for payflow's operators. Sign in with an operator (admin) account to see it.",
+        action="Back to events",
+        href=routes.EVENTS,
+    )
+
+
+def console_tabs() -> rx.Component:
+    return rx.el.nav(
+        rx.el.a("Stuck payments", href=routes.ADMIN),
+        rx.el.a("Metrics", href=routes.ADMIN_METRICS),
+        rx.el.a("Sandbox faults", href="/sandbox/faults")
+        if get_settings().sandbox_enabled
+        else rx.fragment(),
+        class_name="tabs",
+        aria_label="Operator console",
+    )

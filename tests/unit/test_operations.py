@@ -1,0 +1,129 @@
+"""The operator console's data: the stuck-payment filters, an order's timeline, the
+review flag, and the metrics with their alerts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from payflow_app.models import Payment, ProcessingAttempt, WebhookEvent, utcnow
+from payflow_app.providers.base import ProviderEvent, ProviderStatus
+from payflow_app.services import inbox, metrics, operations, payments
+from payflow_app.services.db import write_transaction
+from payflow_app.services.errors import InvalidInput
+from payflow_app.services.operations import StuckFilter
+from tests import factories
+from tests.unit.test_late_money import FakeProvider, provider  # noqa: F401  (fixture)
+
+
+def _age(payment_id: int, **ago: float) -> None:
+    with write_transaction() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        payment.created_at = utcnow() - timedelta(**ago)
+
+
+def _store(reference: str, event_id: str) -> int:
+    event = ProviderEvent(event_id, "checkout.session.completed", reference, {"id": event_id})
+    return inbox.record_webhook(provider="stripe", event=event, headers={"x": "1"}, body=b'{"id": "e"}').id
+
+
+def test_each_filter_lists_what_it_names(seeded: str, provider: FakeProvider) -> None:  # noqa: F811
+    late = factories.order(quantity=1)
+    stuck = factories.pending_payment(late, "cs_stuck")
+    _age(stuck.id, hours=1)  # type: ignore[arg-type]
+    fresh = factories.pending_payment(factories.order(quantity=1, email="b@example.com"), "cs_fresh")
+    dead = _store("cs_unknown", "evt_dead")
+    with write_transaction() as session:
+        row = session.get(WebhookEvent, dead)
+        assert row is not None
+        row.status, row.last_error, row.attempts = "dead", "Traceback…\nLookupError: no payment", 12
+    mismatched = factories.pending_payment(factories.order(quantity=1, email="c@example.com"), "cs_short")
+    provider.amount = 1
+    asyncio.run(payments.verify_payment(payment_id=mismatched.id))  # type: ignore[arg-type]
+
+    past_due = operations.stuck_payments(StuckFilter.PENDING_PAST_DUE)
+    assert [r.reference for r in past_due] == ["cs_stuck"]
+    assert fresh.provider_reference not in {r.reference for r in past_due}
+    dead_rows = operations.stuck_payments(StuckFilter.DEAD_LETTERED)
+    assert [(r.event_id, r.status) for r in dead_rows] == [(dead, "dead")]
+    assert "LookupError: no payment" in dead_rows[0].reason and "12 attempt(s)" in dead_rows[0].reason
+    assert [r.reference for r in operations.stuck_payments(StuckFilter.AMOUNT_MISMATCH)] == ["cs_short"]
+    assert [r.reference for r in operations.stuck_payments(StuckFilter.NEEDS_REVIEW)] == ["cs_short"]
+    assert operations.stuck_payments(StuckFilter.LATE_MONEY) == []
+    counts = operations.stuck_counts()
+    assert counts["pending_past_due"] == 1 and counts["dead_lettered"] == 1 and counts["late_money"] == 0
+
+
+def test_the_timeline_tells_the_whole_story_in_order(seeded: str, provider: FakeProvider) -> None:  # noqa: F811
+    order = factories.order(quantity=1)
+    payment = factories.pending_payment(order, "cs_story")
+    _store("cs_story", "evt_story")
+    provider.status = ProviderStatus.SUCCEEDED
+    asyncio.run(inbox.drain_inbox())
+    story = operations.order_timeline(order.id)  # type: ignore[arg-type]
+    kinds = [e.kind for e in story.timeline]
+    assert {"status", "webhook", "attempt", "email"} <= set(kinds)
+    assert story.status == "fulfilled" and story.payments[0].status == "succeeded"
+    titles = [e.title for e in story.timeline]
+    assert titles.index(f"Payment #{payment.id}: pending → succeeded") > kinds.index("webhook")
+    assert any(t.startswith("Processing webhook (worker): ok") for t in titles)
+    assert [e.at for e in story.timeline] == sorted(e.at for e in story.timeline)
+    webhook = next(e for e in story.timeline if e.kind == "webhook")
+    event, body = operations.webhook_body(webhook.event_id)  # type: ignore[arg-type]
+    assert event.event_id == "evt_story" and '"id": "e"' in body
+
+
+def test_an_operator_flag_needs_a_reason_and_leaves_the_status_alone(seeded: str) -> None:
+    payment = factories.pending_payment(factories.order(quantity=1), "cs_flag")
+    with pytest.raises(InvalidInput):
+        operations.mark_for_review(payment_id=payment.id, reason="  ")  # type: ignore[arg-type]
+    operations.mark_for_review(payment_id=payment.id, reason="customer says they paid twice")  # type: ignore[arg-type]
+    rows = operations.stuck_payments(StuckFilter.NEEDS_REVIEW)
+    assert [(r.reference, r.status) for r in rows] == [("cs_flag", "pending")]
+    assert rows[0].reason == "Operator: customer says they paid twice"
+    operations.resolve_review(payment_id=payment.id)  # type: ignore[arg-type]
+    assert operations.stuck_payments(StuckFilter.NEEDS_REVIEW) == []
+
+
+def test_metrics_and_their_alerts(seeded: str, provider: FakeProvider) -> None:  # noqa: F811
+    order = factories.order(quantity=1)
+    payment = factories.pending_payment(order, "cs_metric")
+    _store("cs_metric", "evt_metric")
+    provider.status = ProviderStatus.SUCCEEDED
+    asyncio.run(inbox.drain_inbox())
+    quiet = factories.pending_payment(
+        factories.order(quantity=1, email="q@example.com"), "ch_quiet", provider="univapay"
+    )
+    _age(quiet.id, hours=1)  # type: ignore[arg-type]
+    with write_transaction() as session:  # one status query of ten failed
+        for n in range(10):
+            session.add(
+                ProcessingAttempt(
+                    kind="sync",
+                    trigger="reconciler",
+                    payment_id=payment.id,
+                    provider="stripe",
+                    outcome="error" if n == 0 else "ok",
+                )
+            )
+        waiting = WebhookEvent(
+            provider="payhero",
+            event_id="late",
+            headers="{}",
+            raw_body="{}",
+            received_at=utcnow() - timedelta(minutes=30),
+        )
+        session.add(waiting)
+    snap = metrics.snapshot()
+    assert snap.webhook_processing.count == 1 and snap.payment_to_order.count == 1
+    assert snap.sync_attempts == 10 and snap.sync_success_rate == pytest.approx(0.9)
+    assert snap.events_by_provider == {"stripe": 1, "payhero": 1}
+    assert snap.pending_payments_by_provider == {"univapay": 1}
+    codes = {alert.code for alert in snap.alerts}
+    assert codes == {"webhooks_silent", "sync_failure_rate", "processing_delayed"}
+    silent = next(a for a in snap.alerts if a.code == "webhooks_silent")
+    assert "univapay" in silent.message
+    assert snap.manual_intervention_rate == 0.0  # nobody needed a person
