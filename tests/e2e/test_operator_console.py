@@ -55,6 +55,19 @@ def test_an_operator_replays_a_dead_lettered_callback_and_the_customer_page_comp
         expect(operator.get_by_text(re.compile(r"Event \d+ sent back to the worker"))).to_be_visible()
         expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
         expect(page.get_by_text(re.compile(r"M-PESA receipt S[A-Z0-9]{9}"))).to_be_visible()
+
+        # The order's timeline tells the story: the failed attempts, the flag, the replay.
+        operator.goto(f"/admin/orders/{order_id}")
+        timeline = operator.get_by_role("list", name="Timeline")
+        expect(timeline.get_by_text(re.compile(r"Processing webhook \(worker\): error"))).not_to_have_count(0)
+        expect(timeline.get_by_text(re.compile(r"Processing webhook \(replay\): ok"))).to_have_count(1)
+        expect(timeline.get_by_text(re.compile(r"requires_review → succeeded"))).to_have_count(1)
+        timeline.get_by_role("button", name="Show raw body").first.click()
+        expect(operator.get_by_text(re.compile(r'"ResultCode": 0'))).to_be_visible()
+        # The metrics count the failed status queries.
+        operator.goto("/admin/metrics")
+        expect(operator.get_by_text("Sync success rate")).to_be_visible()
+        expect(operator.get_by_role("img", name="Webhooks per provider (24 h)")).to_contain_text("payhero")
     finally:
         page.request.put("/sandbox/faults/payhero", data={"status_error_rate": 0})
         context.close()
