@@ -42,6 +42,8 @@ class OrderSnapshot:
     payment_provider: str | None
     steps: list[tuple[str, bool]]  # (step key, done), in order
     tickets: list[TicketView] = field(default_factory=list)
+    # Flagged only because the provider has not answered yet: its answer still settles it.
+    awaiting_provider: bool = False
 
     @property
     def is_processed(self) -> bool:
@@ -54,7 +56,10 @@ class OrderSnapshot:
             OrderStatus.FULFILLED,
             OrderStatus.CANCELLED,
             OrderStatus.EXPIRED,
-        ) or self.payment_status in (PaymentStatus.REQUIRES_REVIEW, PaymentStatus.FAILED)
+        ) or (
+            self.payment_status in (PaymentStatus.REQUIRES_REVIEW, PaymentStatus.FAILED)
+            and not self.awaiting_provider
+        )
 
 
 def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | None:
@@ -96,6 +101,7 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
         failure_message=(payment.review_reason or payment.failure_message) if payment else None,
         receipt_number=payment.receipt_number if payment else None,
         payment_provider=payment.provider if payment else None,
+        awaiting_provider=bool(payment and payment.review_code == "no_final_answer"),
         steps=list(zip(STEPS[order.kind], done, strict=True)),
         tickets=[
             TicketView(

@@ -15,6 +15,7 @@ from payflow_app.services import inbox, late_money, payments, reconciler
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import DomainError
 from payflow_app.services.leases import hold_lease, release_lease
+from payflow_app.services.status import order_snapshot
 from payflow_app.settings import reload_settings
 from tests import factories
 from tests.unit.test_late_money import FakeProvider
@@ -135,6 +136,8 @@ def test_no_final_answer_after_the_last_query_is_flagged_and_a_late_answer_clear
     flagged = _payment(payment.id)  # type: ignore[arg-type]
     assert (flagged.status, flagged.review_code) == ("requires_review", "no_final_answer")
     assert flagged.flagged_at is not None and "3 status queries" in (flagged.review_reason or "")
+    waiting = order_snapshot(flagged.order_id, with_qr=False)
+    assert waiting is not None and not waiting.is_closed  # the customer's page keeps listening
     # An operator's "sync now" still asks about it; the provider finally says paid.
     provider.status = ProviderStatus.SUCCEEDED
     report = asyncio.run(reconciler.sync_open_payments_now())
@@ -252,3 +255,21 @@ def test_every_status_move_is_recorded_for_the_timeline(seeded: str, provider: F
     assert ("payment", None, "pending") in moves
     assert ("payment", "pending", "succeeded") in moves
     assert moves.index(("order", "awaiting_payment", "paid")) < moves.index(("order", "paid", "fulfilled"))
+
+
+def test_a_landing_makes_the_order_provisional_until_the_provider_confirms_it(
+    seeded: str, provider: FakeProvider
+) -> None:
+    order = factories.order(quantity=1)
+    payment = factories.pending_payment(order, "cs_landed")
+    payments.customer_landed(payment.id)  # type: ignore[arg-type]
+    with read_session() as session:
+        landed = session.get(Order, order.id)
+    assert landed is not None and landed.is_provisional and landed.provisional_created_at is not None
+    provider.status = ProviderStatus.SUCCEEDED
+    asyncio.run(payments.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
+    payments.customer_landed(payment.id)  # type: ignore[arg-type]  (a reload after the promotion)
+    with read_session() as session:
+        promoted = session.get(Order, order.id)
+    assert promoted is not None and promoted.status == "fulfilled" and not promoted.is_provisional
+    assert promoted.provisional_created_at == landed.provisional_created_at
