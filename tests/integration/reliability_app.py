@@ -1,0 +1,38 @@
+"""payflow's HTTP side in a process of its own, for the reliability suite's SIGKILL
+test: the API routes, the sandbox and the lifespan workers the app runs (status bus,
+inbox worker, Stripe expiry sweeper, email sender, reconciler) — what the test server
+in ``conftest.py`` serves, but in a process the test can kill. Configured like the
+app, by ``PAYFLOW_*`` environment variables.
+
+    python -m uvicorn tests.integration.reliability_app:create_app --factory --port 8123
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from payflow_app.api import api_routes
+from payflow_app.emails.sender import run_email_sender
+from payflow_app.live.bus import bus
+from payflow_app.sandbox import sandbox_routes
+from payflow_app.sandbox.stripe_api import run_expiry_sweeper
+from payflow_app.services.inbox import run_inbox_worker
+from payflow_app.services.reconciler import run_reconciler
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
+    workers = (bus.run, run_inbox_worker, run_expiry_sweeper, run_email_sender, run_reconciler)
+    tasks = [asyncio.create_task(job()) for job in workers]
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def create_app() -> Starlette:
+    return Starlette(routes=api_routes() + sandbox_routes(), lifespan=_lifespan)
