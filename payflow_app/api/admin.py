@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from payflow_app.api.auth import request_user
 from payflow_app.api.errors import BadRequest, domain_error_response, error_response, json_object
 from payflow_app.api.prometheus import SnapshotCollector
-from payflow_app.services import inbox, metrics, operations, reconciler
+from payflow_app.services import inbox, metrics, operations, reconciler, timeline
 from payflow_app.services.errors import DomainError
 from payflow_app.settings import get_settings
 
@@ -93,7 +93,7 @@ async def replay_event(request: Request) -> Response:
 
 @admin_only
 async def webhook_event(request: Request) -> Response:
-    event, body = await asyncio.to_thread(operations.webhook_body, request.path_params["event_id"])
+    event, body = await asyncio.to_thread(timeline.webhook_body, request.path_params["event_id"])
     return JSONResponse(
         {
             "id": event.id,

@@ -36,11 +36,11 @@ def stripe_error(
     return JSONResponse(body, status_code=status, headers={"Request-Id": store.new_id("req_", 14)})
 
 
-def _authorized(request: Request) -> bool:
+def authorized(request: Request) -> bool:
     return request.headers.get("authorization", "") == f"Bearer {get_settings().stripe_secret_key}"
 
 
-def _unauthorized() -> JSONResponse:
+def unauthorized() -> JSONResponse:
     return stripe_error(401, "Invalid API Key provided.", code="api_key_invalid")
 
 
@@ -113,8 +113,8 @@ def _new_session(form: dict[str, Any], total: int, currency: str) -> dict[str, A
 
 
 async def create_session(request: Request) -> Response:
-    if not _authorized(request):
-        return _unauthorized()
+    if not authorized(request):
+        return unauthorized()
     form = store.parse_form(list((await request.form()).multi_items()))  # type: ignore[arg-type]
     checked = _validate_create(form)
     if isinstance(checked, JSONResponse):
@@ -131,8 +131,8 @@ async def create_session(request: Request) -> Response:
 
 
 async def retrieve_session(request: Request) -> Response:
-    if not _authorized(request):
-        return _unauthorized()
+    if not authorized(request):
+        return unauthorized()
     if await status_fault("stripe"):
         return stripe_error(500, "An unknown error occurred (sandbox fault knob).", type_="api_error")
     session_id = request.path_params["session_id"]
@@ -145,8 +145,8 @@ async def retrieve_session(request: Request) -> Response:
 
 
 async def expire_session(request: Request) -> Response:
-    if not _authorized(request):
-        return _unauthorized()
+    if not authorized(request):
+        return unauthorized()
     session_id = request.path_params["session_id"]
     expired = await expire(session_id)
     if expired is not None:

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from payflow_app.models import SandboxObject
 from payflow_app.sandbox import stripe_store as store
-from payflow_app.sandbox.stripe_api import _authorized, _unauthorized, stripe_error
+from payflow_app.sandbox.stripe_api import authorized, stripe_error, unauthorized
 from payflow_app.services.db import write_transaction
 
 
@@ -117,8 +117,8 @@ def record_payment(session: dict[str, Any], *, card_number: str) -> dict[str, An
 
 
 async def retrieve_payment_intent(request: Request) -> Response:
-    if not _authorized(request):
-        return _unauthorized()
+    if not authorized(request):
+        return unauthorized()
     intent_id = request.path_params["intent_id"]
     intent = await asyncio.to_thread(store.load, intent_id, "payment_intent")
     if intent is None:

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from payflow_app.models import SandboxObject
 from payflow_app.sandbox import stripe_store as store
 from payflow_app.sandbox.delivery import schedule_delivery
-from payflow_app.sandbox.stripe_api import _authorized, _unauthorized, stripe_error
+from payflow_app.sandbox.stripe_api import authorized, stripe_error, unauthorized
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.money import format_money
 
@@ -220,8 +220,8 @@ def list_refunds(*, payment_intent: str | None, charge: str | None) -> list[dict
 
 
 async def create(request: Request) -> Response:
-    if not _authorized(request):
-        return _unauthorized()
+    if not authorized(request):
+        return unauthorized()
     form = store.parse_form(list((await request.form()).multi_items()))  # type: ignore[arg-type]
     key = request.headers.get("idempotency-key") or None
     try:
@@ -235,8 +235,8 @@ async def create(request: Request) -> Response:
 
 
 async def list_(request: Request) -> Response:
-    if not _authorized(request):
-        return _unauthorized()
+    if not authorized(request):
+        return unauthorized()
     query = request.query_params
     limit = query.get("limit", "10")
     if not limit.isdigit() or not 1 <= int(limit) <= 100:
@@ -251,8 +251,8 @@ async def list_(request: Request) -> Response:
 
 
 async def retrieve(request: Request) -> Response:
-    if not _authorized(request):
-        return _unauthorized()
+    if not authorized(request):
+        return unauthorized()
     refund_id = request.path_params["refund_id"]
     refund = await asyncio.to_thread(store.load, refund_id, "refund")
     if refund is None:

@@ -40,7 +40,7 @@ from tests.integration.rails import Callback, Purchase, Rail
 
 T = TypeVar("T")
 APP_COMMAND = (
-    *(sys.executable, "-m", "uvicorn", "tests.integration.reliability_app:create_app", "--factory"),
+    *(sys.executable, "-m", "uvicorn", "tests.integration.server_app:create_app", "--factory"),
     *("--host", "127.0.0.1", "--log-level", "warning"),
 )
 
@@ -273,7 +273,7 @@ def inbox_snapshot() -> tuple[Counter[str], list[int]]:
 
 
 class AppProcess:
-    """payflow's HTTP side and workers in a process of their own (``reliability_app``)."""
+    """payflow's HTTP side and workers in a process of their own (``server_app``)."""
 
     def __init__(self, port: int, logs: Path) -> None:
         self.port, self.logs = port, logs

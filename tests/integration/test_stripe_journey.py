@@ -141,7 +141,7 @@ def test_a_provider_refusal_closes_the_attempt_and_frees_the_seats(
 ) -> None:
     from payflow_app.sandbox import stripe_api
 
-    monkeypatch.setattr(stripe_api, "_authorized", lambda _request: False)  # e.g. a revoked key
+    monkeypatch.setattr(stripe_api, "authorized", lambda _request: False)  # e.g. a revoked key
     order = factories.order(quantity=2)
     held = reserved(order.ticket_type_id)
     with pytest.raises(PaymentError) as refused:

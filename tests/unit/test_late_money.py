@@ -23,9 +23,10 @@ from payflow_app.providers.base import (
     RefundResult,
     RefundStatus,
 )
-from payflow_app.services import late_money, payments
+from payflow_app.services import late_money, operations, payments
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.money import Money
+from payflow_app.services.operations import StuckFilter
 from payflow_app.services.states import PaymentStatus
 from tests import factories
 
@@ -117,6 +118,10 @@ def test_late_money_is_accepted_while_the_seats_are_still_there(seeded: str, pro
             )
         ).all()
     assert ("expired", "paid") in moves and ("paid", "fulfilled") in moves
+    listed = operations.stuck_payments(StuckFilter.LATE_MONEY)  # the console shows it
+    assert [(r.order_id, r.status, r.reason) for r in listed] == [
+        (order.id, "succeeded", "late money, accepted")
+    ]
 
 
 def _sell_out(name: str = "Standard") -> None:

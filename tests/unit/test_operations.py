@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from payflow_app.models import Payment, ProcessingAttempt, WebhookEvent, utcnow
+from payflow_app.models import Order, Payment, ProcessingAttempt, WebhookEvent, utcnow
 from payflow_app.providers.base import ProviderEvent, ProviderStatus
-from payflow_app.services import inbox, metrics, operations, payments
+from payflow_app.services import inbox, metrics, operations, payments, timeline
 from payflow_app.services.db import write_transaction
 from payflow_app.services.errors import InvalidInput
 from payflow_app.services.operations import StuckFilter
@@ -53,7 +53,19 @@ def test_each_filter_lists_what_it_names(seeded: str, provider: FakeProvider) ->
     assert [r.reference for r in operations.stuck_payments(StuckFilter.AMOUNT_MISMATCH)] == ["cs_short"]
     assert [r.reference for r in operations.stuck_payments(StuckFilter.NEEDS_REVIEW)] == ["cs_short"]
     assert operations.stuck_payments(StuckFilter.LATE_MONEY) == []
+    # Paid a while ago, but fulfilment stopped half-way (e.g. a crash between its steps).
+    halfway = factories.pending_payment(factories.order(quantity=1, email="d@example.com"), "cs_halfway")
+    with write_transaction() as session:
+        row = session.get(Payment, halfway.id)
+        assert row is not None
+        row.status, row.succeeded_at = "succeeded", utcnow() - timedelta(minutes=5)
+        session.get(Order, halfway.order_id).status = "paid"  # type: ignore[union-attr]
+    paid = operations.stuck_payments(StuckFilter.PAID_NOT_FULFILLED)
+    assert [(r.reference, r.reason) for r in paid] == [("cs_halfway", "paid, but the order is paid")]
     counts = operations.stuck_counts()
+    assert (
+        counts["paid_not_fulfilled"] == 1 and counts["amount_mismatch"] == 1 and counts["needs_review"] == 1
+    )
     assert counts["pending_past_due"] == 1 and counts["dead_lettered"] == 1 and counts["late_money"] == 0
 
 
@@ -63,7 +75,7 @@ def test_the_timeline_tells_the_whole_story_in_order(seeded: str, provider: Fake
     _store("cs_story", "evt_story")
     provider.status = ProviderStatus.SUCCEEDED
     asyncio.run(inbox.drain_inbox())
-    story = operations.order_timeline(order.id)  # type: ignore[arg-type]
+    story = timeline.order_timeline(order.id)  # type: ignore[arg-type]
     kinds = [e.kind for e in story.timeline]
     assert {"status", "webhook", "attempt", "email"} <= set(kinds)
     assert story.status == "fulfilled" and story.payments[0].status == "succeeded"
@@ -72,7 +84,7 @@ def test_the_timeline_tells_the_whole_story_in_order(seeded: str, provider: Fake
     assert any(t.startswith("Processing webhook (worker): ok") for t in titles)
     assert [e.at for e in story.timeline] == sorted(e.at for e in story.timeline)
     webhook = next(e for e in story.timeline if e.kind == "webhook")
-    event, body = operations.webhook_body(webhook.event_id)  # type: ignore[arg-type]
+    event, body = timeline.webhook_body(webhook.event_id)  # type: ignore[arg-type]
     assert event.event_id == "evt_story" and '"id": "e"' in body
 
 

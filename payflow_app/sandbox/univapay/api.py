@@ -59,11 +59,11 @@ def authorized(request: Request, *, public_allowed: bool = False) -> bool:
     return (public_allowed and not secret) or _same(secret, settings.univapay_secret)
 
 
-def _not_authorized() -> JSONResponse:
+def not_authorized() -> JSONResponse:
     return univapay_error(401, "NOT_AUTHORIZED")
 
 
-async def _json_body(request: Request) -> Mapping[str, Any] | None:
+async def json_body(request: Request) -> Mapping[str, Any] | None:
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:
@@ -80,8 +80,8 @@ def create_token_now(body: Mapping[str, Any]) -> dict[str, Any] | list[FieldErro
 
 async def create_token(request: Request) -> Response:
     if not authorized(request, public_allowed=True):
-        return _not_authorized()
-    body = await _json_body(request)
+        return not_authorized()
+    body = await json_body(request)
     if body is None:
         return univapay_error(400, "BAD_REQUEST")
     created = await asyncio.to_thread(create_token_now, body)
@@ -92,8 +92,8 @@ async def create_token(request: Request) -> Response:
 
 async def create_charge(request: Request) -> Response:
     if not authorized(request):
-        return _not_authorized()
-    body = await _json_body(request)
+        return not_authorized()
+    body = await json_body(request)
     if body is None:
         return univapay_error(400, "BAD_REQUEST")
     errors = charge_errors(body)
@@ -117,7 +117,7 @@ async def create_charge(request: Request) -> Response:
     return JSONResponse(public(charge), status_code=201)
 
 
-async def _store_charge(request: Request) -> dict[str, Any] | None:
+async def store_charge(request: Request) -> dict[str, Any] | None:
     """The charge the path names, if it is this store's."""
     if request.path_params["store_id"] != get_settings().univapay_store_id:
         return None
@@ -126,10 +126,10 @@ async def _store_charge(request: Request) -> dict[str, Any] | None:
 
 async def get_charge(request: Request) -> Response:
     if not authorized(request):
-        return _not_authorized()
+        return not_authorized()
     if await status_fault("univapay"):
         return univapay_error(500, "INTERNAL_SERVER_ERROR")
-    charge = await _store_charge(request)
+    charge = await store_charge(request)
     if charge is None:
         return univapay_error(404, "NOT_FOUND")
     charge = await processing.process_if_stale(charge)
@@ -143,8 +143,8 @@ async def get_charge(request: Request) -> Response:
 
 async def get_issuer_token(request: Request) -> Response:
     if not authorized(request):
-        return _not_authorized()
-    charge = await _store_charge(request)
+        return not_authorized()
+    charge = await store_charge(request)
     if charge is None:
         return univapay_error(404, "NOT_FOUND")
     if charge["status"] != "awaiting":

@@ -152,10 +152,9 @@ def _is_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
-def charge_errors(body: Mapping[str, Any]) -> list[FieldError]:
+def money_errors(body: Mapping[str, Any]) -> list[FieldError]:
+    """What is wrong with a request's ``amount`` (positive minor units) and ``currency``."""
     errors: list[FieldError] = []
-    if not body.get("transaction_token_id"):
-        errors.append(FieldError("transaction_token_id", "REQUIRED_VALUE"))
     amount = body.get("amount")
     if amount is None:
         errors.append(FieldError("amount", "REQUIRED_VALUE"))
@@ -166,6 +165,14 @@ def charge_errors(body: Mapping[str, Any]) -> list[FieldError]:
         errors.append(FieldError("currency", "REQUIRED_VALUE"))
     elif not isinstance(currency, str) or currency.upper() not in EXPONENTS:
         errors.append(FieldError("currency", "INVALID_CURRENCY"))
+    return errors
+
+
+def charge_errors(body: Mapping[str, Any]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not body.get("transaction_token_id"):
+        errors.append(FieldError("transaction_token_id", "REQUIRED_VALUE"))
+    errors += money_errors(body)
     metadata = body.get("metadata", {})
     if not isinstance(metadata, Mapping):
         errors.append(FieldError("metadata", "INVALID_FORMAT_OBJECT"))

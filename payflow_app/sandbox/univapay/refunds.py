@@ -27,14 +27,21 @@ from payflow_app.sandbox.univapay import processing, store
 from payflow_app.sandbox.univapay.api import (
     POLLING_LIMIT_SECONDS,
     POLLING_STEP_SECONDS,
-    _json_body,
-    _not_authorized,
-    _store_charge,
     authorized,
+    json_body,
+    not_authorized,
+    store_charge,
     univapay_error,
 )
-from payflow_app.sandbox.univapay.objects import CARD_NUMBER, FieldError, formatted, new_id, public, timestamp
-from payflow_app.services.money import EXPONENTS
+from payflow_app.sandbox.univapay.objects import (
+    CARD_NUMBER,
+    FieldError,
+    formatted,
+    money_errors,
+    new_id,
+    public,
+    timestamp,
+)
 
 REASONS = ("duplicate", "fraud", "customer_request", "chargeback")
 FAILING_REFUND_ENDING = "1881"
@@ -48,17 +55,7 @@ _tasks: set[asyncio.Task[None]] = set()
 
 
 def refund_errors(body: Mapping[str, Any]) -> list[FieldError]:
-    errors: list[FieldError] = []
-    amount = body.get("amount")
-    if amount is None:
-        errors.append(FieldError("amount", "REQUIRED_VALUE"))
-    elif isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        errors.append(FieldError("amount", "INVALID_AMOUNT"))
-    currency = body.get("currency")
-    if not currency:
-        errors.append(FieldError("currency", "REQUIRED_VALUE"))
-    elif not isinstance(currency, str) or currency.upper() not in EXPONENTS:
-        errors.append(FieldError("currency", "INVALID_CURRENCY"))
+    errors = money_errors(body)
     if body.get("reason") is not None and body["reason"] not in REASONS:
         errors.append(FieldError("reason", "INVALID_FORMAT"))
     if body.get("message") is not None and not isinstance(body["message"], str):
@@ -132,11 +129,11 @@ async def _current(refund: dict[str, Any]) -> dict[str, Any]:
 
 async def create_refund(request: Request) -> Response:
     if not authorized(request):
-        return _not_authorized()
-    charge = await _store_charge(request)
+        return not_authorized()
+    charge = await store_charge(request)
     if charge is None:
         return univapay_error(404, "NOT_FOUND")
-    body = await _json_body(request)
+    body = await json_body(request)
     if body is None:
         return univapay_error(400, "BAD_REQUEST")
     errors = refund_errors(body)
@@ -157,8 +154,8 @@ async def create_refund(request: Request) -> Response:
 
 async def get_refund(request: Request) -> Response:
     if not authorized(request):
-        return _not_authorized()
-    charge = await _store_charge(request)
+        return not_authorized()
+    charge = await store_charge(request)
     refund = await asyncio.to_thread(store.load_refund, request.path_params["refund_id"])
     if charge is None or refund is None or refund["charge_id"] != charge["id"]:
         return univapay_error(404, "NOT_FOUND")

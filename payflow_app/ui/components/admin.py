@@ -4,10 +4,14 @@ translated."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import reflex as rx
 from reflex.event import EventSpec
 
 from payflow_app.services.accounts import SessionUser
+from payflow_app.services.errors import DomainError
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
 from payflow_app.ui.components.layout import message_panel
@@ -21,6 +25,22 @@ async def require_admin(state: rx.State) -> SessionUser | EventSpec | None:
     if found is None:
         return login_redirect(state)
     return found if found.role == "admin" else None
+
+
+async def is_operator(state: rx.State) -> bool:
+    """Checked again by every action: a session can end or lose its role meanwhile."""
+    return isinstance(await require_admin(state), SessionUser)
+
+
+async def operator_action(state: rx.State, work: Callable[[], object], *, done: str) -> None:
+    """Run one repair (a blocking service call) off the event loop and say on the page
+    what happened: ``done``, or the service's refusal. The state has ``message`` and
+    ``error``."""
+    try:
+        await asyncio.to_thread(work)
+        state.message, state.error = done, ""
+    except DomainError as exc:
+        state.error = exc.message
 
 
 def refusal() -> rx.Component:

@@ -6,15 +6,15 @@ every open payment and "replay" for a stored webhook. Admins only."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import reflex as rx
 
 from payflow_app.services import inbox, metrics, operations, reconciler
 from payflow_app.services.accounts import SessionUser
-from payflow_app.services.errors import DomainError
 from payflow_app.services.operations import StuckFilter
 from payflow_app.ui import routes
-from payflow_app.ui.components.admin import console_tabs, refusal, require_admin
+from payflow_app.ui.components.admin import console_tabs, is_operator, operator_action, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
 
 FILTER_LABELS = {
@@ -78,25 +78,22 @@ class OperatorState(rx.State):
             for row in rows
         ]
 
-    async def _guard(self) -> bool:
-        return isinstance(await require_admin(self), SessionUser)
-
     @rx.event
     async def choose(self, value: str):
-        if not await self._guard() or value not in {f.value for f in StuckFilter}:
+        if not await is_operator(self) or value not in {f.value for f in StuckFilter}:
             return
         self.selected, self.message, self.error = value, "", ""
         await self._reload()
 
     @rx.event
     async def refresh(self):
-        if await self._guard():
+        if await is_operator(self):
             await self._reload()
 
     @rx.event(background=True)
     async def sync_now(self):
         async with self:
-            if not await self._guard() or self.syncing:
+            if not await is_operator(self) or self.syncing:
                 return
             self.syncing, self.message, self.error = True, "", ""
         try:
@@ -110,13 +107,10 @@ class OperatorState(rx.State):
 
     @rx.event
     async def replay(self, event_id: str):
-        if not await self._guard():
+        if not await is_operator(self):
             return
-        try:
-            await asyncio.to_thread(inbox.replay_event, event_id=int(event_id))
-            self.message, self.error = f"Event {event_id} sent back to the worker.", ""
-        except (DomainError, ValueError) as exc:
-            self.error = str(exc)
+        replay = partial(inbox.replay_event, event_id=int(event_id))
+        await operator_action(self, replay, done=f"Event {event_id} sent back to the worker.")
         await self._reload()
 
 

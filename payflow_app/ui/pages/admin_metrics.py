@@ -12,7 +12,7 @@ import reflex as rx
 from payflow_app.services import metrics
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.metrics import Timing
-from payflow_app.ui.components.admin import console_tabs, refusal, require_admin
+from payflow_app.ui.components.admin import console_tabs, is_operator, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
 
 
@@ -53,7 +53,7 @@ class MetricsState(rx.State):
 
     @rx.event
     async def refresh(self):
-        if isinstance(await require_admin(self), SessionUser):
+        if await is_operator(self):
             await self._reload()
 
     async def _reload(self) -> None:

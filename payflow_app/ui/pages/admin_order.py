@@ -6,14 +6,15 @@ re-sync a payment from its provider, replay a webhook, hold a payment for review
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import reflex as rx
 
-from payflow_app.services import inbox, operations, reconciler
+from payflow_app.services import inbox, operations, reconciler, timeline
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError
 from payflow_app.ui import routes
-from payflow_app.ui.components.admin import console_tabs, refusal, require_admin
+from payflow_app.ui.components.admin import console_tabs, is_operator, operator_action, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
 
 
@@ -48,7 +49,7 @@ class OrderTimelineState(rx.State):
 
     async def _reload(self) -> None:
         try:
-            story = await asyncio.to_thread(operations.order_timeline, self._order_id)
+            story = await asyncio.to_thread(timeline.order_timeline, self._order_id)
         except DomainError:
             self.missing = True
             return
@@ -84,36 +85,28 @@ class OrderTimelineState(rx.State):
             for e in story.timeline
         ]
 
-    async def _guard(self) -> bool:
-        return isinstance(await require_admin(self), SessionUser)
-
-    def _done(self, message: str) -> None:
-        self.message, self.error = message, ""
-
     @rx.event
     async def resync(self, payment_id: str):
-        if not await self._guard():
+        if not await is_operator(self):
             return
         if not await asyncio.to_thread(reconciler.claim_payment, int(payment_id)):
             self.error = "This payment cannot be synced now (no provider reference, or a sync is running)."
             return
         answered = await reconciler.sync_payment(int(payment_id), trigger="operator")
-        self._done(
+        self.message, self.error = (
             f"Asked the provider about payment #{payment_id}."
             if answered
-            else f"The provider could not be asked about payment #{payment_id}; see the attempt below."
+            else f"The provider could not be asked about payment #{payment_id}; see the attempt below.",
+            "",
         )
         await self._reload()
 
     @rx.event
     async def replay(self, event_id: str):
-        if not await self._guard():
+        if not await is_operator(self):
             return
-        try:
-            await asyncio.to_thread(inbox.replay_event, event_id=int(event_id))
-            self._done(f"Webhook {event_id} sent back to the worker.")
-        except DomainError as exc:
-            self.error = exc.message
+        replay = partial(inbox.replay_event, event_id=int(event_id))
+        await operator_action(self, replay, done=f"Webhook {event_id} sent back to the worker.")
         await asyncio.sleep(0.5)  # the worker is woken at once; show its attempt if it is done
         await self._reload()
 
@@ -123,37 +116,30 @@ class OrderTimelineState(rx.State):
 
     @rx.event
     async def mark_for_review(self, payment_id: str):
-        if not await self._guard():
+        if not await is_operator(self):
             return
-        try:
-            await asyncio.to_thread(
-                operations.mark_for_review, payment_id=int(payment_id), reason=self.review_reason
-            )
-            self._done(f"Payment #{payment_id} is held for review.")
+        mark = partial(operations.mark_for_review, payment_id=int(payment_id), reason=self.review_reason)
+        await operator_action(self, mark, done=f"Payment #{payment_id} is held for review.")
+        if not self.error:
             self.review_reason = ""
-        except DomainError as exc:
-            self.error = exc.message
         await self._reload()
 
     @rx.event
     async def resolve(self, payment_id: str):
-        if not await self._guard():
+        if not await is_operator(self):
             return
-        try:
-            await asyncio.to_thread(operations.resolve_review, payment_id=int(payment_id))
-            self._done(f"Payment #{payment_id} is no longer waiting for review.")
-        except DomainError as exc:
-            self.error = exc.message
+        resolve = partial(operations.resolve_review, payment_id=int(payment_id))
+        await operator_action(self, resolve, done=f"Payment #{payment_id} is no longer waiting for review.")
         await self._reload()
 
     @rx.event
     async def show_raw(self, event_id: str):
-        if not await self._guard():
+        if not await is_operator(self):
             return
         if self.raw_event == event_id:
             self.raw_event, self.raw_body = "", ""
             return
-        _event, body = await asyncio.to_thread(operations.webhook_body, int(event_id))
+        _event, body = await asyncio.to_thread(timeline.webhook_body, int(event_id))
         self.raw_event, self.raw_body = event_id, body
 
 

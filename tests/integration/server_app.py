@@ -1,10 +1,10 @@
-"""payflow's HTTP side in a process of its own, for the reliability suite's SIGKILL
-test: the API routes, the sandbox and the lifespan workers the app runs (status bus,
-inbox worker, Stripe expiry sweeper, email sender, reconciler) — what the test server
-in ``conftest.py`` serves, but in a process the test can kill. Configured like the
-app, by ``PAYFLOW_*`` environment variables.
+"""payflow's HTTP side for the integration tests: the API routes, the sandbox and the
+lifespan workers the app runs (status bus, inbox worker, Stripe expiry sweeper, email
+sender, reconciler). ``conftest.py`` serves it in a thread; the reliability suite's
+SIGKILL test runs it in a process of its own, configured like the app by ``PAYFLOW_*``
+environment variables:
 
-    python -m uvicorn tests.integration.reliability_app:create_app --factory --port 8123
+    python -m uvicorn tests.integration.server_app:create_app --factory --port 8123
 """
 
 from __future__ import annotations

@@ -1,0 +1,179 @@
+"""One order's whole story for an operator, oldest first: every status it and its
+payments took, every webhook about them (raw body viewable), every processing and
+status-query attempt with its error, every email and refund."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, or_, select
+
+from payflow_app.models import (
+    EmailOutbox,
+    Order,
+    Payment,
+    ProcessingAttempt,
+    Refund,
+    StatusChange,
+    WebhookEvent,
+    pk,
+)
+from payflow_app.services.db import read_session
+from payflow_app.services.errors import NotFound
+from payflow_app.services.money import format_money
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # status | webhook | attempt | email | refund
+    title: str
+    detail: str = ""
+    event_id: int | None = None  # a webhook: its raw body can be shown, it can be replayed
+    payment_id: int | None = None
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    id: int
+    provider: str
+    reference: str
+    status: str
+    amount: str
+    review_reason: str
+    flagged: bool
+    can_sync: bool
+
+
+@dataclass(frozen=True)
+class OrderStory:
+    order_id: int
+    number: str
+    kind: str
+    status: str
+    amount: str
+    provisional: bool
+    payments: list[PaymentLine]
+    timeline: list[TimelineEntry]
+
+
+def order_timeline(order_id: int) -> OrderStory:
+    """Everything that happened to one order, oldest first: every status it and its
+    payments took, every webhook about them, every processing and status-query
+    attempt with its error, every email and refund."""
+    with read_session() as session:
+        order = session.get(Order, order_id)
+        if order is None:
+            raise NotFound("We could not find this order.")
+        payments = session.exec(
+            select(Payment).where(Payment.order_id == order_id).order_by(col(Payment.id))
+        ).all()
+        payment_ids = [pk(p) for p in payments]
+        references = [r for p in payments for r in (p.provider_reference, p.idempotency_key) if r]
+        entries: list[TimelineEntry] = []
+        for change in session.exec(select(StatusChange).where(StatusChange.order_id == order_id)).all():
+            subject = "Order" if change.subject == "order" else f"Payment #{change.payment_id}"
+            moved = f"{change.from_status} → {change.to_status}" if change.from_status else change.to_status
+            entries.append(
+                TimelineEntry(change.at, "status", f"{subject}: {moved}", payment_id=change.payment_id)
+            )
+        events = (
+            session.exec(
+                select(WebhookEvent).where(col(WebhookEvent.provider_reference).in_(references))
+            ).all()
+            if references
+            else []
+        )
+        for event in events:
+            entries.append(
+                TimelineEntry(
+                    event.received_at,
+                    "webhook",
+                    f"Webhook {event.provider} {event.event_type or ''} ({event.status})",
+                    detail=f"event {event.event_id}; {event.attempts} attempt(s)",
+                    event_id=pk(event),
+                    failed=event.status in ("dead", "rejected"),
+                )
+            )
+        event_ids = [pk(e) for e in events]
+        attempts = session.exec(
+            select(ProcessingAttempt).where(
+                or_(
+                    col(ProcessingAttempt.payment_id).in_(payment_ids or [-1]),
+                    col(ProcessingAttempt.webhook_event_id).in_(event_ids or [-1]),
+                )
+            )
+        ).all()
+        for attempt in attempts:
+            label = "Processing webhook" if attempt.kind == "webhook" else "Status query"
+            entries.append(
+                TimelineEntry(
+                    attempt.started_at,
+                    "attempt",
+                    f"{label} ({attempt.trigger}): {attempt.outcome}, {attempt.duration_ms} ms",
+                    detail=(attempt.detail or "") + (f"\n{attempt.error}" if attempt.error else ""),
+                    event_id=attempt.webhook_event_id,
+                    payment_id=attempt.payment_id,
+                    failed=attempt.outcome == "error",
+                )
+            )
+        for email in session.exec(select(EmailOutbox).where(EmailOutbox.order_id == order_id)).all():
+            entries.append(
+                TimelineEntry(
+                    email.created_at,
+                    "email",
+                    f"Email '{email.template}' to {email.recipient}: {email.status}",
+                    detail=email.subject,
+                    failed=email.status == "failed",
+                )
+            )
+        for refund in session.exec(select(Refund).where(Refund.order_id == order_id)).all():
+            entries.append(
+                TimelineEntry(
+                    refund.created_at,
+                    "refund",
+                    f"Refund of {format_money(refund.amount_minor, refund.currency)}: {refund.status}",
+                    detail=f"{refund.reason}. {refund.failure_message or ''}".strip(),
+                    payment_id=refund.payment_id,
+                    failed=refund.status == "failed",
+                )
+            )
+    entries.sort(key=lambda e: (e.at, e.kind != "webhook"))
+    return OrderStory(
+        order_id=order_id,
+        number=order.number,
+        kind=order.kind,
+        status=order.status,
+        amount=format_money(order.amount_minor, order.currency),
+        provisional=order.is_provisional,
+        payments=[
+            PaymentLine(
+                id=pk(p),
+                provider=p.provider,
+                reference=p.provider_reference or "—",
+                status=p.status,
+                amount=format_money(p.amount_minor, p.currency),
+                review_reason=p.review_reason or p.failure_message or "",
+                flagged=p.flagged_at is not None,
+                can_sync=p.provider != "wallet" and p.provider_reference is not None,
+            )
+            for p in payments
+        ],
+        timeline=entries,
+    )
+
+
+def webhook_body(event_id: int) -> tuple[WebhookEvent, str]:
+    """A stored webhook with its raw body pretty-printed when it is JSON."""
+    with read_session() as session:
+        event = session.get(WebhookEvent, event_id)
+    if event is None:
+        raise NotFound("We could not find this webhook event.")
+    try:
+        body = json.dumps(json.loads(event.raw_body), indent=2, sort_keys=True)
+    except ValueError:
+        body = event.raw_body
+    return event, body
