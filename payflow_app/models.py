@@ -56,6 +56,9 @@ class Event(SQLModel, table=True):
     starts_at: datetime
     currency: str = Field(max_length=3)
     organizer_id: int = Field(foreign_key="user.id", index=True)
+    # An uploaded picture, stored in the data directory (``services.event_images``).
+    image_name: str | None = Field(default=None, max_length=80)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class TicketType(SQLModel, table=True):
@@ -67,6 +70,9 @@ class TicketType(SQLModel, table=True):
     capacity: int
     # Seats held by orders that are awaiting payment or paid; released on cancel/expiry.
     reserved: int = Field(default=0)
+    # The sale window; None is open-ended on that side.
+    sales_start_at: datetime | None = None
+    sales_end_at: datetime | None = None
 
 
 class Order(SQLModel, table=True):
@@ -149,8 +155,72 @@ class Ticket(SQLModel, table=True):
     seat_index: int
     # Empty while the ticket is ``pending`` (an M-PESA order awaiting its payment).
     qr_token: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default="valid", max_length=20)  # pending | valid | void
+    status: str = Field(default="valid", max_length=20)  # pending | valid | void | revoked
     issued_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = Field(default=None, max_length=300)
+
+
+class RevokedToken(SQLModel, table=True):
+    """The revocation list: QR tokens that no longer admit anyone — a revoked ticket's
+    and a reissued ticket's old one. Scanners working offline download it."""
+
+    __tablename__ = "revoked_token"
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    nonce: str = Field(unique=True, max_length=40)  # the token's ``nonce`` claim
+    reason: str = Field(max_length=20)  # revoked | reissued
+    revoked_at: datetime = Field(default_factory=utcnow)
+
+
+class CheckInDevice(SQLModel, table=True):
+    """A scanning device an organizer let in for one event. Only the token's SHA-256
+    is stored; the token itself is shown once, when it is issued."""
+
+    __tablename__ = "check_in_device"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    name: str = Field(max_length=80)  # the gate it stands at
+    token_hash: str = Field(unique=True, max_length=64)
+    issued_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class CheckIn(SQLModel, table=True):
+    """A ticket let in. ``ticket_id`` is unique: a ticket is redeemed at most once,
+    whichever gate, device or race gets there first."""
+
+    __tablename__ = "check_in"
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", unique=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    gate: str = Field(max_length=80)
+    operator: str = Field(max_length=200)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    device_id: int | None = Field(default=None, foreign_key="check_in_device.id")
+    scanned_at: datetime = Field(default_factory=utcnow, index=True)  # when the gate scanned it
+    recorded_at: datetime = Field(default_factory=utcnow)  # when the server learnt it
+
+
+class CheckInScan(SQLModel, table=True):
+    """Every scan and its answer, granted or not. A device's offline upload names each
+    scan by a nonce: (device, nonce) is unique, so an upload sent twice counts once."""
+
+    __tablename__ = "check_in_scan"
+    __table_args__ = (UniqueConstraint("device_id", "nonce"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    device_id: int | None = Field(default=None, foreign_key="check_in_device.id")
+    nonce: str | None = Field(default=None, max_length=80)
+    ticket_number: str | None = Field(default=None, max_length=40)
+    reason: str = Field(max_length=30)  # valid | already_redeemed | revoked | unpaid | …
+    gate: str = Field(max_length=80)
+    operator: str = Field(max_length=200)
+    scanned_at: datetime = Field(default_factory=utcnow)
+    recorded_at: datetime = Field(default_factory=utcnow)
 
 
 class WebhookEvent(SQLModel, table=True):

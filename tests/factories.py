@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from payflow_app.models import Order, Payment, TicketType
+from payflow_app.models import Order, Payment, Ticket, TicketType
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
 from payflow_app.services.checkout import CheckoutForm, place_order
 from payflow_app.services.db import read_session, write_transaction
+from payflow_app.services.fulfilment import fulfil_payment
 from payflow_app.services.money import Money
 
 
@@ -60,3 +61,26 @@ def paid_truth(payment: Payment, amount: int | None = None) -> PaymentTruth:
         amount=Money(payment.amount_minor if amount is None else amount, payment.currency),
         receipt_number="pi_test",
     )
+
+
+def paid_order(
+    quantity: int = 1,
+    type_name: str = "Standard",
+    email: str = "ada@example.com",
+    reference: str | None = None,
+) -> Order:
+    """An order paid through the Stripe rail and fulfilled: its tickets are valid."""
+    placed = order(quantity=quantity, type_name=type_name, email=email)
+    payment = pending_payment(placed, reference or f"cs_test_{placed.number}")
+    fulfil_payment(payment_id=payment.id, truth=paid_truth(payment))  # type: ignore[arg-type]
+    with read_session() as session:
+        found = session.get(Order, placed.id)
+        assert found is not None and found.status == "fulfilled"
+        return found
+
+
+def tickets_of(order: Order) -> list[Ticket]:
+    with read_session() as session:
+        return list(
+            session.exec(select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.seat_index)).all()
+        )

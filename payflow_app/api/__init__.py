@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from payflow_app.api import admin, card, orders
+from payflow_app.api import admin, card, checkin, event_images, orders, organizer
 from payflow_app.api.pay import pay
 from payflow_app.api.payment_status import check_status
 from payflow_app.api.tickets import ticket_qr_png
@@ -32,4 +32,11 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/admin/events/{event_id:int}/replay", admin.replay_event, methods=["POST"]),
         Route("/api/admin/events/{event_id:int}", admin.webhook_event, methods=["GET"]),
         Route("/metrics", admin.prometheus_metrics, methods=["GET"]),
+        Route("/.well-known/jwks.json", checkin.public_keys, methods=["GET"]),
+        Route("/api/checkin", checkin.scan, methods=["POST"]),
+        Route("/api/checkin/offline", checkin.upload_offline, methods=["POST"]),
+        Route("/api/checkin/revocations", checkin.revocations, methods=["GET"]),
+        Route("/api/organizer/events/{event_id:int}/attendees.csv", organizer.attendees_csv, methods=["GET"]),
+        Route("/api/organizer/events/{event_id:int}/devices", organizer.issue_device, methods=["POST"]),
+        Route("/api/event-images/{name}", event_images.event_image, methods=["GET"]),
     ]

@@ -147,15 +147,18 @@ def tickets_email(
     venue: str,
     tickets: Sequence[TicketLine],
     tickets_url: str,
+    reissued: bool = False,
 ) -> RenderedEmail:
-    """One card per ticket with its QR code inline; the text part lists the tickets."""
+    """One card per ticket with its QR code inline; the text part lists the tickets.
+    ``reissued``: the tickets carry new QR codes that replace the ones sent before."""
     lang = i18n.normalise(lang)
     subject = text(lang, "tickets.subject", event=event_title, order=order_number)
+    intro = text(lang, "reissued.intro") if reissued else text(lang, "tickets.intro", order=order_number)
     when = i18n.format_datetime(starts_at, lang)
     plain = _lines(
         text(lang, "greeting", name=full_name),
         "",
-        text(lang, "tickets.intro", order=order_number),
+        intro,
         "",
         event_title,
         f"{text(lang, 'tickets.when')}: {when}",
@@ -169,7 +172,7 @@ def tickets_email(
     )
     cards = "\n".join(_ticket_card(lang, ticket) for ticket in tickets)
     body = f"""<p>{_e(text(lang, "greeting", name=full_name))}</p>
-<p>{_e(text(lang, "tickets.intro", order=order_number))}</p>
+<p>{_e(intro)}</p>
 <h2 style="margin:20px 0 8px;font-size:20px">{_e(event_title)}</h2>
 <table role="presentation" style="border-collapse:collapse">
 {_row(text(lang, "tickets.when"), _e(when))}
@@ -182,6 +185,36 @@ def tickets_email(
         text=plain,
         html=_page(lang, subject, body, footer=text(lang, "footer", order=order_number)),
         inline_images=tuple(InlineImage(cid=qr_cid(t.number), qr_token=t.qr_token) for t in tickets),
+    )
+
+
+def ticket_revoked_email(
+    lang: str, *, full_name: str, order_number: str, event_title: str, ticket_number: str, reason: str
+) -> RenderedEmail:
+    """The holder is told their ticket no longer admits them, and why."""
+    lang = i18n.normalise(lang)
+    subject = text(lang, "revoked.subject", number=ticket_number, event=event_title)
+    intro = text(lang, "revoked.intro", number=ticket_number, event=event_title)
+    plain = _lines(
+        text(lang, "greeting", name=full_name),
+        "",
+        intro,
+        f"{text(lang, 'revoked.reason')}: {reason}",
+        "",
+        text(lang, "revoked.contact"),
+        "",
+        text(lang, "signature"),
+    )
+    body = f"""<p>{_e(text(lang, "greeting", name=full_name))}</p>
+<p>{_e(intro)}</p>
+<table role="presentation" style="border-collapse:collapse;margin:16px 0">
+{_row(text(lang, "revoked.reason"), _e(reason))}
+</table>
+<p style="color:#64748b;font-size:13px">{_e(text(lang, "revoked.contact"))}</p>"""
+    return RenderedEmail(
+        subject=subject,
+        text=plain,
+        html=_page(lang, subject, body, footer=text(lang, "footer", order=order_number)),
     )
 
 

@@ -35,6 +35,11 @@ EN: dict[str, str] = {
     "tickets.qr_alt": "QR code of ticket {number}",
     "tickets.my_tickets": "My Tickets",
     "tickets.my_tickets_text": "Your tickets are also in My Tickets: {url}",
+    "revoked.subject": "Your ticket {number} for {event} was cancelled",
+    "revoked.intro": "The organizer of {event} cancelled your ticket {number}: its QR code no longer admits anyone.",
+    "revoked.reason": "Reason",
+    "revoked.contact": "Questions? Reply to the organizer's messages or write to them directly.",
+    "reissued.intro": "Your ticket has a new QR code: use this one, the previous code no longer admits anyone.",
     # receipt
     "receipt.subject": "Payment receipt — order {order}",
     "receipt.intro": "Thank you for your payment. This is your receipt.",
@@ -83,6 +88,11 @@ PL: dict[str, str] = {
     "tickets.qr_alt": "Kod QR biletu {number}",
     "tickets.my_tickets": "Moje bilety",
     "tickets.my_tickets_text": "Bilety znajdziesz też w zakładce Moje bilety: {url}",
+    "revoked.subject": "Twój bilet {number} na {event} został anulowany",
+    "revoked.intro": "Organizator wydarzenia {event} anulował Twój bilet {number}: jego kod QR nie uprawnia już do wejścia.",
+    "revoked.reason": "Powód",
+    "revoked.contact": "Masz pytania? Skontaktuj się bezpośrednio z organizatorem.",
+    "reissued.intro": "Twój bilet ma nowy kod QR: używaj tego, poprzedni kod nie uprawnia już do wejścia.",
     # receipt
     "receipt.subject": "Potwierdzenie płatności — zamówienie {order}",
     "receipt.intro": "Dziękujemy za płatność. Oto jej potwierdzenie.",

@@ -39,6 +39,10 @@ MESSAGES: dict[str, str] = {
     "checkout.error.quantity": "Choose between 1 and {limit} tickets.",
     "checkout.error.choose_type": "Please choose a ticket type.",
     "checkout.error.sold_out": "{name} is sold out.",
+    "checkout.error.not_yet": "{name} goes on sale on {when}.",
+    "checkout.error.sales_ended": "Sales of {name} have ended.",
+    "checkout.not_yet": "on sale from {when}",
+    "checkout.sales_ended": "sales ended",
     "checkout.error.only_left": "Not enough {name} tickets: {count} left.",
     # the dry run's choice
     "pay.title": "How you will pay",

@@ -8,6 +8,8 @@ from sqlmodel import col, select
 
 from payflow_app.i18n import format_datetime, format_money
 from payflow_app.models import Event, TicketType, pk, utcnow
+from payflow_app.services import event_images
+from payflow_app.services.checkout import sale_state
 from payflow_app.services.db import read_session
 
 
@@ -18,6 +20,8 @@ class TicketTypeView:
     price: str
     price_minor: int
     remaining: int
+    sale: str  # on_sale | not_yet | ended (checkout.sale_state)
+    sales_start: str  # formatted, when it has one
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class EventView:
     currency: str
     price_from: str
     ticket_types: list[TicketTypeView]
+    image_url: str  # empty without a picture
 
 
 def _view(event: Event, types: list[TicketType], lang: str) -> EventView:
@@ -40,6 +45,8 @@ def _view(event: Event, types: list[TicketType], lang: str) -> EventView:
             price=format_money(t.price_minor, event.currency, lang),
             price_minor=t.price_minor,
             remaining=max(0, t.capacity - t.reserved),
+            sale=sale_state(t),
+            sales_start=format_datetime(t.sales_start_at, lang) if t.sales_start_at else "",
         )
         for t in types
     ]
@@ -53,6 +60,7 @@ def _view(event: Event, types: list[TicketType], lang: str) -> EventView:
         currency=event.currency,
         price_from=format_money(cheapest, event.currency, lang),
         ticket_types=views,
+        image_url=event_images.url(event.image_name) if event.image_name else "",
     )
 
 

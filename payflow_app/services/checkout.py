@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import welcome_email
-from payflow_app.i18n import t
-from payflow_app.models import Event, Order, Ticket, TicketType, User, pk
+from payflow_app.i18n import format_datetime, t
+from payflow_app.models import Event, Order, Ticket, TicketType, User, pk, utcnow
 from payflow_app.services import accounts, numbers
 from payflow_app.services.db import write_transaction
 from payflow_app.services.errors import InvalidInput, NotFound
@@ -76,6 +77,7 @@ def place_order(*, form: CheckoutForm, with_pending_tickets: bool = False) -> Or
         event = session.get(Event, ticket_type.event_id)
         if event is None:
             raise NotFound("This event no longer exists.")
+        _check_on_sale(ticket_type, form.language)
         _hold_seats(session, ticket_type, form.quantity, form.language)
         user, temporary_password = _customer(session, form)
         order = Order(
@@ -113,6 +115,28 @@ def _queue_welcome(session: Session, order: Order, user: User, password: str) ->
             login_url=f"{get_settings().public_url}/login",
         ),
     )
+
+
+def sale_state(ticket_type: TicketType, now: datetime | None = None) -> str:
+    """``on_sale``, ``not_yet`` (before its sale window) or ``ended`` (after it)."""
+    now = now or utcnow()
+    if ticket_type.sales_start_at is not None and now < ticket_type.sales_start_at:
+        return "not_yet"
+    if ticket_type.sales_end_at is not None and now >= ticket_type.sales_end_at:
+        return "ended"
+    return "on_sale"
+
+
+def _check_on_sale(ticket_type: TicketType, lang: str) -> None:
+    state = sale_state(ticket_type)
+    if state == "not_yet":
+        assert ticket_type.sales_start_at is not None
+        when = format_datetime(ticket_type.sales_start_at, lang)
+        raise InvalidInput(
+            {"ticket_type_id": t(lang, "checkout.error.not_yet", name=ticket_type.name, when=when)}
+        )
+    if state == "ended":
+        raise InvalidInput({"ticket_type_id": t(lang, "checkout.error.sales_ended", name=ticket_type.name)})
 
 
 def hold_seats(session: Session, *, ticket_type_id: int, quantity: int) -> bool:

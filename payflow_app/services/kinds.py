@@ -9,6 +9,7 @@ order (the caller checks ``delivered_at`` / ``completed_at``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 from sqlmodel import Session, col, select
@@ -158,16 +159,30 @@ def _issue_tickets(session: Session, order: Order) -> None:
 
 
 def _queue_tickets_email(session: Session, order: Order, user: User) -> None:
-    event = session.get(Event, order.event_id)
-    ticket_type = session.get(TicketType, order.ticket_type_id)
-    assert event is not None and ticket_type is not None
     rows = session.exec(
         select(Ticket).where(Ticket.order_id == order.id).order_by(col(Ticket.seat_index))
     ).all()
-    queue_email(
+    queue_tickets_email(session, order=order, user=user, rows=rows, template="tickets")
+
+
+def queue_tickets_email(
+    session: Session,
+    *,
+    order: Order,
+    user: User,
+    rows: Sequence[Ticket],
+    template: str,
+    reissued: bool = False,
+) -> bool:
+    """Queue the QR codes of ``rows`` (tickets of ``order``) to the buyer, once per
+    (order, ``template``): the order's first email, or an organizer's resend/reissue."""
+    event = session.get(Event, order.event_id)
+    ticket_type = session.get(TicketType, order.ticket_type_id)
+    assert event is not None and ticket_type is not None
+    return queue_email(
         session,
         order_id=pk(order),
-        template="tickets",
+        template=template,
         recipient=user.email,
         language=user.language,
         email=tickets_email(
@@ -181,5 +196,6 @@ def _queue_tickets_email(session: Session, order: Order, user: User) -> None:
                 TicketLine(number=t.number, ticket_type=ticket_type.name, qr_token=t.qr_token) for t in rows
             ],
             tickets_url=f"{get_settings().public_url}/wallet",
+            reissued=reissued,
         ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # Minor-unit exponents of the currencies payflow sells in.
@@ -47,6 +48,21 @@ class Money:
         if other.currency != self.currency:
             raise CurrencyError(f"cannot add {other.currency} to {self.currency}")
         return Money(self.amount + other.amount, self.currency)
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """A typed amount in major units as integer minor units, without floats:
+    ``parse_amount("120.5", "PLN") == 12050``; ``("1,500", "JPY") == 1500``.
+    Raises ValueError for anything else (negative, too many decimals, letters)."""
+    exp = exponent(currency)
+    cleaned = text.strip().replace(",", "").replace(" ", "")
+    match = re.fullmatch(r"(\d{1,12})(?:\.(\d+))?", cleaned)
+    if match is None:
+        raise ValueError(f"not an amount: {text!r}")
+    whole, fraction = match.group(1), match.group(2) or ""
+    if len(fraction) > exp:
+        raise ValueError(f"{currency} has {exp} decimal places")
+    return int(whole) * 10**exp + (int(fraction.ljust(exp, "0")) if exp else 0)
 
 
 def format_money(amount: int, currency: str) -> str:

@@ -5,6 +5,7 @@ the issue time: never a name, email or phone number."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import secrets
 import time
@@ -57,12 +58,48 @@ def private_key_pem() -> str:
 
 
 def public_key_pem() -> str:
-    key = serialization.load_pem_private_key(private_key_pem().encode(), password=None)
+    return _public_key_pem(private_key_pem())
+
+
+@lru_cache(maxsize=4)
+def _public_key_pem(private_pem: str) -> str:
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     return (
         key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@lru_cache(maxsize=4)
+def _jwk(public_pem: str) -> dict[str, str]:
+    key = serialization.load_pem_public_key(public_pem.encode())
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    numbers = key.public_numbers()
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": _b64url(numbers.x.to_bytes(32, "big")),
+        "y": _b64url(numbers.y.to_bytes(32, "big")),
+        "use": "sig",
+        "alg": ALGORITHM,
+        "kid": _b64url(hashlib.sha256(der).digest())[:16],
+    }
+
+
+def public_jwk() -> dict[str, str]:
+    """The verification key as a JWK (RFC 7517), ``kid`` derived from the key itself."""
+    return dict(_jwk(public_key_pem()))
+
+
+def jwks() -> dict[str, list[dict[str, str]]]:
+    """``/.well-known/jwks.json``: what an offline scanner needs to verify tickets."""
+    return {"keys": [public_jwk()]}
 
 
 def sign_ticket_token(*, ticket_number: str, event_id: int) -> str:
@@ -73,7 +110,7 @@ def sign_ticket_token(*, ticket_number: str, event_id: int) -> str:
         "nonce": secrets.token_urlsafe(12),
         "iat": int(time.time()),
     }
-    return jwt.encode(claims, private_key_pem(), algorithm=ALGORITHM)
+    return jwt.encode(claims, private_key_pem(), algorithm=ALGORITHM, headers={"kid": public_jwk()["kid"]})
 
 
 def verify_ticket_token(token: str, *, public_key: str | None = None) -> TicketClaims:

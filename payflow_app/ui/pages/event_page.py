@@ -13,7 +13,7 @@ from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
 from payflow_app.services import checkout, mpesa, purchases
 from payflow_app.services.accounts import SessionUser
-from payflow_app.services.catalogue import event_by_slug
+from payflow_app.services.catalogue import TicketTypeView, event_by_slug
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.kinds import Kind
 from payflow_app.ui import routes
@@ -49,10 +49,20 @@ def _form_from(data: dict[str, str], *, lang: str, user: SessionUser | None) -> 
     )
 
 
+def _availability(ticket_type: TicketTypeView, lang: str) -> str:
+    """What stops a ticket type from being bought now, as a suffix of its label."""
+    if ticket_type.sale == "not_yet":
+        return f" ({t_(lang, 'checkout.not_yet', when=ticket_type.sales_start)})"
+    if ticket_type.sale == "ended":
+        return f" ({t_(lang, 'checkout.sales_ended')})"
+    return f" ({t_(lang, 'checkout.sold_out')})" if ticket_type.remaining == 0 else ""
+
+
 class CheckoutState(rx.State):
     found: bool = True
     slug: str = ""
     title: str = ""
+    image_url: str = ""
     venue: str = ""
     starts_at: str = ""
     description: str = ""
@@ -88,12 +98,12 @@ class CheckoutState(rx.State):
             view.starts_at,
             view.description,
         )
+        self.image_url = view.image_url
         self.ticket_types = [
             {
                 "id": str(t.id),
-                "label": f"{t.name} — {t.price}"
-                + (f" ({t_(lang, 'checkout.sold_out')})" if t.remaining == 0 else ""),
-                "sold_out": "yes" if t.remaining == 0 else "",
+                "label": f"{t.name} — {t.price}" + _availability(t, lang),
+                "sold_out": "yes" if t.remaining == 0 or t.sale != "on_sale" else "",
             }
             for t in view.ticket_types
         ]
@@ -263,6 +273,7 @@ def event_page() -> rx.Component:
         rx.cond(
             S.found,
             rx.el.div(
+                rx.cond(S.image_url != "", rx.el.img(src=S.image_url, alt=S.title, class_name="event-image")),
                 rx.el.h1(S.title),
                 rx.el.p(S.starts_at, " · ", S.venue, class_name="muted"),
                 rx.el.p(S.description),

@@ -1,0 +1,124 @@
+"""Check-in for scanning devices, and the key to verify tickets offline.
+
+- ``GET /.well-known/jwks.json``: the public key that signs ticket QR tokens (ES256).
+- ``POST /api/checkin`` ``{"code", "operator"?}`` with ``Authorization: Bearer <device
+  token>``: verify a scanned QR token (or a typed ticket number) for the device's event
+  and redeem it → ``{"ok", "reason", "message", "ticket", "first_check_in", …}``. A
+  refused ticket is an answer, not an error: 200 with ``ok: false`` and the reason.
+- ``POST /api/checkin/offline`` ``{"scans": [{"nonce", "code", "scanned_at"}]}``: scans
+  made without the network, uploaded later; a nonce sent before is answered as then.
+- ``GET /api/checkin/revocations``: the device's event and its revoked token nonces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from payflow_app.api.errors import BadRequest, domain_error_response, error_response, json_object
+from payflow_app.models import CheckInDevice, pk
+from payflow_app.services import checkin
+from payflow_app.services.errors import DomainError, InvalidInput
+from payflow_app.services.tickets import jwks
+
+MAX_UPLOAD = 500
+DeviceHandler = Callable[[Request, CheckInDevice], Awaitable[Response]]
+
+
+async def public_keys(_request: Request) -> Response:
+    return JSONResponse(await asyncio.to_thread(jwks), headers={"Cache-Control": "public, max-age=300"})
+
+
+def device_only(handler: DeviceHandler) -> Callable[[Request], Awaitable[Response]]:
+    async def guarded(request: Request) -> Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        device = (
+            await asyncio.to_thread(checkin.device_for_token, token.strip())
+            if scheme.lower() == "bearer"
+            else None
+        )
+        if device is None:
+            return error_response(
+                401,
+                "invalid_device_token",
+                "Send the device token the organizer issued: Authorization: Bearer pfd_…",
+            )
+        try:
+            return await handler(request, device)
+        except BadRequest as exc:
+            return exc.response
+        except DomainError as exc:
+            return domain_error_response(exc)
+
+    return guarded
+
+
+def _gate(device: CheckInDevice, body: dict[str, object]) -> checkin.Gate:
+    operator = body.get("operator")
+    if operator is not None and (not isinstance(operator, str) or len(operator) > 200):
+        raise InvalidInput({"operator": "operator must be a name of at most 200 characters."})
+    return checkin.Gate(
+        event_id=device.event_id,
+        name=device.name,
+        operator=(operator or "").strip() or f"device {device.name}",
+        device_id=pk(device),
+    )
+
+
+def _code(body: dict[str, object], field: str = "code") -> str:
+    code = body.get(field)
+    if not isinstance(code, str) or not code.strip():
+        raise InvalidInput({field: f"{field} must be the scanned QR text or a ticket number."})
+    return code
+
+
+@device_only
+async def scan(request: Request, device: CheckInDevice) -> Response:
+    body = await json_object(request)
+    result = await asyncio.to_thread(checkin.check_in, _gate(device, body), _code(body))
+    return JSONResponse({"event_id": device.event_id, **result.as_json()})
+
+
+def _offline_scan(item: object, index: int) -> checkin.OfflineScan:
+    if not isinstance(item, dict):
+        raise InvalidInput({f"scans[{index}]": "Each scan is an object {nonce, code, scanned_at}."})
+    nonce = item.get("nonce")
+    if not isinstance(nonce, str) or not 8 <= len(nonce) <= 80:
+        raise InvalidInput({f"scans[{index}].nonce": "nonce must be a string of 8 to 80 characters."})
+    scanned = item.get("scanned_at")
+    try:
+        moment = datetime.fromisoformat(scanned) if isinstance(scanned, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidInput({f"scans[{index}].scanned_at": "scanned_at must be an ISO 8601 time."})
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return checkin.OfflineScan(nonce=nonce, code=_code(item), scanned_at=moment)
+
+
+@device_only
+async def upload_offline(request: Request, device: CheckInDevice) -> Response:
+    body = await json_object(request)
+    items = body.get("scans")
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_UPLOAD:
+        raise InvalidInput({"scans": f"scans must be a list of 1 to {MAX_UPLOAD} scans."})
+    scans = [_offline_scan(item, i) for i, item in enumerate(items)]  # all valid, or nothing recorded
+    results = await asyncio.to_thread(checkin.upload_offline_scans, _gate(device, body), scans)
+    return JSONResponse(
+        {
+            "event_id": device.event_id,
+            "results": [{"nonce": s.nonce, **r.as_json()} for s, r in zip(scans, results, strict=True)],
+        }
+    )
+
+
+@device_only
+async def revocations(_request: Request, device: CheckInDevice) -> Response:
+    nonces = await asyncio.to_thread(checkin.revoked_nonces, device.event_id)
+    return JSONResponse(
+        {"event_id": device.event_id, "revoked_nonces": nonces, "jwks": "/.well-known/jwks.json"}
+    )

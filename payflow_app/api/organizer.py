@@ -1,0 +1,81 @@
+"""Organizer endpoints (session cookie of an organizer; their own events only:
+someone else's event answers 404 like one that does not exist).
+
+- ``GET /api/organizer/events/{id}/attendees.csv?q=&status=&type=&checked_in=``: the
+  attendee list, filtered like the page, as CSV.
+- ``POST /api/organizer/events/{id}/devices`` ``{"name"}``: issue a scanning device's
+  token (shown once) → 201 ``{"id", "name", "token"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from payflow_app.api.auth import request_user
+from payflow_app.api.errors import BadRequest, domain_error_response, error_response, json_object
+from payflow_app.models import Event, pk
+from payflow_app.services import attendees, checkin, organizer
+from payflow_app.services.accounts import SessionUser
+from payflow_app.services.errors import DomainError
+
+EventHandler = Callable[[Request, SessionUser, Event], Awaitable[Response]]
+
+
+def organizer_only(handler: EventHandler) -> Callable[[Request], Awaitable[Response]]:
+    async def guarded(request: Request) -> Response:
+        user = await request_user(request)
+        if user is None:
+            return error_response(401, "not_signed_in", "Sign in with an organizer account.")
+        if user.role not in organizer.ORGANIZER_ROLES:
+            return error_response(403, "forbidden", "Only organizers can do this.")
+        try:
+            event = await asyncio.to_thread(organizer.event_of, user, request.path_params["event_id"])
+            return await handler(request, user, event)
+        except BadRequest as exc:
+            return exc.response
+        except DomainError as exc:
+            return domain_error_response(exc)
+
+    return guarded
+
+
+def attendee_filter(params: dict[str, str]) -> attendees.AttendeeFilter:
+    """The page's filters from query parameters (``type`` is a ticket type id)."""
+    type_id = params.get("type", "")
+    return attendees.AttendeeFilter(
+        search=params.get("q", "")[:200],
+        status=params.get("status", ""),
+        ticket_type_id=int(type_id) if type_id.isdigit() else None,
+        checked_in=params.get("checked_in", "") if params.get("checked_in") in ("yes", "no") else "",
+    )
+
+
+@organizer_only
+async def attendees_csv(request: Request, _user: SessionUser, event: Event) -> Response:
+    where = attendee_filter(dict(request.query_params))
+    body = await asyncio.to_thread(attendees.attendees_csv, pk(event), where)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="attendees-{event.slug}.csv"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@organizer_only
+async def issue_device(request: Request, user: SessionUser, event: Event) -> Response:
+    body = await json_object(request)
+    name = body.get("name")
+    issued = await asyncio.to_thread(
+        checkin.issue_device,
+        event_id=pk(event),
+        name=name if isinstance(name, str) else "",
+        issued_by=user.id,
+    )
+    return JSONResponse({"id": issued.id, "name": issued.name, "token": issued.token}, status_code=201)

@@ -1,0 +1,128 @@
+"""An event's orders and attendees: one line per ticket (the buyer is its holder),
+searched by name, email, order number or ticket number, filtered by order status,
+ticket type and check-in, and exported as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+
+from payflow_app.models import CheckIn, Order, Ticket, TicketType, User
+from payflow_app.services.db import read_session
+
+CSV_COLUMNS = (
+    "ticket_number",
+    "holder",
+    "email",
+    "ticket_type",
+    "order_number",
+    "order_status",
+    "ticket_status",
+    "checked_in_at",
+    "gate",
+)
+
+
+@dataclass(frozen=True)
+class AttendeeFilter:
+    search: str = ""
+    status: str = ""  # an order status, or "" for all
+    ticket_type_id: int | None = None
+    checked_in: str = ""  # "yes" | "no" | ""
+
+
+@dataclass(frozen=True)
+class Attendee:
+    ticket_number: str
+    holder: str
+    email: str
+    ticket_type: str
+    order_number: str
+    order_status: str
+    ticket_status: str
+    checked_in_at: datetime | None
+    gate: str
+
+
+def attendees(
+    event_id: int, where: AttendeeFilter = AttendeeFilter(), *, limit: int | None = 500
+) -> list[Attendee]:
+    query = (
+        select(Ticket, Order, User, CheckIn)
+        .join(Order, col(Order.id) == Ticket.order_id)
+        .join(User, col(User.id) == Order.user_id)
+        .outerjoin(CheckIn, col(CheckIn.ticket_id) == Ticket.id)
+        .where(Order.event_id == event_id)
+        .order_by(col(Order.id).desc(), col(Ticket.seat_index))
+    )
+    text = where.search.strip().lower()
+    if text:
+        pattern = f"%{text}%"
+        query = query.where(
+            or_(
+                func.lower(User.full_name).like(pattern),
+                func.lower(User.email).like(pattern),
+                func.lower(Order.number).like(pattern),
+                func.lower(Ticket.number).like(pattern),
+            )
+        )
+    if where.status:
+        query = query.where(Order.status == where.status)
+    if where.ticket_type_id is not None:
+        query = query.where(Ticket.ticket_type_id == where.ticket_type_id)
+    if where.checked_in == "yes":
+        query = query.where(col(CheckIn.id).is_not(None))
+    elif where.checked_in == "no":
+        query = query.where(col(CheckIn.id).is_(None))
+    if limit is not None:
+        query = query.limit(limit)
+    with read_session() as session:
+        rows = session.exec(query).all()
+        type_names = dict(
+            session.exec(select(TicketType.id, TicketType.name).where(TicketType.event_id == event_id)).all()
+        )
+    return [
+        Attendee(
+            ticket_number=ticket.number,
+            holder=user.full_name,
+            email=user.email,
+            ticket_type=type_names.get(ticket.ticket_type_id, ""),
+            order_number=order.number,
+            order_status=order.status,
+            ticket_status=ticket.status,
+            checked_in_at=check_in.scanned_at if check_in else None,
+            gate=check_in.gate if check_in else "",
+        )
+        for ticket, order, user, check_in in rows
+    ]
+
+
+def _cell(value: str) -> str:
+    """A spreadsheet must not run a holder's name as a formula (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def attendees_csv(event_id: int, where: AttendeeFilter = AttendeeFilter()) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for a in attendees(event_id, where, limit=None):
+        writer.writerow(
+            [
+                a.ticket_number,
+                _cell(a.holder),
+                _cell(a.email),
+                _cell(a.ticket_type),
+                a.order_number,
+                a.order_status,
+                a.ticket_status,
+                a.checked_in_at.isoformat() if a.checked_in_at else "",
+                _cell(a.gate),
+            ]
+        )
+    return buffer.getvalue()

@@ -1,0 +1,155 @@
+"""What an organizer can do to one ticket: send its email again, revoke it, reissue it.
+
+Each action locks the ticket row and is idempotent: the email it queues has a
+template key unique to that action (one revocation per ticket, one reissue per new
+QR token, one resend per ticket per minute), so a double click or a retried request
+never emails the holder twice. A revoked or replaced QR token goes on the event's
+revocation list (:class:`RevokedToken`), which offline scanners download.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from payflow_app.emails.outbox import queue_email
+from payflow_app.emails.templates import ticket_revoked_email
+from payflow_app.models import Event, Order, RevokedToken, Ticket, User, pk, utcnow
+from payflow_app.services import notify
+from payflow_app.services.accounts import SessionUser
+from payflow_app.services.db import lock, write_transaction
+from payflow_app.services.errors import DomainError, InvalidInput, NotFound
+from payflow_app.services.kinds import queue_tickets_email
+from payflow_app.services.organizer import owned_event
+from payflow_app.services.tickets import InvalidTicketToken, sign_ticket_token, verify_ticket_token
+
+
+class TicketActionRefused(DomainError):
+    code = "ticket_action_refused"
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    message: str
+    changed: bool  # False: nothing to do (already revoked, already sent this minute)
+
+
+@dataclass
+class _Held:
+    ticket: Ticket
+    order: Order
+    holder: User
+    event: Event
+
+
+def _hold(session: Session, user: SessionUser, number: str) -> _Held:
+    """The ticket, locked, if it belongs to one of ``user``'s events."""
+    found = session.exec(select(Ticket).where(Ticket.number == number.strip().upper())).first()
+    order = session.get(Order, found.order_id) if found else None
+    if found is None or order is None or order.event_id is None:
+        raise NotFound("No ticket of your events has this number.")
+    event = owned_event(session, user, order.event_id)  # NotFound for someone else's
+    holder = session.get(User, order.user_id)
+    assert holder is not None
+    return _Held(lock(session, Ticket, pk(found)), order, holder, event)
+
+
+def _nonce(token: str) -> str | None:
+    try:
+        return verify_ticket_token(token).nonce
+    except InvalidTicketToken:
+        return None
+
+
+def _revoke_token(session: Session, held: _Held, reason: str) -> None:
+    nonce = _nonce(held.ticket.qr_token)
+    if nonce is not None:
+        session.add(
+            RevokedToken(ticket_id=pk(held.ticket), event_id=pk(held.event), nonce=nonce, reason=reason)
+        )
+
+
+def _issued(held: _Held) -> None:
+    if held.ticket.status in ("pending", "void"):
+        raise TicketActionRefused("This ticket was never paid for: it has no QR code to act on.")
+
+
+def resend(user: SessionUser, number: str) -> ActionResult:
+    """Email the ticket's current QR code to its holder again."""
+    with write_transaction() as session:
+        held = _hold(session, user, number)
+        _issued(held)
+        if held.ticket.status == "revoked":
+            raise TicketActionRefused("This ticket is revoked: there is nothing to resend.")
+        minute = utcnow().strftime("%Y%m%d%H%M")
+        queued = queue_tickets_email(
+            session,
+            order=held.order,
+            user=held.holder,
+            rows=[held.ticket],
+            template=f"resend:{held.ticket.id}:{minute}",
+        )
+    if not queued:
+        return ActionResult(
+            f"Ticket {held.ticket.number} was already sent to {held.holder.email} a moment ago.", False
+        )
+    return ActionResult(f"Ticket {held.ticket.number} sent again to {held.holder.email}.", True)
+
+
+def revoke(user: SessionUser, number: str, *, reason: str) -> ActionResult:
+    """The ticket stops admitting anyone; its holder is emailed why."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput({"reason": "Say why the ticket is revoked: the holder is told."})
+    if len(reason) > 300:
+        raise InvalidInput({"reason": "Keep the reason under 300 characters."})
+    with write_transaction() as session:
+        held = _hold(session, user, number)
+        _issued(held)
+        if held.ticket.status == "revoked":
+            return ActionResult(f"Ticket {held.ticket.number} was already revoked.", False)
+        _revoke_token(session, held, "revoked")
+        held.ticket.status, held.ticket.revoked_at, held.ticket.revoke_reason = "revoked", utcnow(), reason
+        queue_email(
+            session,
+            order_id=pk(held.order),
+            template=f"revoked:{held.ticket.id}",
+            recipient=held.holder.email,
+            language=held.holder.language,
+            email=ticket_revoked_email(
+                held.holder.language,
+                full_name=held.holder.full_name,
+                order_number=held.order.number,
+                event_title=held.event.title,
+                ticket_number=held.ticket.number,
+                reason=reason,
+            ),
+        )
+    notify.order_changed(pk(held.order), user_id=held.holder.id)
+    return ActionResult(f"Ticket {held.ticket.number} is revoked; {held.holder.email} is told why.", True)
+
+
+def reissue(user: SessionUser, number: str) -> ActionResult:
+    """A new QR code for the same ticket; the old one goes on the revocation list.
+    A check-in already made stays: reissuing does not let a ticket in twice."""
+    with write_transaction() as session:
+        held = _hold(session, user, number)
+        _issued(held)
+        if held.ticket.status == "revoked":
+            raise TicketActionRefused("A revoked ticket cannot be reissued.")
+        _revoke_token(session, held, "reissued")
+        held.ticket.qr_token = sign_ticket_token(ticket_number=held.ticket.number, event_id=pk(held.event))
+        new_nonce = _nonce(held.ticket.qr_token)
+        queue_tickets_email(
+            session,
+            order=held.order,
+            user=held.holder,
+            rows=[held.ticket],
+            template=f"reissued:{held.ticket.id}:{new_nonce}",
+            reissued=True,
+        )
+    notify.order_changed(pk(held.order), user_id=held.holder.id)
+    return ActionResult(
+        f"Ticket {held.ticket.number} has a new QR code, emailed to {held.holder.email}.", True
+    )
