@@ -28,6 +28,11 @@ from payflow_app.ui.pages.login import LoginState, login_page
 from payflow_app.ui.pages.membership import MembershipState, membership_page
 from payflow_app.ui.pages.mpesa_payment import MpesaState, mpesa_payment_page
 from payflow_app.ui.pages.my_tickets import MyTicketsState, my_tickets_page
+from payflow_app.ui.pages.organizer_attendees import AttendeesState, organizer_attendees_page
+from payflow_app.ui.pages.organizer_checkin import GateState, organizer_checkin_page
+from payflow_app.ui.pages.organizer_edit import EventEditState, organizer_edit_page
+from payflow_app.ui.pages.organizer_event import EventDashboardState, organizer_event_page
+from payflow_app.ui.pages.organizer_events import OrganizerEventsState, organizer_events_page
 from payflow_app.ui.pages.payment_cancel import CancelState, payment_cancel_page
 from payflow_app.ui.pages.payment_success import PaymentStatusState, payment_success_page
 from payflow_app.ui.session import SessionState
@@ -56,6 +61,16 @@ PAGES = (
     (admin_console_page, routes.ADMIN, "operations", [OperatorState.load]),
     (admin_order_page, routes.ADMIN_ORDER, "order timeline", [OrderTimelineState.load]),
     (admin_metrics_page, routes.ADMIN_METRICS, "metrics", [MetricsState.load]),
+    (organizer_events_page, routes.ORGANIZER, "my events", [OrganizerEventsState.load]),
+    (
+        organizer_event_page,
+        routes.ORGANIZER_EVENT,
+        "event dashboard",
+        [EventDashboardState.load, EventDashboardState.watch],
+    ),
+    (organizer_edit_page, routes.ORGANIZER_EDIT, "edit event", [EventEditState.load]),
+    (organizer_attendees_page, routes.ORGANIZER_ATTENDEES, "attendees", [AttendeesState.load]),
+    (organizer_checkin_page, routes.ORGANIZER_CHECKIN, "check-in", [GateState.load]),
 )
 for component, route, title, on_load in PAGES:
     # Every page first learns its language and who is signed in.

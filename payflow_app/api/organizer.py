@@ -43,20 +43,9 @@ def organizer_only(handler: EventHandler) -> Callable[[Request], Awaitable[Respo
     return guarded
 
 
-def attendee_filter(params: dict[str, str]) -> attendees.AttendeeFilter:
-    """The page's filters from query parameters (``type`` is a ticket type id)."""
-    type_id = params.get("type", "")
-    return attendees.AttendeeFilter(
-        search=params.get("q", "")[:200],
-        status=params.get("status", ""),
-        ticket_type_id=int(type_id) if type_id.isdigit() else None,
-        checked_in=params.get("checked_in", "") if params.get("checked_in") in ("yes", "no") else "",
-    )
-
-
 @organizer_only
 async def attendees_csv(request: Request, _user: SessionUser, event: Event) -> Response:
-    where = attendee_filter(dict(request.query_params))
+    where = attendees.filter_from(request.query_params)
     body = await asyncio.to_thread(attendees.attendees_csv, pk(event), where)
     return Response(
         body,

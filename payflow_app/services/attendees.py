@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +35,19 @@ class AttendeeFilter:
     status: str = ""  # an order status, or "" for all
     ticket_type_id: int | None = None
     checked_in: str = ""  # "yes" | "no" | ""
+
+
+def filter_from(values: Mapping[str, str]) -> AttendeeFilter:
+    """Filters as the page's form and the CSV link's query name them:
+    ``q``, ``status``, ``type`` (a ticket type id), ``checked_in`` (yes | no)."""
+    type_id = values.get("type", "")
+    checked_in = values.get("checked_in", "")
+    return AttendeeFilter(
+        search=values.get("q", "")[:200],
+        status=values.get("status", ""),
+        ticket_type_id=int(type_id) if type_id.isdigit() else None,
+        checked_in=checked_in if checked_in in ("yes", "no") else "",
+    )
 
 
 @dataclass(frozen=True)

@@ -83,9 +83,13 @@ def write_transaction() -> Iterator[Session]:
 
 
 def lock(session: Session, model: type[T], row_id: Any) -> T:
-    """Load a row for update. Raises LookupError when it does not exist."""
+    """Load a row for update. Raises LookupError when it does not exist.
+
+    The locked row's values replace those of an instance the session loaded before
+    (``populate_existing``): what was read before waiting for the lock may be stale."""
     pk = model.__table__.primary_key.columns.values()[0]  # type: ignore[attr-defined]
-    row = session.exec(select(model).where(pk == row_id).with_for_update()).first()
+    query = select(model).where(pk == row_id).with_for_update().execution_options(populate_existing=True)
+    row = session.exec(query).first()
     if row is None:
         raise LookupError(f"{model.__name__} {row_id} not found")
     return row

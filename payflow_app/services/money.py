@@ -53,13 +53,14 @@ class Money:
 def parse_amount(text: str, currency: str) -> int:
     """A typed amount in major units as integer minor units, without floats:
     ``parse_amount("120.5", "PLN") == 12050``; ``("1,500", "JPY") == 1500``.
-    Raises ValueError for anything else (negative, too many decimals, letters)."""
+    Raises ValueError for anything else (negative, too many decimals, letters, and a
+    comma that does not separate thousands: ``120,50`` is not read as 12,050)."""
     exp = exponent(currency)
-    cleaned = text.strip().replace(",", "").replace(" ", "")
-    match = re.fullmatch(r"(\d{1,12})(?:\.(\d+))?", cleaned)
+    cleaned = text.strip().replace(" ", "")
+    match = re.fullmatch(r"(\d{1,3}(?:,\d{3}){1,3}|\d{1,12})(?:\.(\d+))?", cleaned)
     if match is None:
         raise ValueError(f"not an amount: {text!r}")
-    whole, fraction = match.group(1), match.group(2) or ""
+    whole, fraction = match.group(1).replace(",", ""), match.group(2) or ""
     if len(fraction) > exp:
         raise ValueError(f"{currency} has {exp} decimal places")
     return int(whole) * 10**exp + (int(fraction.ljust(exp, "0")) if exp else 0)

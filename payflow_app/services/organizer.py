@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from payflow_app.models import Event, Order, TicketType, utcnow
 from payflow_app.services.accounts import SessionUser
-from payflow_app.services.db import read_session, write_transaction
+from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.money import EXPONENTS, CurrencyError, parse_amount
 from payflow_app.services.states import OrderStatus
@@ -144,6 +144,20 @@ def seats_taken(session: Session, event_id: int) -> int:
     return int(total)
 
 
+def sales_summary(event_id: int) -> tuple[int, int]:
+    """(tickets sold in paid orders, total capacity) of an event."""
+    with read_session() as session:
+        sold = session.exec(
+            select(func.coalesce(func.sum(Order.quantity), 0)).where(
+                Order.event_id == event_id, col(Order.status).in_((OrderStatus.PAID, OrderStatus.FULFILLED))
+            )
+        ).one()
+        capacity = session.exec(
+            select(func.coalesce(func.sum(TicketType.capacity), 0)).where(TicketType.event_id == event_id)
+        ).one()
+    return int(sold), int(capacity)
+
+
 def update_event(user: SessionUser, event_id: int, form: EventForm) -> Event:
     errors, starts_at = _event_errors(form)
     if errors:
@@ -246,9 +260,7 @@ def update_ticket_type(user: SessionUser, ticket_type_id: int, form: TicketTypeF
             raise NotFound("No ticket type of yours has this id.")
         event = owned_event(session, user, found.event_id)
         values = _type_values(form, event.currency)
-        ticket_type = session.exec(
-            select(TicketType).where(TicketType.id == ticket_type_id).with_for_update()
-        ).one()
+        ticket_type = lock(session, TicketType, ticket_type_id)
         if values.capacity < ticket_type.reserved:
             raise InvalidInput(
                 {

@@ -16,6 +16,16 @@ MPESA_PAYMENT = "/payment/[order_id]"
 ADMIN = "/admin"
 ADMIN_ORDER = "/admin/orders/[order_id]"
 ADMIN_METRICS = "/admin/metrics"
+ORGANIZER = "/organizer"
+ORGANIZER_EVENT = "/organizer/events/[event_id]"
+ORGANIZER_EDIT = "/organizer/events/[event_id]/edit"
+ORGANIZER_ATTENDEES = "/organizer/events/[event_id]/attendees"
+ORGANIZER_CHECKIN = "/organizer/events/[event_id]/checkin"
+
+
+def organizer_event_path(event_id: int | str, part: str = "") -> str:
+    """``/organizer/events/7``, or one of its pages: ``edit``, ``attendees``, ``checkin``."""
+    return f"/organizer/events/{event_id}" + (f"/{part}" if part else "")
 
 
 def admin_order_path(order_id: int | str) -> str:

@@ -59,6 +59,10 @@ def page(*children: rx.Component, title: rx.Var | str | None = None) -> rx.Compo
                 rx.el.a(tr("nav.membership"), href=routes.MEMBERSHIP),
                 rx.el.a(tr("nav.my_tickets"), href=routes.MY_TICKETS),
                 rx.el.a(tr("nav.dashboard"), href=routes.DASHBOARD),
+                rx.cond(
+                    (SessionState.user_role == "organizer") | (SessionState.user_role == "admin"),
+                    rx.el.a("My events", href=routes.ORGANIZER),
+                ),
                 rx.cond(SessionState.user_role == "admin", rx.el.a("Operations", href=routes.ADMIN)),
                 class_name="nav",
             ),

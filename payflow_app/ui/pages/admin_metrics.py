@@ -13,6 +13,7 @@ from payflow_app.services import metrics
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.metrics import Timing
 from payflow_app.ui.components.admin import console_tabs, is_operator, refusal, require_admin
+from payflow_app.ui.components.charts import bar_chart, bars
 from payflow_app.ui.components.layout import notice, page
 
 
@@ -22,14 +23,6 @@ def _timing(label: str, timing: Timing) -> dict[str, str]:
         "value": f"p50 {timing.p50_seconds:.2f} s · p95 {timing.p95_seconds:.2f} s · max {timing.max_seconds:.2f} s",
         "note": f"{timing.count} in the last 24 hours",
     }
-
-
-def _bars(pairs: list[tuple[str, float]], unit: str = "") -> list[dict[str, str]]:
-    top = max((value for _label, value in pairs), default=0.0) or 1.0
-    return [
-        {"label": label, "value": f"{value:g}{unit}", "width": f"{max(1.0, 100 * value / top):.1f}%"}
-        for label, value in pairs
-    ]
 
 
 class MetricsState(rx.State):
@@ -72,7 +65,7 @@ class MetricsState(rx.State):
                 "note": f"{snap.payments_flagged} of {snap.payments_total} payments needed a person",
             },
         ]
-        self.timing_bars = _bars(
+        self.timing_bars = bars(
             [
                 ("webhook p50", round(snap.webhook_processing.p50_seconds, 2)),
                 ("webhook p95", round(snap.webhook_processing.p95_seconds, 2)),
@@ -81,8 +74,8 @@ class MetricsState(rx.State):
             ],
             " s",
         )
-        self.provider_bars = _bars(sorted((p, float(n)) for p, n in snap.events_by_provider.items()))
-        self.hourly_bars = _bars(
+        self.provider_bars = bars(sorted((p, float(n)) for p, n in snap.events_by_provider.items()))
+        self.hourly_bars = bars(
             [(f"{hour:%H}:00 {provider}", float(count)) for hour, provider, count in snap.events_over_time]
         )
         self.alerts = [alert.message for alert in snap.alerts]
@@ -97,30 +90,6 @@ def _figure(f: rx.Var) -> rx.Component:
     )
 
 
-def _chart(title: str, bars: rx.Var) -> rx.Component:
-    return rx.el.section(
-        rx.el.h2(title),
-        rx.cond(
-            bars.length() > 0,
-            rx.el.div(
-                rx.foreach(
-                    bars,
-                    lambda b: rx.el.div(
-                        rx.el.span(b["label"], class_name="bar-label"),
-                        rx.el.span(class_name="bar", style={"width": b["width"]}),
-                        rx.el.span(b["value"], class_name="bar-value"),
-                        class_name="bar-row",
-                    ),
-                ),
-                class_name="bar-chart",
-                role="img",
-                aria_label=title,
-            ),
-            rx.el.p("No data in the last 24 hours.", class_name="muted"),
-        ),
-    )
-
-
 def admin_metrics_page() -> rx.Component:
     S = MetricsState
     body = rx.el.div(
@@ -132,9 +101,9 @@ def admin_metrics_page() -> rx.Component:
         ),
         rx.el.button("Refresh", type="button", on_click=S.refresh, class_name="button secondary small"),
         rx.el.div(rx.foreach(S.figures, _figure), class_name="figures"),
-        _chart("Processing times (seconds)", S.timing_bars),
-        _chart("Webhooks per provider (24 h)", S.provider_bars),
-        _chart("Webhooks per hour and provider", S.hourly_bars),
+        bar_chart("Processing times (seconds)", S.timing_bars),
+        bar_chart("Webhooks per provider (24 h)", S.provider_bars),
+        bar_chart("Webhooks per hour and provider", S.hourly_bars),
     )
     return page(
         rx.cond(S.allowed, body, rx.cond(S.refused, refusal(), rx.fragment())),

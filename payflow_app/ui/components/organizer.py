@@ -1,0 +1,80 @@
+"""What every organizer page shares: the guard (an organizer, and their own event),
+the event's tabs and the refusals. Organizer pages speak English, like the console."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from payflow_app.models import Event
+from payflow_app.services import organizer
+from payflow_app.services.accounts import SessionUser
+from payflow_app.services.errors import DomainError
+from payflow_app.ui import routes
+from payflow_app.ui.components.layout import message_panel
+from payflow_app.ui.session import SessionState, login_redirect
+
+
+async def require_organizer(state: rx.State) -> SessionUser | EventSpec | None:
+    """The signed-in organizer; a login redirect when nobody is signed in; None when
+    the account is not an organizer's (the page shows its refusal)."""
+    found = await (await state.get_state(SessionState)).user()
+    if found is None:
+        return login_redirect(state)
+    return found if found.role in organizer.ORGANIZER_ROLES else None
+
+
+async def route_event(state: rx.State, user: SessionUser) -> Event | None:
+    """The event named by the route's ``event_id`` if it is the user's, else None."""
+    try:
+        event_id = organizer.event_id_of(state.router.page.params.get("event_id", ""))
+        return await asyncio.to_thread(organizer.event_of, user, event_id)
+    except DomainError:
+        return None
+
+
+async def current_organizer(state: rx.State) -> SessionUser | None:
+    """Checked again by every action: a session can end or lose its role meanwhile."""
+    found = await require_organizer(state)
+    return found if isinstance(found, SessionUser) else None
+
+
+def refusal() -> rx.Component:
+    return message_panel(
+        "Organizers only",
+        "This page is for event organizers. Sign in with an organizer account to manage events.",
+        action="Back to events",
+        href=routes.EVENTS,
+    )
+
+
+def not_yours() -> rx.Component:
+    return message_panel(
+        "Event not found",
+        "No event of yours has this address. It may belong to another organizer.",
+        action="My events",
+        href=routes.ORGANIZER,
+    )
+
+
+def event_tabs(event_id: rx.Var | str) -> rx.Component:
+    return rx.el.nav(
+        rx.el.a("Dashboard", href=routes.organizer_event_path(event_id)),
+        rx.el.a("Attendees", href=routes.organizer_event_path(event_id, "attendees")),
+        rx.el.a("Check-in", href=routes.organizer_event_path(event_id, "checkin")),
+        rx.el.a("Edit", href=routes.organizer_event_path(event_id, "edit")),
+        rx.el.a("All my events", href=routes.ORGANIZER),
+        class_name="tabs",
+        aria_label="Event",
+    )
+
+
+def guarded(allowed: rx.Var, refused: rx.Var, missing: rx.Var, body: rx.Component) -> rx.Component:
+    """The page's body for its organizer; the refusal or "not found" otherwise."""
+    return rx.cond(
+        allowed,
+        rx.cond(missing, not_yours(), body),
+        rx.cond(refused, refusal(), rx.el.p("Loading…", class_name="muted")),
+    )

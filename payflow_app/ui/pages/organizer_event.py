@@ -1,0 +1,303 @@
+"""``/organizer/events/<id>``: the event's dashboard — tickets sold and remaining per
+type, revenue per day, orders by status, the payment rails used, check-ins over time
+(pushed live: every check-in at any gate re-reads the figures), the check-in list, and
+the scanning devices (issue a token, shown once; revoke one)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from payflow_app.live.bus import bus
+from payflow_app.models import Event, pk
+from payflow_app.services import accounts, checkin, event_stats, organizer
+from payflow_app.services.accounts import SessionUser
+from payflow_app.services.errors import DomainError, InvalidInput
+from payflow_app.services.money import format_money
+from payflow_app.ui.components.charts import bar_chart, bars
+from payflow_app.ui.components.layout import form_field, notice, page
+from payflow_app.ui.components.organizer import (
+    current_organizer,
+    event_tabs,
+    guarded,
+    require_organizer,
+    route_event,
+)
+from payflow_app.ui.session import SessionState
+
+
+def dashboard_view(event: Event) -> dict[str, object]:
+    """Every figure of the page, read in one go (off the event loop)."""
+    stats = event_stats.event_stats(pk(event), event.currency)
+    money = lambda amount: format_money(amount, event.currency)  # noqa: E731
+    return {
+        "figures": [
+            {"label": "Tickets sold", "value": str(stats.tickets_sold)},
+            {"label": "Revenue", "value": money(stats.revenue_minor)},
+            {"label": "Checked in", "value": f"{stats.checked_in} of {stats.tickets_sold}"},
+        ],
+        "types": [
+            {
+                "name": t.name,
+                "price": money(t.price_minor),
+                "sold": str(t.sold),
+                "held": str(t.held),
+                "remaining": str(t.remaining),
+                "capacity": str(t.capacity),
+                "checked_in": str(t.checked_in),
+            }
+            for t in stats.types
+        ],
+        "revenue_bars": bars(
+            [(day.isoformat(), float(amount)) for day, amount in stats.revenue_per_day],
+            shown=[money(amount) for _, amount in stats.revenue_per_day],
+        ),
+        "status_bars": bars(sorted((s, float(n)) for s, n in stats.orders_by_status.items())),
+        "rail_bars": bars(
+            [(provider, float(n)) for provider, n, _ in stats.rails],
+            shown=[f"{n} · {money(amount)}" for _, n, amount in stats.rails],
+        ),
+        "checkin_bars": bars([(f"{moment:%H:%M}", float(n)) for moment, n in stats.checkins]),
+        "check_ins": [
+            {
+                "number": c.ticket_number,
+                "holder": c.holder,
+                "type": c.ticket_type,
+                "gate": c.gate,
+                "operator": c.operator,
+                "at": c.scanned_at.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+            for c in checkin.check_ins(pk(event), limit=100)
+        ],
+        "devices": [
+            {
+                "id": str(pk(d)),
+                "name": d.name,
+                "state": "revoked" if d.revoked_at else "active",
+                "seen": d.last_seen_at.strftime("%Y-%m-%d %H:%M") if d.last_seen_at else "never",
+            }
+            for d in checkin.devices(pk(event))
+        ],
+    }
+
+
+class EventDashboardState(rx.State):
+    allowed: bool = False
+    refused: bool = False
+    missing: bool = False
+    event_id: str = ""
+    title: str = ""
+    when: str = ""
+    figures: list[dict[str, str]] = []
+    types: list[dict[str, str]] = []
+    revenue_bars: list[dict[str, str]] = []
+    status_bars: list[dict[str, str]] = []
+    rail_bars: list[dict[str, str]] = []
+    checkin_bars: list[dict[str, str]] = []
+    check_ins: list[dict[str, str]] = []
+    devices: list[dict[str, str]] = []
+    device_errors: dict[str, str] = {}
+    issued_token: str = ""  # shown once, right after issuing
+    issued_name: str = ""
+    message: str = ""
+
+    def _show(self, view: dict[str, object]) -> None:
+        for name, value in view.items():
+            setattr(self, name, value)
+
+    @rx.event
+    async def load(self):
+        self.issued_token = self.issued_name = self.message = ""
+        self.device_errors = {}
+        user = await require_organizer(self)
+        if not isinstance(user, SessionUser):
+            self.allowed, self.refused = False, user is None
+            return user
+        self.allowed, self.refused = True, False
+        event = await route_event(self, user)
+        self.missing = event is None
+        if event is not None:
+            self.event_id, self.title = str(pk(event)), event.title
+            self.when = event.starts_at.strftime("%Y-%m-%d %H:%M UTC") + " · " + event.venue
+            self._show(await asyncio.to_thread(dashboard_view, event))
+        return None
+
+    @rx.event(background=True)
+    async def watch(self):
+        """Re-read the figures at every check-in of this event, whichever gate made it."""
+        async with self:
+            token = (await self.get_state(SessionState)).token
+            params = self.router.page.params
+        user = await asyncio.to_thread(accounts.session_user, token)
+        event_id = params.get("event_id", "")
+        if user is None or not event_id.isdigit():
+            return
+        try:
+            event = await asyncio.to_thread(organizer.event_of, user, int(event_id))
+        except DomainError:
+            return
+        async with bus.watch(checkin.checkins_topic(pk(event))) as changes:
+            while True:
+                await changes.get()
+                view = await asyncio.to_thread(dashboard_view, event)
+                async with self:
+                    self._show(view)
+
+    async def _event(self) -> Event | None:
+        user = await current_organizer(self)
+        return await route_event(self, user) if user is not None else None
+
+    @rx.event
+    async def issue_device(self, data: dict[str, str]):
+        user = await current_organizer(self)
+        event = await route_event(self, user) if user is not None else None
+        if user is None or event is None:
+            self.missing = True
+            return
+        self.device_errors, self.issued_token = {}, ""
+        try:
+            issued = await asyncio.to_thread(
+                checkin.issue_device, event_id=pk(event), name=data.get("name", ""), issued_by=user.id
+            )
+        except InvalidInput as exc:
+            self.device_errors = exc.errors
+            return
+        self.issued_token, self.issued_name = issued.token, issued.name
+        self._show(await asyncio.to_thread(dashboard_view, event))
+
+    @rx.event
+    async def revoke_device(self, device_id: str):
+        event = await self._event()
+        if event is None:
+            self.missing = True
+            return
+        revoked = await asyncio.to_thread(checkin.revoke_device, event_id=pk(event), device_id=int(device_id))
+        self.message = (
+            "Device revoked: its token no longer checks anyone in." if revoked else "Already revoked."
+        )
+        self._show(await asyncio.to_thread(dashboard_view, event))
+
+
+def _table(rows: rx.Var, columns: list[tuple[str, str]], label: str, empty: str) -> rx.Component:
+    return rx.cond(
+        rows.length() > 0,
+        rx.el.table(
+            rx.el.thead(rx.el.tr(*[rx.el.th(h) for h, _ in columns])),
+            rx.el.tbody(rx.foreach(rows, lambda r: rx.el.tr(*[rx.el.td(r[f]) for _, f in columns]))),
+            class_name="table",
+            aria_label=label,
+        ),
+        rx.el.p(empty, class_name="muted"),
+    )
+
+
+def _devices() -> rx.Component:
+    S = EventDashboardState
+    return rx.el.section(
+        rx.el.h2("Scanning devices"),
+        rx.el.p(
+            "A device (a phone or a handheld scanner app) calls POST /api/checkin with its token; "
+            "it can verify tickets offline with /.well-known/jwks.json and upload its scans later.",
+            class_name="muted small",
+        ),
+        rx.cond(
+            S.issued_token != "",
+            rx.el.div(
+                rx.el.p("Token of ", rx.el.strong(S.issued_name), " — copy it now, it is not shown again:"),
+                rx.el.code(S.issued_token, class_name="token", id="device-token"),
+                class_name="notice",
+                role="status",
+            ),
+        ),
+        rx.el.table(
+            rx.el.thead(rx.el.tr(rx.el.th("Gate"), rx.el.th("State"), rx.el.th("Last seen"), rx.el.th(""))),
+            rx.el.tbody(
+                rx.foreach(
+                    S.devices,
+                    lambda d: rx.el.tr(
+                        rx.el.td(d["name"]),
+                        rx.el.td(d["state"]),
+                        rx.el.td(d["seen"]),
+                        rx.el.td(
+                            rx.cond(
+                                d["state"] == "active",
+                                rx.el.button(
+                                    "Revoke",
+                                    type="button",
+                                    on_click=S.revoke_device(d["id"]),
+                                    class_name="button secondary small",
+                                ),
+                            )
+                        ),
+                    ),
+                )
+            ),
+            class_name="table",
+            aria_label="Devices",
+        ),
+        rx.el.form(
+            form_field("Gate name", "name", rx.el.input(id="device-name", name="name"), S.device_errors),
+            rx.el.button("Issue a device token", type="submit", class_name="button secondary small"),
+            on_submit=S.issue_device,
+            reset_on_submit=True,
+            no_validate=True,
+            aria_label="New device",
+        ),
+    )
+
+
+def organizer_event_page() -> rx.Component:
+    S = EventDashboardState
+    body = rx.el.div(
+        event_tabs(S.event_id),
+        rx.el.h1(S.title),
+        rx.el.p(S.when, class_name="muted"),
+        rx.cond(S.message != "", notice(S.message)),
+        rx.el.div(
+            rx.foreach(
+                S.figures,
+                lambda f: rx.el.div(
+                    rx.el.div(f["label"], class_name="muted"),
+                    rx.el.div(f["value"], class_name="figure"),
+                    class_name="card",
+                ),
+            ),
+            class_name="figures",
+        ),
+        rx.el.h2("Tickets"),
+        _table(
+            S.types,
+            [
+                ("Type", "name"),
+                ("Price", "price"),
+                ("Sold", "sold"),
+                ("Held for payment", "held"),
+                ("Remaining", "remaining"),
+                ("Capacity", "capacity"),
+                ("Checked in", "checked_in"),
+            ],
+            "Tickets per type",
+            "No ticket types yet.",
+        ),
+        bar_chart("Check-ins over time (UTC, per 15 minutes)", S.checkin_bars, empty="No check-ins yet."),
+        bar_chart("Revenue per day", S.revenue_bars, empty="No sales yet."),
+        bar_chart("Orders by status", S.status_bars, empty="No orders yet."),
+        bar_chart("Payment rails", S.rail_bars, empty="No payments yet."),
+        rx.el.h2("Check-ins"),
+        _table(
+            S.check_ins,
+            [
+                ("Time (UTC)", "at"),
+                ("Ticket", "number"),
+                ("Holder", "holder"),
+                ("Type", "type"),
+                ("Gate", "gate"),
+                ("Operator", "operator"),
+            ],
+            "Check-ins",
+            "Nobody is checked in yet.",
+        ),
+        _devices(),
+    )
+    return page(guarded(S.allowed, S.refused, S.missing, body))
