@@ -97,7 +97,11 @@ def _offline_scan(item: object, index: int) -> checkin.OfflineScan:
     if moment is None:
         raise InvalidInput({f"scans[{index}].scanned_at": "scanned_at must be an ISO 8601 time."})
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return checkin.OfflineScan(nonce=nonce, code=_code(item), scanned_at=moment)
+    code = item.get("code")
+    # Checked here, not when the scan is checked in: a batch is refused whole or not at all.
+    if not isinstance(code, str) or not 0 < len(code.strip()) <= checkin.MAX_CODE_LENGTH:
+        raise InvalidInput({f"scans[{index}].code": "code must be the scanned QR text or a ticket number."})
+    return checkin.OfflineScan(nonce=nonce, code=code, scanned_at=moment)
 
 
 @device_only

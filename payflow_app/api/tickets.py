@@ -22,6 +22,8 @@ async def ticket_qr_png(request: Request) -> Response:
     ticket = await asyncio.to_thread(dashboard.ticket_of, user_id=user.id, number=number)
     if ticket is None:
         return error_response(404, "ticket_not_found", "No ticket of yours has this number.")
+    if not ticket.qr_token:
+        return error_response(410, "ticket_revoked", "This ticket was revoked: its QR code admits nobody.")
     png = await asyncio.to_thread(qr_png, ticket.qr_token, box_size=10)
     return Response(
         png,

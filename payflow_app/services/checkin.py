@@ -50,6 +50,7 @@ from payflow_app.services.tickets import InvalidTicketToken, verify_ticket_token
 
 PAID = (OrderStatus.PAID, OrderStatus.FULFILLED)
 DEVICE_TOKEN_PREFIX = "pfd_"
+MAX_CODE_LENGTH = 2000  # a ticket's QR token is far shorter
 
 
 class Reason(StrEnum):
@@ -156,7 +157,7 @@ def _check_in(gate: Gate, code: str, scanned_at: datetime | None, nonce: str | N
     code = code.strip()
     if not code:
         raise InvalidInput({"code": "Scan a QR code or type a ticket number."})
-    if len(code) > 2000:
+    if len(code) > MAX_CODE_LENGTH:
         raise InvalidInput({"code": "This is not a payflow ticket."})
     claims = None
     if looks_like_token(code):

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from payflow_app.models import Event, Gallery, Order, Ticket, TicketType, User, pk
+from payflow_app.models import CheckIn, Event, Gallery, Order, Ticket, TicketType, User, pk
 from payflow_app.services import kinds, plans
 from payflow_app.services.db import read_session
 from payflow_app.services.errors import NotFound
@@ -51,8 +51,8 @@ class TicketCard:
     starts_at: datetime
     venue: str
     ticket_type: str
-    status: str
-    qr_token: str
+    status: str  # valid | used (checked in) | revoked
+    qr_token: str  # empty for a revoked ticket: its code admits nobody
 
 
 def orders(*, user_id: int, limit: int = 50) -> list[OrderLine]:
@@ -129,6 +129,11 @@ def tickets(*, user_id: int) -> list[TicketCard]:
             .where(col(Ticket.status).not_in(UNISSUED))
             .order_by(col(Event.starts_at), col(Ticket.id))
         ).all()
+        used = set(
+            session.exec(
+                select(CheckIn.ticket_id).where(col(CheckIn.ticket_id).in_([t.id for t, _, _ in rows]))
+            ).all()
+        )
     return [
         TicketCard(
             number=t.number,
@@ -136,8 +141,8 @@ def tickets(*, user_id: int) -> list[TicketCard]:
             starts_at=e.starts_at,
             venue=e.venue,
             ticket_type=tt.name,
-            status=t.status,
-            qr_token=t.qr_token,
+            status="used" if t.id in used and t.status == "valid" else t.status,
+            qr_token="" if t.status == "revoked" else t.qr_token,
         )
         for t, e, tt in rows
     ]

@@ -108,7 +108,8 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
                 number=t.number,
                 ticket_type=type_name,
                 status=t.status,
-                qr_data_uri=qr_data_uri(t.qr_token) if with_qr else "",
+                # A revoked ticket's code admits nobody: it is not shown again.
+                qr_data_uri=qr_data_uri(t.qr_token) if with_qr and t.status != "revoked" else "",
             )
             for t in rows
         ],

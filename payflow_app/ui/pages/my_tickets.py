@@ -37,7 +37,7 @@ class MyTicketsState(rx.State):
                 "venue": c.venue,
                 "type": c.ticket_type,
                 "status": t(lang, f"ticket.{c.status}"),
-                "qr": qr_data_uri(c.qr_token),
+                "qr": qr_data_uri(c.qr_token) if c.qr_token else "",
                 "download": routes.ticket_png(c.number),
             }
             for c in cards
@@ -56,7 +56,12 @@ class MyTicketsState(rx.State):
 
 def _card(ticket: rx.Var) -> rx.Component:
     return rx.el.article(
-        rx.el.img(src=ticket["qr"], alt=tr("tickets.qr_alt") + " " + ticket["number"], class_name="qr-small"),
+        rx.cond(
+            ticket["qr"] != "",
+            rx.el.img(
+                src=ticket["qr"], alt=tr("tickets.qr_alt") + " " + ticket["number"], class_name="qr-small"
+            ),
+        ),
         rx.el.div(
             rx.el.h2(ticket["event"]),
             rx.el.dl(
@@ -71,22 +76,25 @@ def _card(ticket: rx.Var) -> rx.Component:
                 rx.el.dt(tr("tickets.status")),
                 rx.el.dd(ticket["status"]),
             ),
-            rx.el.div(
-                rx.el.button(
-                    tr("tickets.show_qr"),
-                    type="button",
-                    on_click=MyTicketsState.show(ticket["number"]),
-                    class_name="button",
+            rx.cond(
+                ticket["qr"] != "",
+                rx.el.div(
+                    rx.el.button(
+                        tr("tickets.show_qr"),
+                        type="button",
+                        on_click=MyTicketsState.show(ticket["number"]),
+                        class_name="button",
+                    ),
+                    rx.el.a(
+                        tr("tickets.download"),
+                        href=ticket["download"],
+                        download=ticket["number"] + ".png",
+                        # A document request (not client-side routing), so the browser downloads it.
+                        custom_attrs={"reloadDocument": True},
+                        class_name="button secondary",
+                    ),
+                    class_name="actions",
                 ),
-                rx.el.a(
-                    tr("tickets.download"),
-                    href=ticket["download"],
-                    download=ticket["number"] + ".png",
-                    # A document request (not client-side routing), so the browser downloads it.
-                    custom_attrs={"reloadDocument": True},
-                    class_name="button secondary",
-                ),
-                class_name="actions",
             ),
         ),
         class_name="card ticket-card",
