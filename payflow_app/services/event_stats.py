@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from payflow_app.models import CheckIn, Order, Payment, Ticket, TicketType, pk
 from payflow_app.services.db import read_session
@@ -52,24 +52,23 @@ def _bucket(moment: datetime) -> datetime:
     )
 
 
+def _seats_by_type(session: Session, event_id: int, statuses: tuple[str, ...]) -> dict[int | None, int]:
+    """Seats of the event's orders in ``statuses``, per ticket type."""
+    rows = session.exec(
+        select(Order.ticket_type_id, func.sum(Order.quantity))
+        .where(Order.event_id == event_id, col(Order.status).in_(statuses))
+        .group_by(col(Order.ticket_type_id))
+    ).all()
+    return {type_id: int(seats) for type_id, seats in rows}
+
+
 def event_stats(event_id: int, currency: str) -> EventStats:
     with read_session() as session:
         types = session.exec(
             select(TicketType).where(TicketType.event_id == event_id).order_by(col(TicketType.id))
         ).all()
-        sold_by_type = dict(
-            session.exec(
-                select(Order.ticket_type_id, func.sum(Order.quantity))
-                .where(Order.event_id == event_id, col(Order.status).in_(PAID))
-                .group_by(col(Order.ticket_type_id))
-            ).all()
-        )
-        taken_by_type = dict(
-            session.exec(
-                select(Order.ticket_type_id, func.sum(Order.quantity))
-                .where(Order.event_id == event_id, col(Order.status).in_(SELLING))
-                .group_by(col(Order.ticket_type_id))
-            ).all()
+        sold_by_type, taken_by_type = (
+            _seats_by_type(session, event_id, statuses) for statuses in (PAID, SELLING)
         )
         checked_by_type = dict(
             session.exec(

@@ -8,7 +8,7 @@ import asyncio
 import reflex as rx
 from reflex.event import EventSpec
 
-from payflow_app.models import Event
+from payflow_app.models import Event, pk
 from payflow_app.services import organizer
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError
@@ -33,6 +33,24 @@ async def route_event(state: rx.State, user: SessionUser) -> Event | None:
         return await asyncio.to_thread(organizer.event_of, user, event_id)
     except DomainError:
         return None
+
+
+async def open_event(state: rx.State) -> tuple[SessionUser, Event] | EventSpec | None:
+    """The start of an event page's ``load``: checks the organizer and the route's
+    event and sets the state's ``allowed``, ``refused``, ``missing``, ``event_id`` and
+    ``title``. Answers (organizer, event) when the page can show, the login redirect
+    to return, or None (the page shows its refusal or "not found")."""
+    user = await require_organizer(state)
+    if not isinstance(user, SessionUser):
+        state.allowed, state.refused = False, user is None
+        return user
+    state.allowed, state.refused = True, False
+    event = await route_event(state, user)
+    state.missing = event is None
+    if event is None:
+        return None
+    state.event_id, state.title = str(pk(event)), event.title
+    return user, event
 
 
 async def current_organizer(state: rx.State) -> SessionUser | None:

@@ -22,8 +22,7 @@ from payflow_app.ui.components.organizer import (
     current_organizer,
     event_tabs,
     guarded,
-    require_organizer,
-    route_event,
+    open_event,
 )
 
 FILTER_FIELDS = ("q", "status", "type", "checked_in")
@@ -47,16 +46,10 @@ class AttendeesState(rx.State):
     @rx.event
     async def load(self):
         self.message = self.error = self.revoking = ""
-        user = await require_organizer(self)
-        if not isinstance(user, SessionUser):
-            self.allowed, self.refused = False, user is None
-            return user
-        self.allowed, self.refused = True, False
-        event = await route_event(self, user)
-        self.missing = event is None
-        if event is None:
-            return None
-        self.event_id, self.title = str(pk(event)), event.title
+        opened = await open_event(self)
+        if not isinstance(opened, tuple):
+            return opened
+        _, event = opened
         types = await asyncio.to_thread(organizer.ticket_types, pk(event))
         self.type_options = [{"id": str(pk(t)), "name": t.name} for t in types]
         query = self.router.url.query_parameters

@@ -14,14 +14,13 @@ import reflex as rx
 
 from payflow_app.models import pk
 from payflow_app.services import checkin
-from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import InvalidInput
 from payflow_app.ui.components.layout import page
 from payflow_app.ui.components.organizer import (
     current_organizer,
     event_tabs,
     guarded,
-    require_organizer,
+    open_event,
     route_event,
 )
 from payflow_app.ui.components.qr_scanner import qr_scanner
@@ -54,16 +53,8 @@ class GateState(rx.State):
     async def load(self):
         self.reason = self.headline = self.detail = self.input_error = self.camera_error = ""
         self.history, self.camera_on, self.busy = [], False, False
-        user = await require_organizer(self)
-        if not isinstance(user, SessionUser):
-            self.allowed, self.refused = False, user is None
-            return user
-        self.allowed, self.refused = True, False
-        event = await route_event(self, user)
-        self.missing = event is None
-        if event is not None:
-            self.event_id, self.title = str(pk(event)), event.title
-        return None
+        opened = await open_event(self)
+        return None if isinstance(opened, tuple) else opened
 
     @rx.event
     def set_gate(self, value: str) -> None:

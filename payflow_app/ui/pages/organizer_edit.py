@@ -21,7 +21,7 @@ from payflow_app.ui.components.organizer import (
     current_organizer,
     event_tabs,
     guarded,
-    require_organizer,
+    open_event,
     route_event,
 )
 from payflow_app.ui.pages.organizer_events import event_fields, event_form_from
@@ -62,18 +62,14 @@ class EventEditState(rx.State):
     @rx.event
     async def load(self):
         self.errors, self.type_errors, self.message, self.editing_type = {}, {}, "", ""
-        user = await require_organizer(self)
-        if not isinstance(user, SessionUser):
-            self.allowed, self.refused = False, user is None
-            return user
-        self.allowed, self.refused = True, False
-        event = await route_event(self, user)
-        self.missing = event is None
-        if event is not None:
-            self._show_event(event)
-            await self._reload_types(event)
-            if self.router.url.query_parameters.get("created"):
-                self.message = "Event created. Add its ticket types below: it goes on sale with them."
+        opened = await open_event(self)
+        if not isinstance(opened, tuple):
+            return opened
+        _, event = opened
+        self._show_event(event)
+        await self._reload_types(event)
+        if self.router.url.query_parameters.get("created"):
+            self.message = "Event created. Add its ticket types below: it goes on sale with them."
         return None
 
     def _show_event(self, event: Event) -> None:

@@ -12,7 +12,6 @@ import reflex as rx
 from payflow_app.live.bus import bus
 from payflow_app.models import Event, pk
 from payflow_app.services import accounts, checkin, event_stats, organizer
-from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.money import format_money
 from payflow_app.ui.components.charts import bar_chart, bars
@@ -21,7 +20,7 @@ from payflow_app.ui.components.organizer import (
     current_organizer,
     event_tabs,
     guarded,
-    require_organizer,
+    open_event,
     route_event,
 )
 from payflow_app.ui.session import SessionState
@@ -110,17 +109,12 @@ class EventDashboardState(rx.State):
     async def load(self):
         self.issued_token = self.issued_name = self.message = ""
         self.device_errors = {}
-        user = await require_organizer(self)
-        if not isinstance(user, SessionUser):
-            self.allowed, self.refused = False, user is None
-            return user
-        self.allowed, self.refused = True, False
-        event = await route_event(self, user)
-        self.missing = event is None
-        if event is not None:
-            self.event_id, self.title = str(pk(event)), event.title
-            self.when = event.starts_at.strftime("%Y-%m-%d %H:%M UTC") + " · " + event.venue
-            self._show(await asyncio.to_thread(dashboard_view, event))
+        opened = await open_event(self)
+        if not isinstance(opened, tuple):
+            return opened
+        _, event = opened
+        self.when = event.starts_at.strftime("%Y-%m-%d %H:%M UTC") + " · " + event.venue
+        self._show(await asyncio.to_thread(dashboard_view, event))
         return None
 
     @rx.event(background=True)
