@@ -172,3 +172,13 @@ def _check_in_by_camera(
         assert outside == [], f"the scanner fetched from outside the app: {outside}"
     finally:
         camera_browser.close()
+
+
+def test_customers_are_refused_the_organizer_pages(page: Page, make_customer) -> None:
+    page.goto("/organizer/events/1/checkin")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    log_in(page, make_customer(), next_path="/organizer/events/1/checkin")
+    expect(page.get_by_role("heading", name="Organizers only")).to_be_visible()
+    expect(page.get_by_label("Ticket number")).to_have_count(0)
+    page.goto("/organizer")
+    expect(page.get_by_role("heading", name="Organizers only")).to_be_visible()
