@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from payflow_app.models import Order, Payment, Ticket, TicketType
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
@@ -82,5 +82,5 @@ def paid_order(
 def tickets_of(order: Order) -> list[Ticket]:
     with read_session() as session:
         return list(
-            session.exec(select(Ticket).where(Ticket.order_id == order.id).order_by(Ticket.seat_index)).all()
+            session.exec(select(Ticket).where(Ticket.order_id == order.id).order_by(col(Ticket.seat_index))).all()
         )

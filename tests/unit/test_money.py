@@ -1,6 +1,6 @@
 import pytest
 
-from payflow_app.services.money import CurrencyError, Money, format_money
+from payflow_app.services.money import CurrencyError, Money, format_money, parse_amount
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,45 @@ def test_money_arithmetic_stays_in_one_currency() -> None:
     assert Money(100, "EUR") + Money(250, "EUR") == Money(350, "EUR")
     with pytest.raises(CurrencyError):
         Money(100, "EUR") + Money(100, "USD")
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency", "minor"),
+    [
+        ("120", "PLN", 12000),
+        ("120.5", "PLN", 12050),
+        (" 120.50 ", "PLN", 12050),
+        ("0.05", "EUR", 5),
+        ("1,500", "JPY", 1500),  # JPY has no minor unit
+        ("1,500.00", "KES", 150000),
+        ("1 500", "KES", 150000),
+        ("1,234,567.89", "usd", 123456789),
+    ],
+)
+def test_parse_amount_reads_major_units_into_minor_units(typed: str, currency: str, minor: int) -> None:
+    assert parse_amount(typed, currency) == minor
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency"),
+    [
+        ("-5", "PLN"),
+        ("12.345", "PLN"),  # more decimals than the currency has
+        ("1.5", "JPY"),
+        ("12.", "PLN"),
+        ("1e3", "USD"),
+        ("twelve", "EUR"),
+        ("", "PLN"),
+        ("120,50", "PLN"),  # a decimal comma, not a thousands separator: not 12,050 zł
+        ("1,50", "EUR"),
+        ("12,3456", "KES"),
+    ],
+)
+def test_parse_amount_refuses_what_is_not_an_amount(typed: str, currency: str) -> None:
+    with pytest.raises(ValueError):
+        parse_amount(typed, currency)
+
+
+def test_parse_amount_refuses_unknown_currencies() -> None:
+    with pytest.raises(CurrencyError):
+        parse_amount("10", "GBP")
