@@ -82,5 +82,7 @@ def paid_order(
 def tickets_of(order: Order) -> list[Ticket]:
     with read_session() as session:
         return list(
-            session.exec(select(Ticket).where(Ticket.order_id == order.id).order_by(col(Ticket.seat_index))).all()
+            session.exec(
+                select(Ticket).where(Ticket.order_id == order.id).order_by(col(Ticket.seat_index))
+            ).all()
         )
