@@ -79,6 +79,10 @@ def place_order(*, form: CheckoutForm, with_pending_tickets: bool = False) -> Or
             raise NotFound("This event no longer exists.")
         _check_on_sale(ticket_type, form.language)
         _hold_seats(session, ticket_type, form.quantity, form.language)
+        # Holding the seats locked the ticket type: an organizer's edit of its price or
+        # of the event's currency is now either committed (read it) or waits for us.
+        session.refresh(ticket_type)
+        session.refresh(event)
         user, temporary_password = _customer(session, form)
         order = Order(
             number=numbers.order_number(),

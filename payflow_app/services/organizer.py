@@ -166,6 +166,11 @@ def update_event(user: SessionUser, event_id: int, form: EventForm) -> Event:
     with write_transaction() as session:
         event = owned_event(session, user, event_id)
         currency = form.currency.upper()
+        if currency != event.currency:
+            # Checkout holds seats with an UPDATE of its ticket type: locking the event's
+            # types makes a checkout in flight finish first (its order is then counted)
+            # or wait for this edit (and price its order in the new currency).
+            session.exec(select(TicketType.id).where(TicketType.event_id == event_id).with_for_update()).all()
         if currency != event.currency and seats_taken(session, event_id) > 0:
             raise InvalidInput(
                 {"currency": f"Tickets are sold in {event.currency}: the currency cannot change after sales."}
