@@ -57,6 +57,7 @@ e2e: install-test
 
 bench: install-test
 	$(PY) -m tests.bench.fulfil_bench
+	$(PY) -m tests.bench.checkin_bench
 
 test: install-test lint typecheck
 	$(BIN)/pytest

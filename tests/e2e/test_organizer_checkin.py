@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from payflow_app.seed import DEMO_PASSWORD, ORGANIZER_EMAIL
@@ -22,7 +23,7 @@ from tests.e2e.fake_camera import write_y4m
 from tests.e2e.test_ticket_journey import enter_card
 
 
-def _create_event(page: Page, title: str) -> str:
+def _create_event(page: Page, title: str, tmp_path: Path) -> str:
     """Creates the event and its ticket type; answers the event's organizer path."""
     log_in(page, ORGANIZER_EMAIL, DEMO_PASSWORD, next_path="/organizer")
     page.get_by_role("button", name="New event").click()
@@ -44,6 +45,12 @@ def _create_event(page: Page, title: str) -> str:
     table = page.get_by_role("table", name="Ticket types")
     expect(table).to_contain_text("Floor")
     expect(table).to_contain_text("45.00 zł")
+    # The event's picture: uploaded on the edit page, shown there and to customers.
+    picture = tmp_path / "poster.png"
+    Image.new("RGB", (320, 180), (79, 70, 229)).save(picture)
+    page.locator("input[type=file]").set_input_files(picture)
+    expect(page.get_by_text("Picture saved.")).to_be_visible()
+    expect(page.get_by_role("img", name=title)).to_be_visible()
     found = re.search(r"/organizer/events/\d+", page.url)
     assert found is not None
     return found.group(0)
@@ -52,6 +59,7 @@ def _create_event(page: Page, title: str) -> str:
 def _buy_two_tickets(page: Page, title: str, buyer_email: str) -> list[str]:
     page.goto("/")
     page.get_by_role("article").filter(has_text=title).get_by_role("link", name="Get tickets").click()
+    expect(page.get_by_role("img", name=title)).to_be_visible()
     page.get_by_label("Full name").fill("Grace Hopper")
     page.get_by_label("Email").fill(buyer_email)
     page.get_by_label("Phone").fill("+48 600 100 300")
@@ -82,7 +90,7 @@ def test_organizer_event_sale_check_in_csv_and_camera(
     organizer_context = browser.new_context(base_url=app_server["base"])
     organizer_context.set_default_timeout(20_000)
     organizer = organizer_context.new_page()
-    event_path = _create_event(organizer, title)
+    event_path = _create_event(organizer, title, tmp_path)
 
     customer_context = browser.new_context(base_url=app_server["base"])
     customer_context.set_default_timeout(20_000)
@@ -128,6 +136,9 @@ def test_organizer_event_sale_check_in_csv_and_camera(
     checked_line = next(line for line in csv_text.splitlines() if line.startswith(first))
     assert ",North" in checked_line
 
+    # The second ticket gets a new QR code: the camera below reads the new one.
+    organizer.get_by_role("row").filter(has_text=second).get_by_role("button", name="Reissue").click()
+    expect(organizer.get_by_text(f"Ticket {second} has a new QR code")).to_be_visible()
     dashboard.close()
     organizer_context.close()
 

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +22,7 @@ from sqlmodel import SQLModel, col, select
 
 from payflow_app.models import EmailOutbox, Event, Order, RevokedToken, Ticket, TicketType, User, pk
 from payflow_app.seed import ORGANIZER_EMAIL, seed
-from payflow_app.services import checkin, event_images, organizer, ticket_actions
+from payflow_app.services import checkin, checkout, event_images, organizer, ticket_actions
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.attendees import AttendeeFilter, attendees
 from payflow_app.services.checkin import Gate
@@ -188,6 +189,34 @@ def test_the_currency_changes_before_any_sale_but_not_after(seeded: str) -> None
     # Other edits still go through after sales.
     organizer.update_event(_acting(), event_id, _event_form(title="Warsaw Jazz Night II"))
     assert (_event(event_id).title, _event(event_id).currency) == ("Warsaw Jazz Night II", "PLN")
+
+
+def test_a_checkout_in_flight_keeps_the_event_in_its_currency(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout has held its seats but not committed when the organizer changes the
+    currency: the edit waits for it, then sees its order and refuses. Every order
+    stays in the event's currency either way."""
+    seed()
+    event_id = factories.ticket_type("Standard").event_id
+    held = threading.Event()
+    hold_seats = checkout.hold_seats
+
+    def hold_then_linger(*args: object, **kwargs: object) -> bool:
+        result = hold_seats(*args, **kwargs)  # type: ignore[arg-type]
+        held.set()
+        time.sleep(1.0)  # the organizer saves meanwhile
+        return result
+
+    monkeypatch.setattr(checkout, "hold_seats", hold_then_linger)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        buying = pool.submit(factories.order, 1)
+        assert held.wait(10)
+        with pytest.raises(InvalidInput) as refused:
+            organizer.update_event(_acting(), event_id, _event_form(currency="EUR"))
+        placed = buying.result(timeout=20)
+    assert "cannot change after sales" in refused.value.errors["currency"]
+    assert (placed.currency, _event(event_id).currency) == ("PLN", "PLN")
 
 
 # Ticket types --------------------------------------------------------------------

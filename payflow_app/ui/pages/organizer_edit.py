@@ -124,6 +124,10 @@ class EventEditState(rx.State):
             return
         self._show_event(saved)
         self.message = "Event saved."
+        if saved.currency != event.currency and self.types:
+            # Prices are kept as typed numbers of minor units: 120.00 zł becomes €120.00.
+            self.message += f" Prices are now in {saved.currency}: check each ticket type's price."
+            await self._reload_types(saved)
 
     @rx.event
     async def upload_image(self, files: list[rx.UploadFile]):
