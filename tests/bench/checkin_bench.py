@@ -9,25 +9,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+
+from tests.bench import fresh_sqlite_database
 
 N_TICKETS = int(os.environ.get("BENCH_TICKETS", "200"))  # the seeded Standard type holds 200
 GATES = 3
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="payflow-checkin-bench-"))
-    os.environ["PAYFLOW_DATABASE_URL"] = f"sqlite:///{work / 'bench.db'}"
-    os.environ["PAYFLOW_DATA_DIR"] = str(work / "data")
-    root = Path(__file__).resolve().parents[2]
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=root, check=True, capture_output=True
-    )
+    fresh_sqlite_database("payflow-checkin-bench-")
 
     from sqlmodel import func, select
 

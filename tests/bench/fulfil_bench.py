@@ -8,25 +8,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+
+from tests.bench import fresh_sqlite_database
 
 N_ORDERS = int(os.environ.get("BENCH_ORDERS", "100"))
 DUPLICATES = 4
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="payflow-bench-"))
-    os.environ["PAYFLOW_DATABASE_URL"] = f"sqlite:///{work / 'bench.db'}"
-    os.environ["PAYFLOW_DATA_DIR"] = str(work / "data")
-    root = Path(__file__).resolve().parents[2]
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=root, check=True, capture_output=True
-    )
+    fresh_sqlite_database("payflow-bench-")
 
     from sqlmodel import func, select
 
