@@ -170,6 +170,9 @@ class RevokedToken(SQLModel, table=True):
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     event_id: int = Field(foreign_key="event.id", index=True)
     nonce: str = Field(unique=True, max_length=40)  # the token's ``nonce`` claim
+    # The ticket's number when the token was revoked: a reissued ticket gets a new one,
+    # and the old number typed at a gate is refused as revoked too.
+    ticket_number: str = Field(max_length=40, index=True)
     reason: str = Field(max_length=20)  # revoked | reissued
     revoked_at: datetime = Field(default_factory=utcnow)
 

@@ -82,6 +82,7 @@ def upgrade() -> None:
     sa.Column('ticket_id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=False),
     sa.Column('nonce', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('ticket_number', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('revoked_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], ),
@@ -91,6 +92,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('revoked_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_revoked_token_event_id'), ['event_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_revoked_token_ticket_number'), ['ticket_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_revoked_token_ticket_id'), ['ticket_id'], unique=False)
 
     with op.batch_alter_table('event', schema=None) as batch_op:
@@ -126,6 +128,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('revoked_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_revoked_token_ticket_id'))
+        batch_op.drop_index(batch_op.f('ix_revoked_token_ticket_number'))
         batch_op.drop_index(batch_op.f('ix_revoked_token_event_id'))
 
     op.drop_table('revoked_token')

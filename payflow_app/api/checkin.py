@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.errors import BadRequest, domain_error_response, error_response, json_object
-from payflow_app.models import CheckInDevice, pk
+from payflow_app.models import CheckInDevice, pk, utcnow
 from payflow_app.services import checkin
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.tickets import jwks
 
 MAX_UPLOAD = 500
+OFFLINE_MAX_AGE = timedelta(days=7)
+CLOCK_SKEW = timedelta(minutes=5)  # a device's clock may run a little ahead
 DeviceHandler = Callable[[Request, CheckInDevice], Awaitable[Response]]
 
 
@@ -97,6 +99,12 @@ def _offline_scan(item: object, index: int) -> checkin.OfflineScan:
     if moment is None:
         raise InvalidInput({f"scans[{index}].scanned_at": "scanned_at must be an ISO 8601 time."})
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    now = utcnow()
+    if not now - OFFLINE_MAX_AGE <= moment <= now + CLOCK_SKEW:
+        # A device's wrong clock would otherwise become the time gates quote.
+        raise InvalidInput(
+            {f"scans[{index}].scanned_at": "scanned_at must be within the last 7 days and not in the future."}
+        )
     code = item.get("code")
     # Checked here, not when the scan is checked in: a batch is refused whole or not at all.
     if not isinstance(code, str) or not 0 < len(code.strip()) <= checkin.MAX_CODE_LENGTH:

@@ -62,9 +62,6 @@ async def issue_device(request: Request, user: SessionUser, event: Event) -> Res
     body = await json_object(request)
     name = body.get("name")
     issued = await asyncio.to_thread(
-        checkin.issue_device,
-        event_id=pk(event),
-        name=name if isinstance(name, str) else "",
-        issued_by=user.id,
+        checkin.issue_device, user, event_id=pk(event), name=name if isinstance(name, str) else ""
     )
     return JSONResponse({"id": issued.id, "name": issued.name, "token": issued.token}, status_code=201)

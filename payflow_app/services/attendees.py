@@ -1,4 +1,5 @@
-"""An event's orders and attendees: one line per ticket (the buyer is its holder),
+"""An event's orders and attendees: one line per ticket (the buyer is its holder), and
+one per order that has no tickets yet (awaiting payment, cancelled, expired),
 searched by name, email, order number or ticket number, filtered by order status,
 ticket type and check-in, and exported as CSV."""
 
@@ -66,29 +67,32 @@ class Attendee:
 def attendees(
     event_id: int, where: AttendeeFilter = AttendeeFilter(), *, limit: int | None = 500
 ) -> list[Attendee]:
+    # From the orders: one paid by card has no tickets until it is fulfilled, and an
+    # order awaiting payment or cancelled is listed too (its ticket columns empty).
     query = (
-        select(Ticket, Order, User, CheckIn)
-        .join(Order, col(Order.id) == Ticket.order_id)
+        select(Order, User, Ticket, CheckIn)
         .join(User, col(User.id) == Order.user_id)
+        .outerjoin(Ticket, col(Ticket.order_id) == Order.id)
         .outerjoin(CheckIn, col(CheckIn.ticket_id) == Ticket.id)
         .where(Order.event_id == event_id)
         .order_by(col(Order.id).desc(), col(Ticket.seat_index))
     )
     text = where.search.strip().lower()
     if text:
-        pattern = f"%{text}%"
+        # A typed % or _ is a character to find, not a wildcard.
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
             or_(
-                func.lower(User.full_name).like(pattern),
-                func.lower(User.email).like(pattern),
-                func.lower(Order.number).like(pattern),
-                func.lower(Ticket.number).like(pattern),
+                *(
+                    func.lower(column).like(pattern, escape="\\")
+                    for column in (User.full_name, User.email, Order.number, Ticket.number)
+                )
             )
         )
     if where.status:
         query = query.where(Order.status == where.status)
     if where.ticket_type_id is not None:
-        query = query.where(Ticket.ticket_type_id == where.ticket_type_id)
+        query = query.where(Order.ticket_type_id == where.ticket_type_id)
     if where.checked_in == "yes":
         query = query.where(col(CheckIn.id).is_not(None))
     elif where.checked_in == "no":
@@ -102,17 +106,17 @@ def attendees(
         )
     return [
         Attendee(
-            ticket_number=ticket.number,
+            ticket_number=ticket.number if ticket else "",
             holder=user.full_name,
             email=user.email,
-            ticket_type=type_names.get(ticket.ticket_type_id, ""),
+            ticket_type=type_names.get(order.ticket_type_id, ""),
             order_number=order.number,
             order_status=order.status,
-            ticket_status=ticket.status,
+            ticket_status=ticket.status if ticket else "",
             checked_in_at=check_in.scanned_at if check_in else None,
             gate=check_in.gate if check_in else "",
         )
-        for ticket, order, user, check_in in rows
+        for order, user, ticket, check_in in rows
     ]
 
 

@@ -45,7 +45,7 @@ def _view(event: Event, types: list[TicketType], lang: str) -> EventView:
             price=format_money(t.price_minor, event.currency, lang),
             price_minor=t.price_minor,
             remaining=max(0, t.capacity - t.reserved),
-            sale=sale_state(t),
+            sale=sale_state(t, event_starts_at=event.starts_at),
             sales_start=format_datetime(t.sales_start_at, lang) if t.sales_start_at else "",
         )
         for t in types

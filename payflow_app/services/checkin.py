@@ -21,6 +21,7 @@ upload sent twice is answered from the first time and changes nothing.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -43,13 +44,17 @@ from payflow_app.models import (
     utcnow,
 )
 from payflow_app.services import notify
+from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import lock, read_session, write_transaction
-from payflow_app.services.errors import InvalidInput
+from payflow_app.services.errors import InvalidInput, NotFound
+from payflow_app.services.organizer import owned_event
 from payflow_app.services.states import OrderStatus
 from payflow_app.services.tickets import InvalidTicketToken, verify_ticket_token
 
 PAID = (OrderStatus.PAID, OrderStatus.FULFILLED)
 DEVICE_TOKEN_PREFIX = "pfd_"
+# What a typed ticket number can look like (``numbers.ticket_number``: TKT-<time>-<code>).
+TICKET_NUMBER = re.compile(r"[A-Z0-9-]{1,40}")
 MAX_CODE_LENGTH = 2000  # a ticket's QR token is far shorter
 
 
@@ -159,6 +164,8 @@ def _check_in(gate: Gate, code: str, scanned_at: datetime | None, nonce: str | N
         raise InvalidInput({"code": "Scan a QR code or type a ticket number."})
     if len(code) > MAX_CODE_LENGTH:
         raise InvalidInput({"code": "This is not a payflow ticket."})
+    # Names and operators come from devices and a browser's storage: cut to the columns.
+    gate = replace(gate, name=gate.name.strip()[:80] or "Main gate", operator=gate.operator.strip()[:200])
     claims = None
     if looks_like_token(code):
         try:
@@ -168,15 +175,19 @@ def _check_in(gate: Gate, code: str, scanned_at: datetime | None, nonce: str | N
         number = claims.ticket_number
     else:
         number = code.upper()
+        if not TICKET_NUMBER.fullmatch(number):
+            return _record(gate, number[:40], ScanResult(Reason.UNKNOWN_TICKET), scanned_at, nonce)
     with write_transaction() as session:
         if nonce is not None and (earlier := _uploaded(session, gate, nonce)) is not None:
             return earlier
-        ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
+        ticket, listed = _scanned_ticket(session, number, claims.nonce if claims else None)
         if ticket is None:
             reason = Reason.FORGED if claims is not None else Reason.UNKNOWN_TICKET
             return _record_in(session, gate, ScanResult(reason, ticket_number=number), scanned_at, nonce)
         ticket = lock(session, Ticket, pk(ticket))
-        result = _redeem(session, gate, ticket, token=code if claims else None, scanned_at=scanned_at)
+        result = _redeem(
+            session, gate, ticket, token=code if claims else None, listed=listed, scanned_at=scanned_at
+        )
         result = _record_in(session, gate, result, scanned_at, nonce)
     if result.ok:
         notify.publish(checkins_topic(gate.event_id))
@@ -188,8 +199,28 @@ def checkins_topic(event_id: int) -> str:
     return f"checkins:{event_id}"
 
 
+def _scanned_ticket(session: Session, number: str, nonce: str | None) -> tuple[Ticket | None, bool]:
+    """The ticket a scan names, and whether what was scanned is on the revocation list:
+    a replaced QR token by its nonce, a replaced ticket number (reissued tickets get a
+    new one) by itself."""
+    listed = session.exec(
+        select(RevokedToken).where(
+            RevokedToken.nonce == nonce if nonce is not None else RevokedToken.ticket_number == number
+        )
+    ).first()
+    if listed is not None:
+        return session.get(Ticket, listed.ticket_id), True
+    return session.exec(select(Ticket).where(Ticket.number == number)).first(), False
+
+
 def _redeem(
-    session: Session, gate: Gate, ticket: Ticket, *, token: str | None, scanned_at: datetime | None
+    session: Session,
+    gate: Gate,
+    ticket: Ticket,
+    *,
+    token: str | None,
+    listed: bool,
+    scanned_at: datetime | None,
 ) -> ScanResult:
     order = session.get(Order, ticket.order_id)
     ticket_type = session.get(TicketType, ticket.ticket_type_id)
@@ -203,9 +234,9 @@ def _redeem(
         holder=holder.full_name if holder else "",
         ticket_type=ticket_type.name,
     )
-    if ticket.status == "revoked" or (token is not None and token != ticket.qr_token):
-        # A token replaced by a reissue is on the revocation list; one that is neither
-        # current nor listed was never this ticket's — both admit nobody.
+    if listed or ticket.status == "revoked" or (token is not None and token != ticket.qr_token):
+        # Listed: revoked or replaced by a reissue. A token neither current nor listed
+        # was never this ticket's. None of them admits anyone.
         return replace(found, reason=Reason.REVOKED)
     if order.status not in PAID or ticket.status != "valid":
         return replace(found, reason=Reason.UNPAID)
@@ -321,7 +352,8 @@ class IssuedDevice:
     token: str  # shown once
 
 
-def issue_device(*, event_id: int, name: str, issued_by: int) -> IssuedDevice:
+def issue_device(user: SessionUser, *, event_id: int, name: str) -> IssuedDevice:
+    """A scanning device for one of ``user``'s events (NotFound for anyone else's)."""
     name = name.strip()
     if not name:
         raise InvalidInput({"name": "Name the gate this device stands at."})
@@ -329,16 +361,21 @@ def issue_device(*, event_id: int, name: str, issued_by: int) -> IssuedDevice:
         raise InvalidInput({"name": "Keep the gate's name under 80 characters."})
     token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
     with write_transaction() as session:
-        device = CheckInDevice(event_id=event_id, name=name, token_hash=_hash(token), issued_by=issued_by)
+        owned_event(session, user, event_id)
+        device = CheckInDevice(event_id=event_id, name=name, token_hash=_hash(token), issued_by=user.id)
         session.add(device)
         session.flush()
         return IssuedDevice(id=pk(device), name=name, token=token)
 
 
-def revoke_device(*, event_id: int, device_id: int) -> bool:
+def revoke_device(user: SessionUser, *, event_id: int, device_id: int) -> bool:
+    """Stops a device of ``user``'s event; False when it was already stopped."""
     with write_transaction() as session:
+        owned_event(session, user, event_id)
         device = session.get(CheckInDevice, device_id)
-        if device is None or device.event_id != event_id or device.revoked_at is not None:
+        if device is None or device.event_id != event_id:
+            raise NotFound("This event has no such device.")
+        if device.revoked_at is not None:
             return False
         device.revoked_at = utcnow()
         return True

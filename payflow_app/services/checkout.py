@@ -77,7 +77,7 @@ def place_order(*, form: CheckoutForm, with_pending_tickets: bool = False) -> Or
         event = session.get(Event, ticket_type.event_id)
         if event is None:
             raise NotFound("This event no longer exists.")
-        _check_on_sale(ticket_type, form.language)
+        _check_on_sale(ticket_type, event, form.language)
         _hold_seats(session, ticket_type, form.quantity, form.language)
         # Holding the seats locked the ticket type: an organizer's edit of its price or
         # of the event's currency is now either committed (read it) or waits for us.
@@ -121,18 +121,22 @@ def _queue_welcome(session: Session, order: Order, user: User, password: str) ->
     )
 
 
-def sale_state(ticket_type: TicketType, now: datetime | None = None) -> str:
-    """``on_sale``, ``not_yet`` (before its sale window) or ``ended`` (after it)."""
+def sale_state(
+    ticket_type: TicketType, now: datetime | None = None, *, event_starts_at: datetime | None = None
+) -> str:
+    """``on_sale``, ``not_yet`` (before its sale window) or ``ended`` (after it). A
+    window without an end closes when the event starts."""
     now = now or utcnow()
+    end = ticket_type.sales_end_at or event_starts_at
     if ticket_type.sales_start_at is not None and now < ticket_type.sales_start_at:
         return "not_yet"
-    if ticket_type.sales_end_at is not None and now >= ticket_type.sales_end_at:
+    if end is not None and now >= end:
         return "ended"
     return "on_sale"
 
 
-def _check_on_sale(ticket_type: TicketType, lang: str) -> None:
-    state = sale_state(ticket_type)
+def _check_on_sale(ticket_type: TicketType, event: Event, lang: str) -> None:
+    state = sale_state(ticket_type, event_starts_at=event.starts_at)
     if state == "not_yet":
         assert ticket_type.sales_start_at is not None
         when = format_datetime(ticket_type.sales_start_at, lang)

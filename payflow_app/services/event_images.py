@@ -15,6 +15,7 @@ from payflow_app.services.errors import InvalidInput
 from payflow_app.settings import get_settings
 
 MAX_BYTES = 5 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # a small file can declare a huge image (a decompression bomb)
 FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}
 _NAME = re.compile(r"^[A-Za-z0-9_-]{16,40}\.(png|jpg|webp)$")
 
@@ -32,8 +33,13 @@ def store(data: bytes) -> str:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
             kind = FORMATS.get(image.format or "")
+            pixels = image.width * image.height
+    except Image.DecompressionBombError:
+        kind, pixels = None, MAX_PIXELS + 1
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        kind = None
+        kind, pixels = None, 0
+    if pixels > MAX_PIXELS:
+        raise InvalidInput({"image": "The picture is larger than 40 megapixels."})
     if kind is None:
         raise InvalidInput({"image": "Upload a PNG, JPEG or WebP picture."})
     name = f"{secrets.token_urlsafe(16)}.{kind[0]}"
@@ -45,7 +51,7 @@ def store(data: bytes) -> str:
 
 def load(name: str) -> tuple[bytes, str] | None:
     """The picture's bytes and media type; None for a name that is not one of ours."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         return None
     path = _folder() / name
     if not path.is_file():

@@ -23,7 +23,7 @@ from payflow_app.models import Event, Order, TicketType, utcnow
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.money import EXPONENTS, CurrencyError, parse_amount
+from payflow_app.services.money import EXPONENTS, CurrencyError, format_money, parse_amount
 from payflow_app.services.states import OrderStatus
 
 ORGANIZER_ROLES = ("organizer", "admin")
@@ -158,6 +158,24 @@ def sales_summary(event_id: int) -> tuple[int, int]:
     return int(sold), int(capacity)
 
 
+def _reprice(session: Session, event_id: int, old: str, new: str) -> None:
+    """Prices keep the amount the organizer typed (120.00 zł → €120.00, ¥1,500 →
+    1,500.00 zł); a price with decimals the new currency has not is refused."""
+    old_exp, new_exp = EXPONENTS[old], EXPONENTS[new]
+    if old_exp == new_exp:
+        return
+    for ticket_type in session.exec(select(TicketType).where(TicketType.event_id == event_id)).all():
+        scaled, rest = divmod(ticket_type.price_minor * 10**new_exp, 10**old_exp)
+        if rest:
+            raise InvalidInput(
+                {
+                    "currency": f"{ticket_type.name} costs {format_money(ticket_type.price_minor, old)}: {new} has "
+                    f"no decimals for it. Round its price first."
+                }
+            )
+        ticket_type.price_minor = scaled
+
+
 def update_event(user: SessionUser, event_id: int, form: EventForm) -> Event:
     errors, starts_at = _event_errors(form)
     if errors:
@@ -171,10 +189,14 @@ def update_event(user: SessionUser, event_id: int, form: EventForm) -> Event:
             # types makes a checkout in flight finish first (its order is then counted)
             # or wait for this edit (and price its order in the new currency).
             session.exec(select(TicketType.id).where(TicketType.event_id == event_id).with_for_update()).all()
-        if currency != event.currency and seats_taken(session, event_id) > 0:
-            raise InvalidInput(
-                {"currency": f"Tickets are sold in {event.currency}: the currency cannot change after sales."}
-            )
+        if currency != event.currency:
+            if seats_taken(session, event_id) > 0:
+                raise InvalidInput(
+                    {
+                        "currency": f"Tickets are sold in {event.currency}: the currency cannot change after sales."
+                    }
+                )
+            _reprice(session, event_id, event.currency, currency)
         event.title, event.description, event.venue = (
             form.title.strip(),
             form.description.strip(),

@@ -2,8 +2,9 @@
 
 Each action locks the ticket row and is idempotent: the email it queues has a
 template key unique to that action (one revocation per ticket, one reissue per new
-QR token, one resend per ticket per minute), so a double click or a retried request
-never emails the holder twice. A revoked or replaced QR token goes on the event's
+QR token, one resend per ticket per minute; a reissue replaces the ticket's number, and
+a second reissue of the old number changes nothing), so a double click or a retried
+request never emails the holder twice. A revoked or replaced QR token goes on the event's
 revocation list (:class:`RevokedToken`), which offline scanners download.
 """
 
@@ -11,18 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jose import JWTError, jwt
 from sqlmodel import Session, select
 
 from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import ticket_revoked_email
 from payflow_app.models import Event, Order, RevokedToken, Ticket, User, pk, utcnow
-from payflow_app.services import notify
+from payflow_app.services import notify, numbers
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import lock, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.kinds import queue_tickets_email
 from payflow_app.services.organizer import owned_event
-from payflow_app.services.tickets import InvalidTicketToken, sign_ticket_token, verify_ticket_token
+from payflow_app.services.tickets import sign_ticket_token
 
 
 class TicketActionRefused(DomainError):
@@ -45,7 +47,14 @@ class _Held:
 
 def _hold(session: Session, user: SessionUser, number: str) -> _Held:
     """The ticket, locked, if it belongs to one of ``user``'s events."""
-    found = session.exec(select(Ticket).where(Ticket.number == number.strip().upper())).first()
+    number = number.strip().upper()
+    found = session.exec(select(Ticket).where(Ticket.number == number)).first()
+    if found is None:
+        # A number a reissue replaced still names its ticket (a second click, an old page).
+        replaced = session.exec(
+            select(RevokedToken.ticket_id).where(RevokedToken.ticket_number == number)
+        ).first()
+        found = session.get(Ticket, replaced) if replaced is not None else None
     order = session.get(Order, found.order_id) if found else None
     if found is None or order is None or order.event_id is None:
         raise NotFound("No ticket of your events has this number.")
@@ -56,9 +65,11 @@ def _hold(session: Session, user: SessionUser, number: str) -> _Held:
 
 
 def _nonce(token: str) -> str | None:
+    """A stored token's nonce, read without checking the signature: a token signed with
+    a key since rotated must still go on the revocation list."""
     try:
-        return verify_ticket_token(token).nonce
-    except InvalidTicketToken:
+        return str(jwt.get_unverified_claims(token)["nonce"])
+    except (JWTError, KeyError):
         return None
 
 
@@ -66,7 +77,13 @@ def _revoke_token(session: Session, held: _Held, reason: str) -> None:
     nonce = _nonce(held.ticket.qr_token)
     if nonce is not None:
         session.add(
-            RevokedToken(ticket_id=pk(held.ticket), event_id=pk(held.event), nonce=nonce, reason=reason)
+            RevokedToken(
+                ticket_id=pk(held.ticket),
+                event_id=pk(held.event),
+                nonce=nonce,
+                ticket_number=held.ticket.number,
+                reason=reason,
+            )
         )
 
 
@@ -131,14 +148,20 @@ def revoke(user: SessionUser, number: str, *, reason: str) -> ActionResult:
 
 
 def reissue(user: SessionUser, number: str) -> ActionResult:
-    """A new QR code for the same ticket; the old one goes on the revocation list.
-    A check-in already made stays: reissuing does not let a ticket in twice."""
+    """The seat gets a new ticket number and QR code; the old ones go on the revocation
+    list (the old email can be shown, or its number typed, at no gate). A check-in
+    already made stays: reissuing does not let a ticket in twice. Reissuing a number
+    already replaced changes nothing (a double click reissues once)."""
+    number = number.strip().upper()
     with write_transaction() as session:
         held = _hold(session, user, number)
         _issued(held)
         if held.ticket.status == "revoked":
             raise TicketActionRefused("A revoked ticket cannot be reissued.")
+        if held.ticket.number != number:
+            return ActionResult(f"Ticket {number} was already reissued as {held.ticket.number}.", False)
         _revoke_token(session, held, "reissued")
+        held.ticket.number = numbers.ticket_number()
         held.ticket.qr_token = sign_ticket_token(ticket_number=held.ticket.number, event_id=pk(held.event))
         new_nonce = _nonce(held.ticket.qr_token)
         queue_tickets_email(
@@ -151,5 +174,6 @@ def reissue(user: SessionUser, number: str) -> ActionResult:
         )
     notify.order_changed(pk(held.order), user_id=held.holder.id)
     return ActionResult(
-        f"Ticket {held.ticket.number} has a new QR code, emailed to {held.holder.email}.", True
+        f"Ticket {number} is replaced by {held.ticket.number} with a new QR code, emailed to {held.holder.email}.",
+        True,
     )

@@ -141,7 +141,7 @@ def test_check_in_refuses_requests_without_a_live_device_token(
     ticket = factories.tickets_of(factories.paid_order())[0]
     revoked = _issue_device(organizer_http, _jazz_night(), "Old gate")
     device_id = _device_id(revoked)
-    assert checkin.revoke_device(event_id=_jazz_night(), device_id=device_id)
+    assert checkin.revoke_device(_session_user(ORGANIZER), event_id=_jazz_night(), device_id=device_id)
     live = _issue_device(organizer_http, _jazz_night())
     refused_headers: list[dict[str, str]] = [
         {},
@@ -152,7 +152,9 @@ def test_check_in_refuses_requests_without_a_live_device_token(
         {"Authorization": f"Bearer {revoked}"},
     ]
     scan_now = {"code": ticket.qr_token}
-    upload = {"scans": [{"nonce": "scan-0001", "code": ticket.qr_token, "scanned_at": "2030-05-01T19:00"}]}
+    upload = {
+        "scans": [{"nonce": "scan-0001", "code": ticket.qr_token, "scanned_at": _an_hour_ago().isoformat()}]
+    }
     for headers in refused_headers:
         for method, path, body in (
             ("POST", "/api/checkin", scan_now),
@@ -263,9 +265,13 @@ def test_revoked_and_replaced_qr_codes_are_refused_and_listed(
     acting = _session_user(ORGANIZER)
     ticket_actions.revoke(acting, revoked.number, reason="Chargeback")
     ticket_actions.reissue(acting, reissued.number)
-    new_token = _ticket(reissued.number).qr_token
+    with read_session() as session:
+        replacement = session.get(Ticket, reissued.id)
+    assert replacement is not None and replacement.number != reissued.number
+    new_token = replacement.qr_token
 
-    for code in (revoked.qr_token, revoked.number, reissued.qr_token):
+    # The old QR and the old number of the reissued ticket admit nobody either.
+    for code in (revoked.qr_token, revoked.number, reissued.qr_token, reissued.number):
         answer = _scan(http, device, code)
         assert (answer["ok"], answer["reason"]) == (False, "revoked"), code
     assert _scan(http, device, new_token)["reason"] == "valid"
@@ -309,11 +315,20 @@ def test_a_device_of_another_organizers_event_cannot_let_their_tickets_in(
 def test_an_offline_upload_sent_twice_counts_once(http: httpx.Client, organizer_http: httpx.Client) -> None:
     device = _issue_device(organizer_http, _jazz_night(), "East gate")
     first_ticket, second_ticket = factories.tickets_of(factories.paid_order(quantity=2))
-    doors = datetime(2030, 5, 1, 19, 0, tzinfo=UTC)
+    doors = _an_hour_ago()
     scans = [
         {"nonce": "east-0001", "code": first_ticket.qr_token, "scanned_at": doors.isoformat()},
-        {"nonce": "east-0002", "code": first_ticket.qr_token, "scanned_at": "2030-05-01T19:00:07Z"},
-        {"nonce": "east-0003", "code": second_ticket.number, "scanned_at": "2030-05-01T19:01:00"},
+        {
+            "nonce": "east-0002",
+            "code": first_ticket.qr_token,
+            "scanned_at": (doors + timedelta(seconds=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        # No zone: read as UTC.
+        {
+            "nonce": "east-0003",
+            "code": second_ticket.number,
+            "scanned_at": f"{doors + timedelta(minutes=1):%Y-%m-%dT%H:%M:%S}",
+        },
     ]
 
     def upload() -> list[dict[str, Any]]:
@@ -347,11 +362,15 @@ def test_an_offline_upload_sent_twice_counts_once(http: httpx.Client, organizer_
     # Each ticket redeemed once, at the time the device scanned it, not the upload's.
     assert [(c.ticket_id, c.scanned_at) for c in check_ins] == [
         (first_ticket.id, doors),
-        (second_ticket.id, datetime(2030, 5, 1, 19, 1, tzinfo=UTC)),
+        (second_ticket.id, doors + timedelta(minutes=1)),
     ]
 
 
-GOOD_SCAN = {"nonce": "west-0001", "code": "", "scanned_at": "2030-05-01T19:00:00+00:00"}
+def _an_hour_ago() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+GOOD_SCAN = {"nonce": "west-0001", "code": "", "scanned_at": _an_hour_ago().isoformat()}
 BadBody = Callable[[dict[str, str]], object]
 INVALID_UPLOADS: list[tuple[str, BadBody, str]] = [
     ("no scans", lambda good: {}, "scans"),
@@ -367,6 +386,25 @@ INVALID_UPLOADS: list[tuple[str, BadBody, str]] = [
     (
         "bad scanned_at",
         lambda good: {"scans": [good, {**good, "nonce": "west-0002", "scanned_at": "yesterday"}]},
+        "scans[1].scanned_at",
+    ),
+    (
+        "scanned in the future (a wrong clock)",
+        lambda good: {"scans": [good, {**good, "nonce": "west-0002", "scanned_at": "2099-01-01T19:00:00Z"}]},
+        "scans[1].scanned_at",
+    ),
+    (
+        "scanned weeks ago",
+        lambda good: {
+            "scans": [
+                good,
+                {
+                    **good,
+                    "nonce": "west-0002",
+                    "scanned_at": (_an_hour_ago() - timedelta(days=30)).isoformat(),
+                },
+            ]
+        },
         "scans[1].scanned_at",
     ),
     ("short nonce", lambda good: {"scans": [good, {**good, "nonce": "w2"}]}, "scans[1].nonce"),

@@ -190,7 +190,7 @@ def test_an_offline_upload_sent_twice_counts_once(any_db: str) -> None:
     seed()
     event_id, _ = _event_ids()
     tickets = factories.tickets_of(factories.paid_order(quantity=2))
-    device = checkin.issue_device(event_id=event_id, name="East", issued_by=_organizer().id)
+    device = checkin.issue_device(_organizer(), event_id=event_id, name="East")
     gate = Gate(event_id=event_id, name="East", operator="device East", device_id=device.id)
     earlier = utcnow() - timedelta(minutes=20)
     batch = [
@@ -213,8 +213,23 @@ def test_an_offline_upload_sent_twice_counts_once(any_db: str) -> None:
 
 def test_a_revoked_device_token_is_refused(seeded: str) -> None:
     event_id, _ = _event_ids()
-    device = checkin.issue_device(event_id=event_id, name="West", issued_by=_organizer().id)
+    device = checkin.issue_device(_organizer(), event_id=event_id, name="West")
     assert checkin.device_for_token(device.token) is not None
     assert checkin.device_for_token(device.token + "x") is None
-    assert checkin.revoke_device(event_id=event_id, device_id=device.id)
+    assert checkin.revoke_device(_organizer(), event_id=event_id, device_id=device.id)
     assert checkin.device_for_token(device.token) is None
+
+
+def test_anything_that_is_not_a_ticket_number_is_unknown_and_long_input_is_cut_to_fit(any_db: str) -> None:
+    """PostgreSQL enforces column lengths: a long typed code or gate name must not fail."""
+    seed()
+    event_id, _ = _event_ids()
+    long_gate = Gate(event_id=event_id, name="G" * 300, operator="O" * 500)
+    for typed in ("X" * 41, "TKT 1 <script>", "T" * 1500):
+        assert checkin.check_in(long_gate, typed).reason is Reason.UNKNOWN_TICKET
+    with read_session() as session:
+        scans = session.exec(select(CheckInScan)).all()
+    assert len(scans) == 3
+    assert all(
+        len(s.gate) == 80 and len(s.operator) == 200 and len(s.ticket_number or "") <= 40 for s in scans
+    )

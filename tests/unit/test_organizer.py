@@ -421,20 +421,36 @@ def test_a_revocation_needs_a_reason_the_holder_is_told(seeded: str) -> None:
         ticket_actions.resend(_acting(), ticket.number)
 
 
-def test_a_reissue_replaces_the_qr_code_keeps_the_number_and_lists_the_old_one(seeded: str) -> None:
+def test_a_reissue_replaces_number_and_qr_code_lists_the_old_ones_and_happens_once(seeded: str) -> None:
     order = factories.paid_order()
     old = factories.tickets_of(order)[0]
     result = ticket_actions.reissue(_acting(), old.number.lower())
     assert result.changed
-    new = _ticket(old.number)
-    assert new.qr_token != old.qr_token and new.status == "valid"
+    (new,) = factories.tickets_of(order)
+    assert (new.id, new.seat_index, new.status) == (old.id, old.seat_index, "valid")
+    assert new.number != old.number and new.qr_token != old.qr_token
+    assert f"Ticket {old.number} is replaced by {new.number}" in result.message
     old_claims, new_claims = verify_ticket_token(old.qr_token), verify_ticket_token(new.qr_token)
-    assert (new_claims.ticket_number, new_claims.event_id) == (old.number, order.event_id)
-    assert [(r.nonce, r.reason) for r in _revoked_tokens()] == [(old_claims.nonce, "reissued")]
+    assert (new_claims.ticket_number, new_claims.event_id) == (new.number, order.event_id)
+    assert [(r.nonce, r.ticket_number, r.reason) for r in _revoked_tokens()] == [
+        (old_claims.nonce, old.number, "reissued")
+    ]
     (email,) = _emails(pk(order), "reissued:")
     assert email.template == f"reissued:{old.id}:{new_claims.nonce}"
     tokens = [image["qr_token"] for image in json.loads(email.inline_images)]
     assert tokens == [new.qr_token]
+
+    # A second click on the old number (the page still shows it) changes nothing.
+    again = ticket_actions.reissue(_acting(), old.number)
+    assert not again.changed and new.number in again.message
+    assert factories.tickets_of(order)[0].qr_token == new.qr_token
+    assert len(_emails(pk(order), "reissued:")) == 1
+
+    # At the gate: the old QR and the old number are revoked, the new ones admit.
+    gate = Gate(event_id=order.event_id or 0, name="North", operator="Olga")
+    assert checkin.check_in(gate, old.qr_token).reason is checkin.Reason.REVOKED
+    assert checkin.check_in(gate, old.number).reason is checkin.Reason.REVOKED
+    assert checkin.check_in(gate, new.number).reason is checkin.Reason.VALID
 
 
 def test_a_resend_emails_once_per_minute(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -581,6 +597,20 @@ def test_attendees_are_filtered_by_order_status_type_and_check_in(seeded: str) -
     assert attendees(factories.ticket_type("Regular").event_id) == []
 
 
+def test_orders_without_tickets_are_listed_and_a_typed_wildcard_matches_itself(seeded: str) -> None:
+    paid = factories.paid_order()
+    waiting = factories.order(quantity=2, email="waiting@example.com")  # card orders get tickets when paid
+    event_id = factories.ticket_type("Standard").event_id
+    rows = attendees(event_id)
+    by_order = {a.order_number: a for a in rows}
+    assert (by_order[waiting.number].ticket_number, by_order[waiting.number].order_status) == ("", "pending")
+    assert [a.order_number for a in attendees(event_id, AttendeeFilter(status="pending"))] == [waiting.number]
+    assert len(rows) == 2  # one line for the paid ticket, one for the order still waiting
+    assert paid.number in by_order
+    assert attendees(event_id, AttendeeFilter(search="%")) == []
+    assert attendees(event_id, AttendeeFilter(search="_")) == []
+
+
 # Pictures ------------------------------------------------------------------------
 
 
@@ -633,3 +663,19 @@ def test_load_serves_only_names_it_gave_out(sqlite_db: str) -> None:
         "A" * 20 + ".png",  # well formed, never stored
     ):
         assert event_images.load(asked) is None, asked
+
+
+def test_a_small_file_declaring_a_huge_picture_is_refused(sqlite_db: str) -> None:
+    bomb = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(bomb, format="PNG")  # 81 megapixels in a few kB
+    assert len(bomb.getvalue()) < 100_000
+    with pytest.raises(InvalidInput) as refused:
+        event_images.store(bomb.getvalue())
+    assert refused.value.errors == {"image": "The picture is larger than 40 megapixels."}
+
+
+def test_a_sale_window_without_an_end_closes_when_the_event_starts(seeded: str) -> None:
+    standard = factories.ticket_type("Standard")
+    starts = _event(standard.event_id).starts_at
+    assert sale_state(standard, starts - timedelta(minutes=1), event_starts_at=starts) == "on_sale"
+    assert sale_state(standard, starts, event_starts_at=starts) == "ended"

@@ -41,16 +41,32 @@ async def open_event(state: rx.State) -> tuple[SessionUser, Event] | EventSpec |
     ``title``. Answers (organizer, event) when the page can show, the login redirect
     to return, or None (the page shows its refusal or "not found")."""
     user = await require_organizer(state)
-    if not isinstance(user, SessionUser):
-        state.allowed, state.refused = False, user is None
-        return user
-    state.allowed, state.refused = True, False
-    event = await route_event(state, user)
-    state.missing = event is None
-    if event is None:
-        return None
+    event = await route_event(state, user) if isinstance(user, SessionUser) else None
+    if not isinstance(user, SessionUser) or event is None:
+        # Nothing another organizer's (or an earlier) visit left in this tab's state
+        # may reach this page: every var goes back to its default.
+        state.reset()
+        state.allowed = isinstance(user, SessionUser)
+        state.refused, state.missing = user is None, state.allowed
+        return None if isinstance(user, SessionUser) else user
+    state.allowed, state.refused, state.missing = True, False, False
     state.event_id, state.title = str(pk(event)), event.title
     return user, event
+
+
+async def acting_on_event(state: rx.State) -> tuple[SessionUser, Event] | None:
+    """For an event page's actions: the organizer and the route's event, checked again
+    (a session can end, a tab can be reused); None when either is gone."""
+    user = await current_organizer(state)
+    event = await route_event(state, user) if user is not None else None
+    return (user, event) if user is not None and event is not None else None
+
+
+async def event_gone(state: rx.State) -> EventSpec | None:
+    """An action found the organizer or the event gone: the page shows its refusal
+    (its data cleared, as :func:`open_event` does); the login redirect, if any."""
+    opened = await open_event(state)
+    return None if isinstance(opened, tuple) else opened
 
 
 async def current_organizer(state: rx.State) -> SessionUser | None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from payflow_app.models import pk
 from payflow_app.services import attendees, organizer, ticket_actions
@@ -19,7 +20,8 @@ from payflow_app.services.errors import DomainError
 from payflow_app.services.states import OrderStatus
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.components.organizer import (
-    current_organizer,
+    acting_on_event,
+    event_gone,
     event_tabs,
     guarded,
     open_event,
@@ -55,12 +57,12 @@ class AttendeesState(rx.State):
         query = self.router.url.query_parameters
         self.filters = {name: str(query.get(name, "")) for name in FILTER_FIELDS}
         self.filters_key += 1
-        await self._reload()
+        await self._reload(pk(event))
         return None
 
-    async def _reload(self) -> None:
+    async def _reload(self, event_id: int) -> None:
         where = attendees.filter_from(self.filters)
-        found = await asyncio.to_thread(attendees.attendees, int(self.event_id), where)
+        found = await asyncio.to_thread(attendees.attendees, event_id, where)
         self.rows = [
             {
                 "number": a.ticket_number,
@@ -78,39 +80,41 @@ class AttendeesState(rx.State):
             for a in found
         ]
         chosen = {k: v for k, v in self.filters.items() if v}
-        self.csv_href = f"/api/organizer/events/{self.event_id}/attendees.csv" + (
+        self.csv_href = f"/api/organizer/events/{event_id}/attendees.csv" + (
             "?" + urlencode(chosen) if chosen else ""
         )
 
     @rx.event
     async def search(self, data: dict[str, str]):
-        if await current_organizer(self) is None:
-            self.refused, self.allowed = True, False
-            return
+        acting = await acting_on_event(self)
+        if acting is None:
+            return await event_gone(self)
         self.filters = {name: str(data.get(name, "")).strip() for name in FILTER_FIELDS}
         self.message = self.error = ""
-        await self._reload()
+        await self._reload(pk(acting[1]))
+        return None
 
-    async def _act(self, work: Callable[[SessionUser], ticket_actions.ActionResult]) -> None:
-        user = await current_organizer(self)
-        if user is None:
-            self.refused, self.allowed = True, False
-            return
+    async def _act(self, work: Callable[[SessionUser], ticket_actions.ActionResult]) -> EventSpec | None:
+        acting = await acting_on_event(self)
+        if acting is None:
+            return await event_gone(self)
+        user, event = acting
         self.message = self.error = ""
         try:
             result = await asyncio.to_thread(work, user)
             self.message = result.message
         except DomainError as exc:
             self.error = exc.message
-        await self._reload()
+        await self._reload(pk(event))
+        return None
 
     @rx.event
     async def resend(self, number: str):
-        await self._act(lambda user: ticket_actions.resend(user, number))
+        return await self._act(lambda user: ticket_actions.resend(user, number))
 
     @rx.event
     async def reissue(self, number: str):
-        await self._act(lambda user: ticket_actions.reissue(user, number))
+        return await self._act(lambda user: ticket_actions.reissue(user, number))
 
     @rx.event
     def ask_revoke(self, number: str) -> None:
@@ -119,9 +123,10 @@ class AttendeesState(rx.State):
     @rx.event
     async def revoke(self, data: dict[str, str]):
         number, reason = self.revoking, data.get("reason", "")
-        await self._act(lambda user: ticket_actions.revoke(user, number, reason=reason))
+        gone = await self._act(lambda user: ticket_actions.revoke(user, number, reason=reason))
         if not self.error:
             self.revoking = ""
+        return gone
 
 
 def _filters() -> rx.Component:

@@ -11,22 +11,23 @@ import asyncio
 import time
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from payflow_app.models import pk
 from payflow_app.services import checkin
 from payflow_app.services.errors import InvalidInput
 from payflow_app.ui.components.layout import page
 from payflow_app.ui.components.organizer import (
-    current_organizer,
+    acting_on_event,
+    event_gone,
     event_tabs,
     guarded,
     open_event,
-    route_event,
 )
 from payflow_app.ui.components.qr_scanner import qr_scanner
 
 # The camera sees the same QR again as soon as it is resumed: ignore it for a while.
-SAME_CODE_QUIET_SECONDS = 5.0
+SAME_CODE_QUIET_SECONDS = 30.0
 
 
 class GateState(rx.State):
@@ -74,34 +75,37 @@ class GateState(rx.State):
         if self.busy or (code == self._last_code and now - self._last_at < SAME_CODE_QUIET_SECONDS):
             return
         self._last_code, self._last_at = code, now
-        await self._check(code)
+        self.busy = True
+        yield  # the scanner pauses while the ticket is checked
+        yield await self._check(code)
 
     @rx.event
     async def typed(self, data: dict[str, str]):
-        await self._check(data.get("number", ""))
+        self.busy = True
+        yield
+        yield await self._check(data.get("number", ""))
         if not self.input_error:
             self.number_key += 1  # an empty field for the next ticket
 
-    async def _check(self, code: str) -> None:
-        user = await current_organizer(self)
-        event = await route_event(self, user) if user is not None else None
-        if user is None:
-            self.allowed, self.refused = False, True
-            return
-        if event is None:
-            self.missing = True
-            return
-        self.busy, self.input_error = True, ""
-        gate = checkin.Gate(
-            event_id=pk(event), name=self.gate or "Main gate", operator=user.full_name, user_id=user.id
-        )
+    async def _check(self, code: str) -> EventSpec | None:
         try:
-            result = await asyncio.to_thread(checkin.check_in, gate, code)
-        except InvalidInput as exc:
-            self.input_error = exc.message
-            return
+            acting = await acting_on_event(self)
+            if acting is None:
+                return await event_gone(self)
+            user, event = acting
+            self.input_error = ""
+            gate = checkin.Gate(event_id=pk(event), name=self.gate, operator=user.full_name, user_id=user.id)
+            try:
+                result = await asyncio.to_thread(checkin.check_in, gate, code)
+            except InvalidInput as exc:
+                self.input_error = exc.message
+                return None
         finally:
             self.busy = False
+        self._show(result)
+        return None
+
+    def _show(self, result: checkin.ScanResult) -> None:
         self.reason = result.reason.value
         if result.ok:
             self.headline, self.detail = result.message, result.ticket_number

@@ -13,16 +13,15 @@ import reflex as rx
 from payflow_app.i18n import format_datetime
 from payflow_app.models import Event, TicketType, pk
 from payflow_app.services import event_images, organizer
-from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.money import exponent, format_money
 from payflow_app.ui.components.layout import form_field, notice, page
 from payflow_app.ui.components.organizer import (
-    current_organizer,
+    acting_on_event,
+    event_gone,
     event_tabs,
     guarded,
     open_event,
-    route_event,
 )
 from payflow_app.ui.pages.organizer_events import event_fields, event_form_from
 
@@ -57,7 +56,6 @@ class EventEditState(rx.State):
     errors: dict[str, str] = {}
     type_errors: dict[str, str] = {}
     message: str = ""
-    _image_name: str = ""
 
     @rx.event
     async def load(self):
@@ -101,23 +99,15 @@ class EventEditState(rx.State):
             for t in rows
         ]
 
-    async def _event(self) -> tuple[SessionUser, Event] | None:
-        user = await current_organizer(self)
-        if user is None:
-            return None
-        event = await route_event(self, user)
-        return (user, event) if event is not None else None
-
     @rx.event
     async def save_event(self, data: dict[str, str]):
-        found = await self._event()
+        found = await acting_on_event(self)
         if found is None:
-            self.missing = True
-            return
+            return await event_gone(self)
         user, event = found
         self.errors, self.message = {}, ""
         try:
-            form = event_form_from(data, self._image_name or None)
+            form = event_form_from(data)
             saved = await asyncio.to_thread(organizer.update_event, user, pk(event), form)
         except InvalidInput as exc:
             self.errors = exc.errors
@@ -125,15 +115,16 @@ class EventEditState(rx.State):
         self._show_event(saved)
         self.message = "Event saved."
         if saved.currency != event.currency and self.types:
-            # Prices are kept as typed numbers of minor units: 120.00 zł becomes €120.00.
-            self.message += f" Prices are now in {saved.currency}: check each ticket type's price."
+            self.message += f" Prices are now in {saved.currency}, with the same amounts: check them."
             await self._reload_types(saved)
 
     @rx.event
     async def upload_image(self, files: list[rx.UploadFile]):
-        found = await self._event()
-        if found is None or not files:
-            return
+        found = await acting_on_event(self)
+        if found is None:
+            return await event_gone(self)
+        if not files:
+            return None
         user, event = found
         self.errors = {}
         try:
@@ -172,10 +163,9 @@ class EventEditState(rx.State):
 
     @rx.event
     async def save_type(self, data: dict[str, str]):
-        found = await self._event()
+        found = await acting_on_event(self)
         if found is None:
-            self.missing = True
-            return
+            return await event_gone(self)
         user, event = found
         self.type_errors, self.message = {}, ""
         form = organizer.TicketTypeForm(

@@ -17,13 +17,15 @@ from payflow_app.services.money import format_money
 from payflow_app.ui.components.charts import bar_chart, bars
 from payflow_app.ui.components.layout import form_field, notice, page
 from payflow_app.ui.components.organizer import (
-    current_organizer,
+    acting_on_event,
+    event_gone,
     event_tabs,
     guarded,
     open_event,
-    route_event,
 )
 from payflow_app.ui.session import SessionState
+
+REFRESH_AT_MOST_EVERY_SECONDS = 1.0
 
 
 def dashboard_view(event: Event) -> dict[str, object]:
@@ -134,25 +136,24 @@ class EventDashboardState(rx.State):
         async with bus.watch(checkin.checkins_topic(pk(event))) as changes:
             while True:
                 await changes.get()
+                # A busy gate checks in several people a second: one re-read for them all.
+                await asyncio.sleep(REFRESH_AT_MOST_EVERY_SECONDS)
+                while not changes.empty():
+                    changes.get_nowait()
                 view = await asyncio.to_thread(dashboard_view, event)
                 async with self:
                     self._show(view)
 
-    async def _event(self) -> Event | None:
-        user = await current_organizer(self)
-        return await route_event(self, user) if user is not None else None
-
     @rx.event
     async def issue_device(self, data: dict[str, str]):
-        user = await current_organizer(self)
-        event = await route_event(self, user) if user is not None else None
-        if user is None or event is None:
-            self.missing = True
-            return
+        acting = await acting_on_event(self)
+        if acting is None:
+            return await event_gone(self)
+        user, event = acting
         self.device_errors, self.issued_token = {}, ""
         try:
             issued = await asyncio.to_thread(
-                checkin.issue_device, event_id=pk(event), name=data.get("name", ""), issued_by=user.id
+                checkin.issue_device, user, event_id=pk(event), name=data.get("name", "")
             )
         except InvalidInput as exc:
             self.device_errors = exc.errors
@@ -162,11 +163,19 @@ class EventDashboardState(rx.State):
 
     @rx.event
     async def revoke_device(self, device_id: str):
-        event = await self._event()
-        if event is None:
-            self.missing = True
+        acting = await acting_on_event(self)
+        if acting is None:
+            return await event_gone(self)
+        user, event = acting
+        if not device_id.isdigit():
+            return None
+        try:
+            revoked = await asyncio.to_thread(
+                checkin.revoke_device, user, event_id=pk(event), device_id=int(device_id)
+            )
+        except DomainError as exc:
+            self.message = exc.message
             return
-        revoked = await asyncio.to_thread(checkin.revoke_device, event_id=pk(event), device_id=int(device_id))
         self.message = (
             "Device revoked: its token no longer checks anyone in." if revoked else "Already revoked."
         )
