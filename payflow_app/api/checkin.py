@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.errors import BadRequest, domain_error_response, error_response, json_object
 from payflow_app.models import CheckInDevice, pk, utcnow
-from payflow_app.services import checkin
+from payflow_app.services import checkin, devices
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.tickets import jwks
 
@@ -39,7 +39,7 @@ def device_only(handler: DeviceHandler) -> Callable[[Request], Awaitable[Respons
     async def guarded(request: Request) -> Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         device = (
-            await asyncio.to_thread(checkin.device_for_token, token.strip())
+            await asyncio.to_thread(devices.device_for_token, token.strip())
             if scheme.lower() == "bearer"
             else None
         )
@@ -130,7 +130,7 @@ async def upload_offline(request: Request, device: CheckInDevice) -> Response:
 
 @device_only
 async def revocations(_request: Request, device: CheckInDevice) -> Response:
-    nonces = await asyncio.to_thread(checkin.revoked_nonces, device.event_id)
+    nonces = await asyncio.to_thread(devices.revoked_nonces, device.event_id)
     return JSONResponse(
         {"event_id": device.event_id, "revoked_nonces": nonces, "jwks": "/.well-known/jwks.json"}
     )

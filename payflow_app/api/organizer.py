@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from payflow_app.api.auth import request_user
 from payflow_app.api.errors import BadRequest, domain_error_response, error_response, json_object
 from payflow_app.models import Event, pk
-from payflow_app.services import attendees, checkin, organizer
+from payflow_app.services import attendees, devices, organizer
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError
 
@@ -62,6 +62,6 @@ async def issue_device(request: Request, user: SessionUser, event: Event) -> Res
     body = await json_object(request)
     name = body.get("name")
     issued = await asyncio.to_thread(
-        checkin.issue_device, user, event_id=pk(event), name=name if isinstance(name, str) else ""
+        devices.issue_device, user, event_id=pk(event), name=name if isinstance(name, str) else ""
     )
     return JSONResponse({"id": issued.id, "name": issued.name, "token": issued.token}, status_code=201)

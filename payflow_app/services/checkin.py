@@ -12,28 +12,24 @@ transaction holds the database lock) and the check-in insert runs in a savepoint
 a concurrent scan at another gate that got there first makes this one answer
 ``already_redeemed`` instead of failing.
 
-Scanning devices (``POST /api/checkin``) are issued by the organizer for one event:
-a bearer token of which only the SHA-256 is stored. A device working offline
-uploads its scans later; each carries a nonce, and (device, nonce) is unique, so an
-upload sent twice is answered from the first time and changes nothing.
+A scanning device (``services.devices``) working offline uploads its scans later;
+each carries a nonce, and (device, nonce) is unique, so an upload sent twice is
+answered from the first time and changes nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from payflow_app.models import (
     CheckIn,
-    CheckInDevice,
     CheckInScan,
     Order,
     RevokedToken,
@@ -44,15 +40,11 @@ from payflow_app.models import (
     utcnow,
 )
 from payflow_app.services import notify
-from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import lock, read_session, write_transaction
-from payflow_app.services.errors import InvalidInput, NotFound
-from payflow_app.services.organizer import owned_event
-from payflow_app.services.states import OrderStatus
+from payflow_app.services.errors import InvalidInput
+from payflow_app.services.states import PAID_ORDER_STATUSES
 from payflow_app.services.tickets import InvalidTicketToken, verify_ticket_token
 
-PAID = (OrderStatus.PAID, OrderStatus.FULFILLED)
-DEVICE_TOKEN_PREFIX = "pfd_"
 # What a typed ticket number can look like (``numbers.ticket_number``: TKT-<time>-<code>).
 TICKET_NUMBER = re.compile(r"[A-Z0-9-]{1,40}")
 MAX_CODE_LENGTH = 2000  # a ticket's QR token is far shorter
@@ -135,7 +127,7 @@ class Gate:
     device_id: int | None = None
 
 
-def looks_like_token(code: str) -> bool:
+def _looks_like_token(code: str) -> bool:
     """A QR token is a JWS (three dot-separated parts); a ticket number is ``TKT-…``."""
     return code.count(".") == 2
 
@@ -167,7 +159,7 @@ def _check_in(gate: Gate, code: str, scanned_at: datetime | None, nonce: str | N
     # Names and operators come from devices and a browser's storage: cut to the columns.
     gate = replace(gate, name=gate.name.strip()[:80] or "Main gate", operator=gate.operator.strip()[:200])
     claims = None
-    if looks_like_token(code):
+    if _looks_like_token(code):
         try:
             claims = verify_ticket_token(code)
         except InvalidTicketToken:
@@ -238,7 +230,7 @@ def _redeem(
         # Listed: revoked or replaced by a reissue. A token neither current nor listed
         # was never this ticket's. None of them admits anyone.
         return replace(found, reason=Reason.REVOKED)
-    if order.status not in PAID or ticket.status != "valid":
+    if order.status not in PAID_ORDER_STATUSES or ticket.status != "valid":
         return replace(found, reason=Reason.UNPAID)
     first = _first_check_in(session, pk(ticket))
     if first is not None:
@@ -336,124 +328,3 @@ def upload_offline_scans(gate: Gate, scans: Sequence[OfflineScan]) -> list[ScanR
     checked in as if it had just arrived, but at its own time; a nonce seen before is
     answered as it was then (``duplicate``)."""
     return [check_in(gate, scan.code, scanned_at=scan.scanned_at, nonce=scan.nonce) for scan in scans]
-
-
-# Devices -------------------------------------------------------------------------
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class IssuedDevice:
-    id: int
-    name: str
-    token: str  # shown once
-
-
-def issue_device(user: SessionUser, *, event_id: int, name: str) -> IssuedDevice:
-    """A scanning device for one of ``user``'s events (NotFound for anyone else's)."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput({"name": "Name the gate this device stands at."})
-    if len(name) > 80:
-        raise InvalidInput({"name": "Keep the gate's name under 80 characters."})
-    token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with write_transaction() as session:
-        owned_event(session, user, event_id)
-        device = CheckInDevice(event_id=event_id, name=name, token_hash=_hash(token), issued_by=user.id)
-        session.add(device)
-        session.flush()
-        return IssuedDevice(id=pk(device), name=name, token=token)
-
-
-def revoke_device(user: SessionUser, *, event_id: int, device_id: int) -> bool:
-    """Stops a device of ``user``'s event; False when it was already stopped."""
-    with write_transaction() as session:
-        owned_event(session, user, event_id)
-        device = session.get(CheckInDevice, device_id)
-        if device is None or device.event_id != event_id:
-            raise NotFound("This event has no such device.")
-        if device.revoked_at is not None:
-            return False
-        device.revoked_at = utcnow()
-        return True
-
-
-def device_for_token(token: str) -> CheckInDevice | None:
-    """The device a bearer token names, unless it was revoked."""
-    if not token.startswith(DEVICE_TOKEN_PREFIX):
-        return None
-    with write_transaction() as session:
-        device = session.exec(select(CheckInDevice).where(CheckInDevice.token_hash == _hash(token))).first()
-        if device is None or device.revoked_at is not None:
-            return None
-        device.last_seen_at = utcnow()
-        return device
-
-
-def devices(event_id: int) -> list[CheckInDevice]:
-    with read_session() as session:
-        return list(
-            session.exec(
-                select(CheckInDevice)
-                .where(CheckInDevice.event_id == event_id)
-                .order_by(col(CheckInDevice.id))
-            ).all()
-        )
-
-
-def revoked_nonces(event_id: int) -> list[str]:
-    """The event's revocation list, for scanners that verify offline."""
-    with read_session() as session:
-        return list(
-            session.exec(
-                select(RevokedToken.nonce)
-                .where(RevokedToken.event_id == event_id)
-                .order_by(col(RevokedToken.id))
-            ).all()
-        )
-
-
-# Lists ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckInLine:
-    ticket_number: str
-    holder: str
-    ticket_type: str
-    gate: str
-    operator: str
-    scanned_at: datetime
-
-
-def check_ins(event_id: int, *, limit: int = 500) -> list[CheckInLine]:
-    """The event's check-ins, latest first."""
-    with read_session() as session:
-        rows = session.exec(
-            select(CheckIn, Ticket, TicketType, User)
-            .join(Ticket, col(Ticket.id) == CheckIn.ticket_id)
-            .join(TicketType, col(TicketType.id) == Ticket.ticket_type_id)
-            .join(Order, col(Order.id) == Ticket.order_id)
-            .join(User, col(User.id) == Order.user_id)
-            .where(CheckIn.event_id == event_id)
-            .order_by(col(CheckIn.scanned_at).desc(), col(CheckIn.id).desc())
-            .limit(limit)
-        ).all()
-    return [
-        CheckInLine(t.number, u.full_name, tt.name, c.gate, c.operator, c.scanned_at) for c, t, tt, u in rows
-    ]
-
-
-def recent_scans(event_id: int, *, limit: int = 50) -> list[CheckInScan]:
-    with read_session() as session:
-        return list(
-            session.exec(
-                select(CheckInScan)
-                .where(CheckInScan.event_id == event_id)
-                .order_by(col(CheckInScan.id).desc())
-                .limit(limit)
-            ).all()
-        )

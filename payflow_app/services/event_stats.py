@@ -1,5 +1,5 @@
 """An event's figures for its organizer: sales per ticket type, revenue per day,
-orders by status, the payment rails used and check-ins over time. Aggregates in SQL
+orders by status, the payment rails used, check-ins over time, and the check-in list. Aggregates in SQL
 (one GROUP BY each), except the day and quarter-hour buckets, made from a small
 number of grouped rows."""
 
@@ -12,12 +12,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from payflow_app.models import CheckIn, Order, Payment, Ticket, TicketType, pk
+from payflow_app.models import CheckIn, Order, Payment, Ticket, TicketType, User, pk
 from payflow_app.services.db import read_session
 from payflow_app.services.organizer import SELLING
-from payflow_app.services.states import OrderStatus, PaymentStatus
+from payflow_app.services.states import PAID_ORDER_STATUSES, PaymentStatus
 
-PAID = (OrderStatus.PAID, OrderStatus.FULFILLED)
 CHECKIN_BUCKET_MINUTES = 15
 
 
@@ -68,7 +67,7 @@ def event_stats(event_id: int, currency: str) -> EventStats:
             select(TicketType).where(TicketType.event_id == event_id).order_by(col(TicketType.id))
         ).all()
         sold_by_type, taken_by_type = (
-            _seats_by_type(session, event_id, statuses) for statuses in (PAID, SELLING)
+            _seats_by_type(session, event_id, statuses) for statuses in (PAID_ORDER_STATUSES, SELLING)
         )
         checked_by_type = dict(
             session.exec(
@@ -80,7 +79,7 @@ def event_stats(event_id: int, currency: str) -> EventStats:
         )
         paid_rows = session.exec(
             select(Order.paid_at, Order.amount_minor).where(
-                Order.event_id == event_id, col(Order.status).in_(PAID)
+                Order.event_id == event_id, col(Order.status).in_(PAID_ORDER_STATUSES)
             )
         ).all()
         by_status = dict(
@@ -142,3 +141,31 @@ def _filled(buckets: Counter[datetime]) -> list[tuple[datetime, int]]:
         points.append((moment, buckets.get(moment, 0)))
         moment += step
     return points
+
+
+@dataclass(frozen=True)
+class CheckInLine:
+    ticket_number: str
+    holder: str
+    ticket_type: str
+    gate: str
+    operator: str
+    scanned_at: datetime
+
+
+def check_ins(event_id: int, *, limit: int = 500) -> list[CheckInLine]:
+    """The event's check-ins, latest first."""
+    with read_session() as session:
+        rows = session.exec(
+            select(CheckIn, Ticket, TicketType, User)
+            .join(Ticket, col(Ticket.id) == CheckIn.ticket_id)
+            .join(TicketType, col(TicketType.id) == Ticket.ticket_type_id)
+            .join(Order, col(Order.id) == Ticket.order_id)
+            .join(User, col(User.id) == Order.user_id)
+            .where(CheckIn.event_id == event_id)
+            .order_by(col(CheckIn.scanned_at).desc(), col(CheckIn.id).desc())
+            .limit(limit)
+        ).all()
+    return [
+        CheckInLine(t.number, u.full_name, tt.name, c.gate, c.operator, c.scanned_at) for c, t, tt, u in rows
+    ]

@@ -66,6 +66,14 @@ def parse_amount(text: str, currency: str) -> int:
     return int(whole) * 10**exp + (int(fraction.ljust(exp, "0")) if exp else 0)
 
 
+def amount_text(amount: int, currency: str) -> str:
+    """The inverse of :func:`parse_amount`, as a person types it: ``(12050, "PLN") ==
+    "120.50"``; ``(1500, "JPY") == "1500"``."""
+    exp = exponent(currency)
+    whole, minor = divmod(amount, 10**exp)
+    return f"{whole}.{minor:0{exp}d}" if exp else str(whole)
+
+
 def format_money(amount: int, currency: str) -> str:
     """``format_money(12345, "PLN") == "123.45 zł"``; ``(1500, "JPY") == "¥1,500"``."""
     exp = exponent(currency)

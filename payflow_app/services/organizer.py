@@ -24,7 +24,7 @@ from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.money import EXPONENTS, CurrencyError, format_money, parse_amount
-from payflow_app.services.states import OrderStatus
+from payflow_app.services.states import PAID_ORDER_STATUSES, OrderStatus
 
 ORGANIZER_ROLES = ("organizer", "admin")
 # Orders whose seats count as sold or held: their currency is the event's.
@@ -75,7 +75,6 @@ class EventForm:
     venue: str
     starts_at: str  # ``2026-12-01T19:00`` (an HTML datetime-local value), UTC
     currency: str
-    image_name: str | None = None  # from services.event_images, when a picture was uploaded
 
 
 def parse_time(text: str) -> datetime | None:
@@ -127,7 +126,6 @@ def create_event(user: SessionUser, form: EventForm) -> Event:
             starts_at=starts_at,
             currency=form.currency.upper(),
             organizer_id=user.id,
-            image_name=form.image_name,
         )
         session.add(event)
         session.flush()
@@ -144,18 +142,32 @@ def seats_taken(session: Session, event_id: int) -> int:
     return int(total)
 
 
-def sales_summary(event_id: int) -> tuple[int, int]:
-    """(tickets sold in paid orders, total capacity) of an event."""
+def sales_summaries(event_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(tickets sold in paid orders, total capacity) per event, two grouped queries."""
     with read_session() as session:
-        sold = session.exec(
-            select(func.coalesce(func.sum(Order.quantity), 0)).where(
-                Order.event_id == event_id, col(Order.status).in_((OrderStatus.PAID, OrderStatus.FULFILLED))
-            )
-        ).one()
-        capacity = session.exec(
-            select(func.coalesce(func.sum(TicketType.capacity), 0)).where(TicketType.event_id == event_id)
-        ).one()
-    return int(sold), int(capacity)
+        sold = dict(
+            session.exec(
+                select(Order.event_id, func.sum(Order.quantity))
+                .where(col(Order.event_id).in_(event_ids), col(Order.status).in_(PAID_ORDER_STATUSES))
+                .group_by(col(Order.event_id))
+            ).all()
+        )
+        capacity = dict(
+            session.exec(
+                select(TicketType.event_id, func.sum(TicketType.capacity))
+                .where(col(TicketType.event_id).in_(event_ids))
+                .group_by(col(TicketType.event_id))
+            ).all()
+        )
+    return {e: (int(sold.get(e, 0)), int(capacity.get(e, 0))) for e in event_ids}
+
+
+def set_event_image(user: SessionUser, event_id: int, image_name: str) -> Event:
+    """The event's picture (a name from ``services.event_images``)."""
+    with write_transaction() as session:
+        event = owned_event(session, user, event_id)
+        event.image_name, event.updated_at = image_name, utcnow()
+        return event
 
 
 def _reprice(session: Session, event_id: int, old: str, new: str) -> None:
@@ -203,8 +215,6 @@ def update_event(user: SessionUser, event_id: int, form: EventForm) -> Event:
             form.venue.strip(),
         )
         event.starts_at, event.currency = starts_at, currency
-        if form.image_name:
-            event.image_name = form.image_name
         event.updated_at = utcnow()
         return event
 

@@ -15,6 +15,10 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"
 
 
+# Orders whose money is in: paid, and fulfilled after that.
+PAID_ORDER_STATUSES = (OrderStatus.PAID, OrderStatus.FULFILLED)
+
+
 class PaymentStatus(StrEnum):
     CREATED = "created"  # our row exists; the provider has not answered yet
     PENDING = "pending"  # the provider holds it, waiting for the customer

@@ -22,7 +22,7 @@ from jose import JWTError, jwt
 from sqlmodel import SQLModel, col, func, select
 
 from payflow_app.models import CheckIn, CheckInDevice, CheckInScan, Ticket, User, pk
-from payflow_app.services import accounts, checkin, organizer, ticket_actions
+from payflow_app.services import accounts, checkin, devices, organizer, ticket_actions
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.tickets import verify_ticket_token
@@ -99,7 +99,7 @@ def _scan(http: httpx.Client, device: str, code: str, **extra: str) -> dict[str,
 
 
 def _device_id(token: str) -> int:
-    device = checkin.device_for_token(token)
+    device = devices.device_for_token(token)
     assert device is not None
     return pk(device)
 
@@ -141,7 +141,7 @@ def test_check_in_refuses_requests_without_a_live_device_token(
     ticket = factories.tickets_of(factories.paid_order())[0]
     revoked = _issue_device(organizer_http, _jazz_night(), "Old gate")
     device_id = _device_id(revoked)
-    assert checkin.revoke_device(_session_user(ORGANIZER), event_id=_jazz_night(), device_id=device_id)
+    assert devices.revoke_device(_session_user(ORGANIZER), event_id=_jazz_night(), device_id=device_id)
     live = _issue_device(organizer_http, _jazz_night())
     refused_headers: list[dict[str, str]] = [
         {},

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from payflow_app.models import CheckIn, CheckInScan, Event, Order, User, utcnow
 from payflow_app.seed import ORGANIZER_EMAIL, seed
-from payflow_app.services import checkin, ticket_actions
+from payflow_app.services import checkin, devices, ticket_actions
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.checkin import Gate, OfflineScan, Reason
 from payflow_app.services.db import read_session, write_transaction
@@ -136,7 +136,7 @@ def test_revoked_and_replaced_tokens_are_refused(seeded: str) -> None:
     ticket_actions.revoke(organizer, second.number, reason="Resold on the street")
     assert checkin.check_in(_gate(event_id), second.qr_token).reason is Reason.REVOKED
     assert checkin.check_in(_gate(event_id), second.number).reason is Reason.REVOKED
-    assert len(checkin.revoked_nonces(event_id)) == 2
+    assert len(devices.revoked_nonces(event_id)) == 2
 
 
 def _order_of(ticket: object) -> Order:
@@ -190,7 +190,7 @@ def test_an_offline_upload_sent_twice_counts_once(any_db: str) -> None:
     seed()
     event_id, _ = _event_ids()
     tickets = factories.tickets_of(factories.paid_order(quantity=2))
-    device = checkin.issue_device(_organizer(), event_id=event_id, name="East")
+    device = devices.issue_device(_organizer(), event_id=event_id, name="East")
     gate = Gate(event_id=event_id, name="East", operator="device East", device_id=device.id)
     earlier = utcnow() - timedelta(minutes=20)
     batch = [
@@ -213,11 +213,15 @@ def test_an_offline_upload_sent_twice_counts_once(any_db: str) -> None:
 
 def test_a_revoked_device_token_is_refused(seeded: str) -> None:
     event_id, _ = _event_ids()
-    device = checkin.issue_device(_organizer(), event_id=event_id, name="West")
-    assert checkin.device_for_token(device.token) is not None
-    assert checkin.device_for_token(device.token + "x") is None
-    assert checkin.revoke_device(_organizer(), event_id=event_id, device_id=device.id)
-    assert checkin.device_for_token(device.token) is None
+    device = devices.issue_device(_organizer(), event_id=event_id, name="West")
+    seen = devices.device_for_token(device.token)
+    assert seen is not None and seen.last_seen_at is not None
+    # Every scan authenticates: last_seen_at is written once a minute, not each time.
+    again = devices.device_for_token(device.token)
+    assert again is not None and again.last_seen_at == seen.last_seen_at
+    assert devices.device_for_token(device.token + "x") is None
+    assert devices.revoke_device(_organizer(), event_id=event_id, device_id=device.id)
+    assert devices.device_for_token(device.token) is None
 
 
 def test_anything_that_is_not_a_ticket_number_is_unknown_and_long_input_is_cut_to_fit(any_db: str) -> None:

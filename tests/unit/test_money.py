@@ -1,6 +1,6 @@
 import pytest
 
-from payflow_app.services.money import CurrencyError, Money, format_money, parse_amount
+from payflow_app.services.money import CurrencyError, Money, amount_text, format_money, parse_amount
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,9 @@ def test_parse_amount_refuses_what_is_not_an_amount(typed: str, currency: str) -
 def test_parse_amount_refuses_unknown_currencies() -> None:
     with pytest.raises(CurrencyError):
         parse_amount("10", "GBP")
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(12050, "PLN"), (5, "EUR"), (1500, "JPY"), (0, "KES")])
+def test_amount_text_is_what_parse_amount_reads_back(amount: int, currency: str) -> None:
+    assert parse_amount(amount_text(amount, currency), currency) == amount
+    assert amount_text(12050, "PLN") == "120.50"

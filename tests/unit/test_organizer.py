@@ -219,6 +219,13 @@ def test_a_checkout_in_flight_keeps_the_event_in_its_currency(
     assert (placed.currency, _event(event_id).currency) == ("PLN", "PLN")
 
 
+def test_the_events_list_counts_sold_tickets_and_capacity_per_event(seeded: str) -> None:
+    factories.paid_order(quantity=2)
+    factories.order(quantity=3, email="waiting@example.com")  # held, not sold
+    jazz, summit = factories.ticket_type("Standard").event_id, factories.ticket_type("Regular").event_id
+    assert organizer.sales_summaries([jazz, summit]) == {jazz: (2, 220), summit: (0, 600)}
+
+
 # Ticket types --------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from payflow_app.i18n import format_datetime
 from payflow_app.models import Event, TicketType, pk
 from payflow_app.services import event_images, organizer
 from payflow_app.services.errors import DomainError, InvalidInput
-from payflow_app.services.money import exponent, format_money
+from payflow_app.services.money import amount_text, format_money
 from payflow_app.ui.components.layout import form_field, notice, page
 from payflow_app.ui.components.organizer import (
     acting_on_event,
@@ -31,13 +31,6 @@ IMAGE_TYPES = {"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/we
 def _local(moment: datetime | None) -> str:
     """A datetime-local input's value (UTC): ``2026-12-01T19:00``."""
     return moment.strftime("%Y-%m-%dT%H:%M") if moment is not None else ""
-
-
-def _minor_to_text(amount: int, currency: str) -> str:
-    """``12050`` PLN → ``120.50``: the price as the organizer types it."""
-    exp = exponent(currency)
-    whole, minor = divmod(amount, 10**exp)
-    return f"{whole}.{minor:0{exp}d}" if exp else str(whole)
 
 
 class EventEditState(rx.State):
@@ -89,7 +82,7 @@ class EventEditState(rx.State):
                 "id": str(pk(t)),
                 "name": t.name,
                 "price": format_money(t.price_minor, event.currency),
-                "price_text": _minor_to_text(t.price_minor, event.currency),
+                "price_text": amount_text(t.price_minor, event.currency),
                 "capacity": str(t.capacity),
                 "taken": str(t.reserved),
                 "window": _window(t),
@@ -129,15 +122,7 @@ class EventEditState(rx.State):
         self.errors = {}
         try:
             name = await asyncio.to_thread(event_images.store, await files[0].read())
-            form = organizer.EventForm(
-                title=event.title,
-                description=event.description,
-                venue=event.venue,
-                starts_at=_local(event.starts_at),
-                currency=event.currency,
-                image_name=name,
-            )
-            saved = await asyncio.to_thread(organizer.update_event, user, pk(event), form)
+            saved = await asyncio.to_thread(organizer.set_event_image, user, pk(event), name)
         except InvalidInput as exc:
             self.errors = exc.errors
             return

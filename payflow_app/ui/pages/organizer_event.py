@@ -11,7 +11,7 @@ import reflex as rx
 
 from payflow_app.live.bus import bus
 from payflow_app.models import Event, pk
-from payflow_app.services import accounts, checkin, event_stats, organizer
+from payflow_app.services import accounts, checkin, devices, event_stats, organizer
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.money import format_money
 from payflow_app.ui.components.charts import bar_chart, bars
@@ -23,12 +23,13 @@ from payflow_app.ui.components.organizer import (
     guarded,
     open_event,
 )
+from payflow_app.ui.components.table import data_table
 from payflow_app.ui.session import SessionState
 
 REFRESH_AT_MOST_EVERY_SECONDS = 1.0
 
 
-def dashboard_view(event: Event) -> dict[str, object]:
+def event_dashboard_view(event: Event) -> dict[str, object]:
     """Every figure of the page, read in one go (off the event loop)."""
     stats = event_stats.event_stats(pk(event), event.currency)
     money = lambda amount: format_money(amount, event.currency)  # noqa: E731
@@ -69,7 +70,7 @@ def dashboard_view(event: Event) -> dict[str, object]:
                 "operator": c.operator,
                 "at": c.scanned_at.strftime("%Y-%m-%d %H:%M:%S"),
             }
-            for c in checkin.check_ins(pk(event), limit=100)
+            for c in event_stats.check_ins(pk(event), limit=100)
         ],
         "devices": [
             {
@@ -78,7 +79,7 @@ def dashboard_view(event: Event) -> dict[str, object]:
                 "state": "revoked" if d.revoked_at else "active",
                 "seen": d.last_seen_at.strftime("%Y-%m-%d %H:%M") if d.last_seen_at else "never",
             }
-            for d in checkin.devices(pk(event))
+            for d in devices.devices(pk(event))
         ],
     }
 
@@ -116,7 +117,7 @@ class EventDashboardState(rx.State):
             return opened
         _, event = opened
         self.when = event.starts_at.strftime("%Y-%m-%d %H:%M UTC") + " · " + event.venue
-        self._show(await asyncio.to_thread(dashboard_view, event))
+        self._show(await asyncio.to_thread(event_dashboard_view, event))
         return None
 
     @rx.event(background=True)
@@ -140,7 +141,7 @@ class EventDashboardState(rx.State):
                 await asyncio.sleep(REFRESH_AT_MOST_EVERY_SECONDS)
                 while not changes.empty():
                     changes.get_nowait()
-                view = await asyncio.to_thread(dashboard_view, event)
+                view = await asyncio.to_thread(event_dashboard_view, event)
                 async with self:
                     self._show(view)
 
@@ -153,13 +154,13 @@ class EventDashboardState(rx.State):
         self.device_errors, self.issued_token = {}, ""
         try:
             issued = await asyncio.to_thread(
-                checkin.issue_device, user, event_id=pk(event), name=data.get("name", "")
+                devices.issue_device, user, event_id=pk(event), name=data.get("name", "")
             )
         except InvalidInput as exc:
             self.device_errors = exc.errors
             return
         self.issued_token, self.issued_name = issued.token, issued.name
-        self._show(await asyncio.to_thread(dashboard_view, event))
+        self._show(await asyncio.to_thread(event_dashboard_view, event))
 
     @rx.event
     async def revoke_device(self, device_id: str):
@@ -171,7 +172,7 @@ class EventDashboardState(rx.State):
             return None
         try:
             revoked = await asyncio.to_thread(
-                checkin.revoke_device, user, event_id=pk(event), device_id=int(device_id)
+                devices.revoke_device, user, event_id=pk(event), device_id=int(device_id)
             )
         except DomainError as exc:
             self.message = exc.message
@@ -179,20 +180,7 @@ class EventDashboardState(rx.State):
         self.message = (
             "Device revoked: its token no longer checks anyone in." if revoked else "Already revoked."
         )
-        self._show(await asyncio.to_thread(dashboard_view, event))
-
-
-def _table(rows: rx.Var, columns: list[tuple[str, str]], label: str, empty: str) -> rx.Component:
-    return rx.cond(
-        rows.length() > 0,
-        rx.el.table(
-            rx.el.thead(rx.el.tr(*[rx.el.th(h) for h, _ in columns])),
-            rx.el.tbody(rx.foreach(rows, lambda r: rx.el.tr(*[rx.el.td(r[f]) for _, f in columns]))),
-            class_name="table",
-            aria_label=label,
-        ),
-        rx.el.p(empty, class_name="muted"),
-    )
+        self._show(await asyncio.to_thread(event_dashboard_view, event))
 
 
 def _devices() -> rx.Component:
@@ -269,7 +257,7 @@ def organizer_event_page() -> rx.Component:
             class_name="figures",
         ),
         rx.el.h2("Tickets"),
-        _table(
+        data_table(
             S.types,
             [
                 ("Type", "name"),
@@ -280,15 +268,16 @@ def organizer_event_page() -> rx.Component:
                 ("Capacity", "capacity"),
                 ("Checked in", "checked_in"),
             ],
-            "Tickets per type",
-            "No ticket types yet.",
+            label_key="Tickets per type",
+            empty_key="No ticket types yet.",
+            text=str,
         ),
         bar_chart("Check-ins over time (UTC, per 15 minutes)", S.checkin_bars, empty="No check-ins yet."),
         bar_chart("Revenue per day", S.revenue_bars, empty="No sales yet."),
         bar_chart("Orders by status", S.status_bars, empty="No orders yet."),
         bar_chart("Payment rails", S.rail_bars, empty="No payments yet."),
         rx.el.h2("Check-ins"),
-        _table(
+        data_table(
             S.check_ins,
             [
                 ("Time (UTC)", "at"),
@@ -298,8 +287,9 @@ def organizer_event_page() -> rx.Component:
                 ("Gate", "gate"),
                 ("Operator", "operator"),
             ],
-            "Check-ins",
-            "Nobody is checked in yet.",
+            label_key="Check-ins",
+            empty_key="Nobody is checked in yet.",
+            text=str,
         ),
         _devices(),
     )

@@ -8,6 +8,7 @@ import asyncio
 import reflex as rx
 
 from payflow_app.i18n import format_datetime
+from payflow_app.models import pk
 from payflow_app.services import organizer
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import InvalidInput
@@ -17,14 +18,13 @@ from payflow_app.ui.components.layout import form_field, notice, page
 from payflow_app.ui.components.organizer import current_organizer, refusal, require_organizer
 
 
-def event_form_from(data: dict[str, str], image_name: str | None = None) -> organizer.EventForm:
+def event_form_from(data: dict[str, str]) -> organizer.EventForm:
     return organizer.EventForm(
         title=data.get("title", ""),
         description=data.get("description", ""),
         venue=data.get("venue", ""),
         starts_at=data.get("starts_at", ""),
         currency=data.get("currency", ""),
-        image_name=image_name,
     )
 
 
@@ -89,19 +89,17 @@ class OrganizerEventsState(rx.State):
 
     async def _reload(self, user: SessionUser) -> None:
         events = await asyncio.to_thread(organizer.my_events, user)
-        summaries = await asyncio.gather(
-            *(asyncio.to_thread(organizer.sales_summary, e.id or 0) for e in events)
-        )
+        summaries = await asyncio.to_thread(organizer.sales_summaries, [pk(e) for e in events])
         self.events = [
             {
                 "title": e.title,
                 "when": format_datetime(e.starts_at),
                 "venue": e.venue,
-                "sold": f"{sold} sold of {capacity}",
-                "href": routes.organizer_event_path(e.id or 0),
+                "sold": "{} sold of {}".format(*summaries[pk(e)]),
+                "href": routes.organizer_event_path(pk(e)),
                 "public": routes.event_path(e.slug),
             }
-            for e, (sold, capacity) in zip(events, summaries, strict=True)
+            for e in events
         ]
 
     @rx.event
