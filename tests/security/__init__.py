@@ -1,0 +1,1 @@
+"""Security tests (issue 12): attacks, races, bad input, cross-site requests."""
