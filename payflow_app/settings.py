@@ -7,6 +7,7 @@ and the sandbox providers mounted under ``/sandbox/``.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,10 +27,20 @@ SANDBOX_PAYHERO_PASSWORD = "payflow-sandbox-password"
 SANDBOX_PAYHERO_CALLBACK_TOKEN = "payflow-sandbox-callback"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PAYFLOW_", extra="ignore")
+class Environment(StrEnum):
+    """Where payflow runs. Only these exact values start it: ``Production``, ``prod`` or
+    ``"production "`` would otherwise have started with the sandbox."""
 
-    environment: str = "development"
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    # Errors name the setting, never echo its value: secrets end up in logs otherwise.
+    model_config = SettingsConfigDict(env_prefix="PAYFLOW_", extra="ignore", hide_input_in_errors=True)
+
+    # production refuses unsafe settings at start (``payflow_app.production_guard``).
+    environment: Environment = Environment.DEVELOPMENT
     database_url: str = f"sqlite:///{PROJECT_ROOT / '.data' / 'payflow.db'}"
     data_dir: Path = PROJECT_ROOT / ".data"
     # Where customers and providers reach the app (success/cancel URLs, webhooks).
@@ -90,6 +101,8 @@ class Settings(BaseSettings):
     # PEM of the EC P-256 key that signs ticket QR tokens; generated into data_dir
     # on first use when unset (development and sandbox only).
     ticket_signing_key_pem: str | None = None
+    # A ticket admits nobody this long after its event starts (its QR token's ``exp``).
+    ticket_valid_hours_after_start: float = Field(default=24.0, ge=0, le=24 * 366)
 
     # Several workers share live status through Redis (Reflex's own REFLEX_REDIS_URL).
     redis_url: str | None = Field(
@@ -133,6 +146,16 @@ class Settings(BaseSettings):
     alert_processing_delay_minutes: float = 10.0
     max_tickets_per_order: int = 10
 
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _known_environment(cls, value: object) -> object:
+        allowed = [e.value for e in Environment]
+        if value not in allowed:
+            raise ValueError(
+                f"PAYFLOW_ENVIRONMENT must be exactly one of {', '.join(allowed)} (got {value!r})"
+            )
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -161,26 +184,11 @@ class Settings(BaseSettings):
                 if sandboxed
                 else "https://backend.payhero.co.ke/api/v2"
             )
-        if self.environment == "production":
-            if uses_sandbox_key or self.stripe_webhook_secret == SANDBOX_STRIPE_WEBHOOK_SECRET:
-                raise ValueError("production needs real PAYFLOW_STRIPE_* keys")
-            if (
-                self.univapay_app_token == SANDBOX_UNIVAPAY_JWT
-                or self.univapay_secret == SANDBOX_UNIVAPAY_SECRET
-            ):
-                raise ValueError("production needs real PAYFLOW_UNIVAPAY_* credentials")
-            if self.univapay_webhook_auth == SANDBOX_UNIVAPAY_WEBHOOK_AUTH:
-                raise ValueError("production needs PAYFLOW_UNIVAPAY_WEBHOOK_AUTH")
-            if self.payhero_username == SANDBOX_PAYHERO_USERNAME or (
-                self.payhero_callback_token == SANDBOX_PAYHERO_CALLBACK_TOKEN
-            ):
-                raise ValueError("production needs real PAYFLOW_PAYHERO_* credentials")
-            if self.sandbox_enabled:
-                raise ValueError("the sandbox cannot be enabled in production")
-            if not self.ticket_signing_key_pem:
-                raise ValueError("production needs PAYFLOW_TICKET_SIGNING_KEY_PEM")
-            if not self.session_secret or len(self.session_secret) < 32:
-                raise ValueError("production needs PAYFLOW_SESSION_SECRET (32 characters or more)")
+        if self.environment is Environment.PRODUCTION:
+            from payflow_app.production_guard import production_problems
+
+            if problems := production_problems(self):
+                raise ValueError("unsafe for production:\n  - " + "\n  - ".join(problems))
         return self
 
     @property
