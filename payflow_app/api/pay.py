@@ -26,6 +26,8 @@ from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.kinds import Kind
 from payflow_app.services.money import Money
 
+# What /pay sells (a membership has its own card flow, ``/membership``).
+PAYABLE = (Kind.TICKETS, Kind.PLAN, Kind.GALLERY, Kind.TOP_UP)
 CONFLICTS = {
     "gallery_locked",
     "gallery_active",
@@ -40,10 +42,9 @@ def _money(value: Money | None) -> dict[str, Any] | None:
 
 
 def _amount(body: dict[str, Any], user: SessionUser) -> tuple[Kind, Money]:
-    try:
-        kind = Kind(str(body.get("kind", "")))
-    except ValueError:
-        raise InvalidInput({"kind": "kind must be one of " + ", ".join(k.value for k in Kind)}) from None
+    kind = next((k for k in PAYABLE if k.value == body.get("kind")), None)
+    if kind is None:
+        raise InvalidInput({"kind": "kind must be one of " + ", ".join(k.value for k in PAYABLE)})
     if kind is Kind.TICKETS:
         return kind, purchases.ticket_amount(
             ticket_type_id=int_field(body, "ticketTypeId"), quantity=int_field(body, "quantity")

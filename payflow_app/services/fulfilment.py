@@ -22,10 +22,11 @@ from sqlmodel import Session
 from payflow_app.emails.sender import wake_sender
 from payflow_app.models import Order, Payment, utcnow
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
-from payflow_app.services import kinds, late_money, notify
+from payflow_app.services import eligibility, kinds, late_money, notify
 from payflow_app.services.db import lock, write_transaction
 from payflow_app.services.money import Money, format_money
 from payflow_app.services.states import (
+    PAID_ORDER_STATUSES,
     OrderStatus,
     PaymentStatus,
     check_order_transition,
@@ -110,13 +111,21 @@ def _decide(session: Session, order: Order, payment: Payment, truth: PaymentTrut
         payment.flagged_at = None
     if late:
         payment.late_at = utcnow()
+    if order.status in PAID_ORDER_STATUSES or eligibility.paid_by_another(session, order, payment):
+        late_money.refund_later(session, order, payment, why="the order was already paid by another attempt")
+        return Outcome.REFUND_DUE
+    # Judged with the customer or gallery locked: the benefit is never granted twice.
+    refused = eligibility.refusal(session, order)
+    if refused is not None:
+        late_money.refuse(session, order, payment, refused)
+        return Outcome.REFUND_DUE
     if order.status in (OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT):
         return Outcome.FULFILLED
     if order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED) and kinds.reopen(session, order, payment):
         log.warning("late money for %s accepted: payment %s", order.number, payment.id)
         payment.late_at = payment.late_at or utcnow()
         return Outcome.FULFILLED
-    # Closed for good, or already paid by another attempt: the money goes back.
+    # Closed for good: the money goes back.
     late_money.refund_later(session, order, payment)
     return Outcome.REFUND_DUE
 

@@ -73,7 +73,9 @@ def on_closed(session: Session, order: Order) -> None:
         void_pending_tickets(session, order)
     elif order.kind == Kind.GALLERY:
         gallery = lock(session, Gallery, order.gallery_id)
-        gallery.locked_by_payment_id = None
+        holder = session.get(Payment, gallery.locked_by_payment_id) if gallery.locked_by_payment_id else None
+        if holder is None or holder.order_id == order.id:  # another order's lock is not ours to free
+            gallery.locked_by_payment_id = None
 
 
 def reopen(session: Session, order: Order, payment: Payment) -> bool:
@@ -97,9 +99,13 @@ def deliver(session: Session, order: Order, payment: Payment) -> None:
         wallet.credit_top_up(session, order=order, payment=payment)
     elif order.kind == Kind.GALLERY:
         gallery = lock(session, Gallery, order.gallery_id)
-        gallery.status, gallery.published_at = "active", utcnow()
+        if gallery.status != "active":
+            gallery.status, gallery.published_at = "active", utcnow()
     elif order.kind == Kind.PLAN:
-        lock(session, User, order.user_id).plan_code = order.plan_code or "free"
+        user = lock(session, User, order.user_id)
+        # Never a downgrade: a higher plan paid for later may have been delivered first.
+        if plans.rank(order.plan_code or "") > plans.rank(user.plan_code):
+            user.plan_code = order.plan_code or "free"
     elif order.kind == Kind.MEMBERSHIP:
         memberships.create_membership(session, order)
 

@@ -1,7 +1,8 @@
 """Late money: a provider took a payment that payflow can no longer deliver — the
-order was cancelled or expired and its seats are gone, or another attempt already
-paid it. The money is never silently kept: a ``refund`` row is written in the
-transaction that discovers it, then the refund is sent through the provider with the
+order was cancelled or expired and its seats are gone, another attempt already
+paid it, or the customer got what it buys through another order (``refuse``). The
+money is never silently kept: a ``refund`` row is written in the transaction that
+discovers it, then the refund is sent through the provider with the
 refund's idempotency key (``send_refund``; retried by the reconciler until the
 provider answers). A rail that cannot refund (M-PESA) flags the payment for a person.
 
@@ -18,10 +19,16 @@ from sqlmodel import Session, select
 from payflow_app.models import Order, Payment, Refund, pk, utcnow
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import PaymentError, RefundStatus
-from payflow_app.services import notify
+from payflow_app.services import kinds, notify
 from payflow_app.services.db import lock, read_session, write_transaction
+from payflow_app.services.errors import DomainError
 from payflow_app.services.money import Money, format_money
-from payflow_app.services.states import PaymentStatus, check_payment_transition
+from payflow_app.services.states import (
+    OrderStatus,
+    PaymentStatus,
+    check_order_transition,
+    check_payment_transition,
+)
 
 log = logging.getLogger(__name__)
 TRANSIENT = ("provider_unavailable",)  # the provider could not be reached: not a refusal
@@ -32,11 +39,11 @@ def refund_pending(session: Session, payment: Payment) -> bool:
     return refund is not None and refund.status == "pending"
 
 
-def refund_later(session: Session, order: Order, payment: Payment) -> None:
+def refund_later(session: Session, order: Order, payment: Payment, *, why: str | None = None) -> None:
     """Record that this succeeded payment must go back (once: one refund per payment)."""
     if session.exec(select(Refund).where(Refund.payment_id == payment.id)).first() is not None:
         return
-    why = (
+    why = why or (
         "the order was already paid by another attempt"
         if order.paid_at is not None
         else f"the order was {order.status} and could not be reopened"
@@ -57,6 +64,17 @@ def refund_later(session: Session, order: Order, payment: Payment) -> None:
         )
     )
     log.warning("payment %s: %s", payment.id, payment.review_reason)
+
+
+def refuse(session: Session, order: Order, payment: Payment, refused: DomainError) -> None:
+    """Money for what the customer already has (the plan reached by another order, the
+    gallery published meanwhile): it is never delivered a second time. An order still
+    open is cancelled, giving back what it held, and the money is refunded."""
+    if order.status in (OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT):
+        order.status = check_order_transition(order.status, OrderStatus.CANCELLED)
+        order.updated_at = utcnow()
+        kinds.on_closed(session, order)
+    refund_later(session, order, payment, why=f"what it pays for was granted already ({refused.code})")
 
 
 def due_refunds() -> list[int]:

@@ -34,6 +34,11 @@ def plan(code: str) -> Plan | None:
     return PLANS.get(code)
 
 
+def rank(code: str) -> int:
+    """A plan's rank; an unknown code counts as the free plan."""
+    return PLANS.get(code, PLANS["free"]).rank
+
+
 def upgrades_from(code: str) -> list[Plan]:
     current = PLANS.get(code, PLANS["free"])
     return [p for p in PLANS.values() if p.rank > current.rank]

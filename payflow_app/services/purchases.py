@@ -17,7 +17,7 @@ from sqlmodel import col, func, select
 
 from payflow_app.emails.sender import wake_sender
 from payflow_app.models import Event, Gallery, Order, Payment, TicketType, User, pk, utcnow
-from payflow_app.services import fulfilment, kinds, notify, numbers, payments, plans, wallet
+from payflow_app.services import eligibility, fulfilment, kinds, notify, numbers, payments, plans, wallet
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.kinds import Kind
@@ -100,12 +100,13 @@ def place_top_up(*, user_id: int, amount: Money) -> Order:
 
 
 def place_plan_upgrade(*, user_id: int, plan_code: str) -> Order:
-    chosen = plans.plan(plan_code)
+    """An order for a plan above the customer's (and above any plan already paid
+    for); judged again when it is paid (``services.eligibility``)."""
     with write_transaction() as session:
-        user = lock(session, User, user_id)
-        current = plans.plan(user.plan_code) or plans.PLANS["free"]
-        if chosen is None or chosen.rank <= current.rank:
-            raise DomainError("You can only upgrade to a higher plan.", code="plan_not_upgrade")
+        refused = eligibility.plan_refusal(session, user_id=user_id, plan_code=plan_code)
+        if refused is not None:
+            raise refused
+        chosen = plans.PLANS[plan_code]
         order = _new_order(user_id=user_id, kind=Kind.PLAN, amount=chosen.price, plan_code=chosen.code)
         session.add(order)
         session.flush()
@@ -158,13 +159,21 @@ def place_gallery_publication(*, user_id: int, gallery_id: int) -> Order:
 def pay_from_wallet(*, order_id: int) -> Payment:
     """Settle a pending order from the wallet in one transaction: the debit, the
     payment, and every fulfilment step commit together or not at all. Raises
-    InsufficientFunds (nothing changes) when the balance does not cover it."""
+    InsufficientFunds when the balance does not cover it, and the eligibility's
+    refusal (``plan_not_upgrade``, ``gallery_active``, …) when the customer got what
+    it buys meanwhile; either way nothing changes."""
     with write_transaction() as session:
         order = lock(session, Order, order_id)
         if order.status != OrderStatus.PENDING:
             raise DomainError("This order is no longer waiting for payment.", code="order_not_pending")
         if order.kind == Kind.TOP_UP:
             raise DomainError("A top-up cannot be paid from the wallet.", code="top_up_from_wallet")
+        # The customer first: every wallet purchase and plan change of theirs waits
+        # here for the one before (the order's later steps lock it in this order too).
+        lock(session, User, order.user_id)
+        refused = eligibility.refusal(session, order)
+        if refused is not None:
+            raise refused
         now = utcnow()
         payment = Payment(
             order_id=order_id,

@@ -1,0 +1,385 @@
+"""Money races: twenty purchases of one benefit at once, against one wallet, pay for it
+once. Eligibility (plan order, gallery lock, …) is judged again inside the locked
+transaction that takes the money, and a card payment for a benefit the customer
+already has is refunded, never granted twice and never a downgrade. The books always
+balance: every ledger row's running balance is the sum before it, never negative."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from payflow_app.models import Gallery, LedgerEntry, Order, Payment, Refund, Ticket, User, Wallet
+from payflow_app.providers.base import PaymentTruth, ProviderStatus, RefundResult, RefundStatus
+from payflow_app.seed import seed
+from payflow_app.services import fulfilment, late_money, payments, plans, purchases, wallet
+from payflow_app.services.db import read_session
+from payflow_app.services.errors import DomainError
+from payflow_app.services.money import Money
+from payflow_app.services.purchases import Method
+from payflow_app.services.states import PaymentStatus
+from tests import factories
+from tests.integration.test_pay_api import _signed_in
+
+T = TypeVar("T")
+CUSTOMER = "customer@payflow.test"
+STUDIO, PRO = plans.PLANS["studio"].price.amount, plans.PLANS["pro"].price.amount
+
+
+def _customer_id() -> int:
+    with read_session() as session:
+        return session.exec(select(User.id).where(User.email == CUSTOMER)).one()  # type: ignore[return-value]
+
+
+def _fund(user_id: int, minor: int) -> None:
+    """A card top-up, fulfilled as the webhook would."""
+    order = purchases.place_top_up(user_id=user_id, amount=Money(minor, "PLN"))
+    payment = factories.pending_payment(order, reference=f"cs_fund_{order.number}")
+    fulfilment.fulfil_payment(payment_id=payment.id, truth=factories.paid_truth(payment))  # type: ignore[arg-type]
+
+
+def _all_at_once(jobs: list[Callable[[], T]]) -> list[T]:
+    start = threading.Barrier(len(jobs))
+
+    def run(job: Callable[[], T]) -> T:
+        start.wait()
+        return job()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(run, jobs))
+
+
+def _buy(place: Callable[[], Order]) -> Callable[[], str]:
+    """What the dashboard and ``POST /pay`` do: place the order, pay it from the
+    wallet. Answers ``paid`` or the refusal's code."""
+
+    def buy() -> str:
+        try:
+            order = place()
+            asyncio.run(purchases.pay(order_id=order.id, method=Method.WALLET))  # type: ignore[arg-type]
+        except DomainError as refused:
+            return refused.code
+        return "paid"
+
+    return buy
+
+
+def _books(user_id: int) -> tuple[int, list[LedgerEntry]]:
+    """The wallet's balance, after checking it is the ledger's sum and that every
+    row's running balance follows the row before it and is never negative."""
+    with read_session() as session:
+        row = session.exec(select(Wallet).where(Wallet.user_id == user_id, Wallet.currency == "PLN")).one()
+        entries = list(
+            session.exec(
+                select(LedgerEntry).where(LedgerEntry.wallet_id == row.id).order_by(col(LedgerEntry.id))
+            ).all()
+        )
+    running = 0
+    for entry in entries:
+        running += entry.amount_minor
+        assert entry.balance_after_minor == running >= 0, entry
+    assert row.balance_minor == running == wallet.balance(user_id=user_id, currency="PLN").amount
+    return running, entries
+
+
+def _plan_of(user_id: int) -> tuple[str, int, int]:
+    with read_session() as session:
+        user = session.get(User, user_id)
+    assert user is not None
+    return user.plan_code, user.gallery_limit, user.storage_limit_mb
+
+
+def _studio() -> tuple[str, int, int]:
+    studio = plans.PLANS["studio"]
+    return studio.code, studio.gallery_limit, studio.storage_limit_mb
+
+
+def _paid_orders(user_id: int, kind: str) -> list[Order]:
+    with read_session() as session:
+        return list(
+            session.exec(
+                select(Order)
+                .where(Order.user_id == user_id, Order.kind == kind, col(Order.paid_at).is_not(None))
+                .order_by(col(Order.paid_at))
+            ).all()
+        )
+
+
+def test_twenty_wallet_upgrades_to_one_plan_pay_once(any_db: str) -> None:
+    seed()
+    user_id = _customer_id()
+    _fund(user_id, 2 * STUDIO + 1000)  # enough for two: the second must still be refused
+    place = _buy(lambda: purchases.place_plan_upgrade(user_id=user_id, plan_code="studio"))
+    results = _all_at_once([place] * 20)
+    assert Counter(results) == {"paid": 1, "plan_not_upgrade": 19}
+    balance, entries = _books(user_id)
+    assert balance == STUDIO + 1000
+    assert [e.entry_type for e in entries] == ["top_up", "purchase"]
+    assert _plan_of(user_id) == _studio()
+    assert len(_paid_orders(user_id, "plan_upgrade")) == 1
+    with read_session() as session:  # the refused orders hold nothing and wait for nothing
+        open_orders = session.exec(
+            select(Order).where(Order.kind == "plan_upgrade", Order.status == "pending")
+        ).all()
+    assert open_orders == []
+
+
+def test_parallel_pro_and_studio_orders_end_on_studio_each_paid_at_most_once(any_db: str) -> None:
+    seed()
+    user_id = _customer_id()
+    _fund(user_id, 10 * (PRO + STUDIO))
+    jobs = [
+        _buy(lambda code=code: purchases.place_plan_upgrade(user_id=user_id, plan_code=code))
+        for code in ("pro", "studio") * 10
+    ]
+    results = _all_at_once(jobs)
+    assert set(results) <= {"paid", "plan_not_upgrade"}
+    paid = [o.plan_code for o in _paid_orders(user_id, "plan_upgrade")]
+    # Studio once; Pro only if it came first (then Studio is still an upgrade).
+    assert paid in (["studio"], ["pro", "studio"]) and results.count("paid") == len(paid)
+    assert _plan_of(user_id) == _studio()
+    balance, entries = _books(user_id)
+    assert balance == 10 * (PRO + STUDIO) - sum(plans.PLANS[code].price.amount for code in paid)
+    assert [-e.amount_minor for e in entries if e.entry_type == "purchase"] == [
+        plans.PLANS[code].price.amount for code in paid
+    ]
+
+
+def test_twenty_publications_of_one_gallery_pay_once(any_db: str) -> None:
+    seed()
+    user_id = _customer_id()
+    _fund(user_id, 20 * plans.GALLERY_PUBLICATION_PRICE.amount)
+    gallery = purchases.create_gallery(user_id=user_id, title="Wedding")
+    place = _buy(lambda: purchases.place_gallery_publication(user_id=user_id, gallery_id=gallery.id))  # type: ignore[arg-type]
+    results = _all_at_once([place] * 20)
+    assert results.count("paid") == 1
+    assert set(results) - {"paid"} <= {"gallery_locked", "gallery_active"}
+    balance, _entries = _books(user_id)
+    assert balance == 19 * plans.GALLERY_PUBLICATION_PRICE.amount
+    with read_session() as session:
+        row = session.get(Gallery, gallery.id)
+    assert row is not None and (row.status, row.locked_by_payment_id) == ("active", None)
+    assert len(_paid_orders(user_id, "gallery")) == 1
+
+
+def test_concurrent_confirmations_of_top_ups_credit_each_once(any_db: str) -> None:
+    seed()
+    user_id = _customer_id()
+    amounts = [1000, 2000, 3000, 4000, 5000]
+    paid = []
+    for minor in amounts:
+        order = purchases.place_top_up(user_id=user_id, amount=Money(minor, "PLN"))
+        paid.append(factories.pending_payment(order, reference=f"cs_topup_{minor}"))
+    # The webhook, its retries and the landing page, four times per top-up, all at once.
+    jobs = [
+        lambda p=p: fulfilment.fulfil_payment(payment_id=p.id, truth=factories.paid_truth(p))  # type: ignore[arg-type]
+        for p in paid * 4
+    ]
+    outcomes = _all_at_once(jobs)
+    assert set(outcomes) == {fulfilment.Outcome.FULFILLED}
+    balance, entries = _books(user_id)
+    assert balance == sum(amounts)
+    assert sorted(e.payment_id for e in entries) == sorted(p.id for p in paid)
+    assert len(_paid_orders(user_id, "wallet_topup")) == 5
+    # And a wallet never funds itself.
+    order = purchases.place_top_up(user_id=user_id, amount=Money(1000, "PLN"))
+    with pytest.raises(DomainError) as refused:
+        purchases.pay_from_wallet(order_id=order.id)  # type: ignore[arg-type]
+    assert refused.value.code == "top_up_from_wallet" and _books(user_id)[0] == sum(amounts)
+
+
+def test_twenty_ticket_orders_against_one_wallet_never_overdraw_it(any_db: str) -> None:
+    seed()
+    user_id = _customer_id()
+    standard = factories.ticket_type("Standard")
+    _fund(user_id, 4 * standard.price_minor + 5000)  # four tickets and a bit
+    place = _buy(lambda: factories.order(quantity=1, email=CUSTOMER))
+    results = _all_at_once([place] * 20)
+    assert Counter(results) == {"paid": 4, "insufficient_funds": 16}
+    balance, _entries = _books(user_id)
+    assert balance == 5000
+    paid = _paid_orders(user_id, "ticket_order")
+    with read_session() as session:
+        tickets = session.exec(select(Ticket).where(Ticket.status == "valid")).all()
+    assert len(paid) == 4 and sorted(t.order_id for t in tickets) == sorted(o.id for o in paid)
+    assert factories.ticket_type("Standard").reserved == standard.reserved + 4  # refused ones gave seats back
+    # One ticket order paid from twenty places at once is paid once.
+    _fund(user_id, 20 * standard.price_minor)
+    order = factories.order(quantity=1, email=CUSTOMER)
+
+    def pay_it() -> str:
+        try:
+            purchases.pay_from_wallet(order_id=order.id)  # type: ignore[arg-type]
+        except DomainError as refused:
+            return refused.code
+        return "paid"
+
+    assert Counter(_all_at_once([pay_it] * 20)) == {"paid": 1, "order_not_pending": 19}
+    assert _books(user_id)[0] == 5000 + 19 * standard.price_minor
+
+
+def test_card_and_wallet_racing_for_one_plan_grant_it_once(any_db: str) -> None:
+    seed()
+    user_id = _customer_id()
+    _fund(user_id, 10 * STUDIO)
+    cards = []
+    for _ in range(10):  # card checkouts opened while the customer was still on Free
+        order = purchases.place_plan_upgrade(user_id=user_id, plan_code="studio")
+        cards.append(factories.pending_payment(order, reference=f"cs_plan_{order.number}"))
+    wallet_buy = _buy(lambda: purchases.place_plan_upgrade(user_id=user_id, plan_code="studio"))
+    card_paid: list[Callable[[], str]] = [
+        lambda p=p: fulfilment.fulfil_payment(payment_id=p.id, truth=factories.paid_truth(p)).value  # type: ignore[arg-type]
+        for p in cards
+    ]
+    results = Counter(_all_at_once([wallet_buy] * 10 + card_paid))
+    kept = results["paid"] + results["fulfilled"]
+    assert kept == 1, results
+    assert results["refund_due"] == 10 - results["fulfilled"]
+    assert results["plan_not_upgrade"] == 10 - results["paid"]
+    assert _plan_of(user_id) == _studio()
+    assert _books(user_id)[0] == 10 * STUDIO - results["paid"] * STUDIO
+    with read_session() as session:
+        refunds = session.exec(select(Refund)).all()
+        refused_orders = session.exec(
+            select(Order.status).where(col(Order.id).in_([r.order_id for r in refunds]))
+        ).all()
+    assert len(refunds) == results["refund_due"] and set(refused_orders) <= {"cancelled"}
+    assert len({r.idempotency_key for r in refunds}) == len(refunds)
+
+
+@dataclass
+class FakeCardProvider:
+    """A provider that says every payment succeeded and records refunds by key."""
+
+    identifier: str = "stripe"
+    refunds: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def fetch_payment(self, provider_reference: str) -> PaymentTruth:
+        payment = payments.find_payment_by_reference(provider_reference)
+        assert payment is not None
+        amount = Money(payment.amount_minor, payment.currency)
+        return PaymentTruth(provider_reference, ProviderStatus.SUCCEEDED, amount, receipt_number="R1")
+
+    async def refund_payment(
+        self, provider_reference: str, *, amount: Money, idempotency_key: str, reason: str
+    ) -> RefundResult:
+        with self.lock:  # the same key finds the same refund, as at a real provider
+            if idempotency_key not in self.refunds:
+                self.refunds.append(idempotency_key)
+        return RefundResult(f"re_{self.refunds.index(idempotency_key)}", RefundStatus.SUCCEEDED)
+
+    def refine_truth(self, truth: PaymentTruth, payload: Mapping[str, Any]) -> PaymentTruth:
+        return truth
+
+
+def test_a_card_upgrade_paid_after_the_wallet_granted_the_plan_is_refunded(
+    any_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = FakeCardProvider()
+    monkeypatch.setattr(payments, "get_provider", lambda _id: provider)
+    monkeypatch.setattr(late_money, "get_provider", lambda _id: provider)
+    seed()
+    user_id = _customer_id()
+    _fund(user_id, STUDIO)
+    # Two card checkouts (Studio, Pro) opened while on Free, then Studio bought from the wallet.
+    late_studio = purchases.place_plan_upgrade(user_id=user_id, plan_code="studio")
+    late_pro = purchases.place_plan_upgrade(user_id=user_id, plan_code="pro")
+    studio_card = factories.pending_payment(late_studio, reference="cs_late_studio")
+    pro_card = factories.pending_payment(late_pro, reference="cs_late_pro")
+    assert _buy(lambda: purchases.place_plan_upgrade(user_id=user_id, plan_code="studio"))() == "paid"
+    # The card money lands: webhook, landing page and reconciler all at once.
+    verify = [
+        lambda p=p: asyncio.run(payments.verify_payment(payment_id=p.id))  # type: ignore[arg-type]
+        for p in (studio_card, pro_card) * 3
+    ]
+    _all_at_once(verify)
+    assert _plan_of(user_id) == _studio()  # neither granted again nor downgraded
+    assert _books(user_id)[0] == 0  # the wallet paid once; the card money is not in it
+    with read_session() as session:
+        for order, card in ((late_studio, studio_card), (late_pro, pro_card)):
+            db_order = session.get(Order, order.id)
+            db_card = session.get(Payment, card.id)
+            refund = session.exec(select(Refund).where(Refund.payment_id == card.id)).one()
+            assert db_order is not None and db_card is not None
+            assert (db_order.status, db_order.delivered_at) == ("cancelled", None)
+            assert (db_card.status, db_card.review_code) == ("refunded", "late_money")
+            assert (refund.status, refund.amount_minor) == ("succeeded", order.amount_minor)
+            assert refund.idempotency_key == f"refund_{card.idempotency_key}"
+    assert sorted(provider.refunds) == sorted(f"refund_idem-{r}" for r in ("cs_late_studio", "cs_late_pro"))
+    # Asking again sends nothing more.
+    asyncio.run(payments.verify_payment(payment_id=studio_card.id))  # type: ignore[arg-type]
+    assert len(provider.refunds) == 2
+
+
+def test_a_card_gallery_publication_after_the_gallery_went_live_is_refunded(
+    sqlite_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = FakeCardProvider()
+    monkeypatch.setattr(payments, "get_provider", lambda _id: provider)
+    monkeypatch.setattr(late_money, "get_provider", lambda _id: provider)
+    seed()
+    user_id = _customer_id()
+    gallery = purchases.create_gallery(user_id=user_id, title="Holidays")
+    first = purchases.place_gallery_publication(user_id=user_id, gallery_id=gallery.id)  # type: ignore[arg-type]
+    card = factories.pending_payment(first, reference="cs_gallery_first")
+    payments.close_payment(payment_id=card.id, status=PaymentStatus.EXPIRED)  # type: ignore[arg-type]
+    _fund(user_id, plans.GALLERY_PUBLICATION_PRICE.amount)
+    place = _buy(lambda: purchases.place_gallery_publication(user_id=user_id, gallery_id=gallery.id))  # type: ignore[arg-type]
+    assert place() == "paid"
+    asyncio.run(payments.verify_payment(payment_id=card.id))  # type: ignore[arg-type]
+    with read_session() as session:
+        db_card = session.get(Payment, card.id)
+        row = session.get(Gallery, gallery.id)
+    assert db_card is not None and db_card.status == "refunded" and len(provider.refunds) == 1
+    assert row is not None and (row.status, row.locked_by_payment_id) == ("active", None)
+    assert len(_paid_orders(user_id, "gallery")) == 1
+
+
+def _post_all(server: str, cookies: httpx.Cookies, bodies: list[dict[str, object]]) -> list[httpx.Response]:
+    """POST each body to /pay at once, each from its own connection."""
+
+    def post(body: dict[str, object]) -> Callable[[], httpx.Response]:
+        def send() -> httpx.Response:
+            with httpx.Client(base_url=server, cookies=cookies, timeout=60) as client:
+                return client.post("/pay", json=body, headers={"origin": server})
+
+        return send
+
+    return _all_at_once([post(body) for body in bodies])
+
+
+def test_twenty_parallel_pay_requests_for_one_plan_upgrade_once(server: str, http: httpx.Client) -> None:
+    user_id = _signed_in(http, CUSTOMER)
+    _fund(user_id, 2 * STUDIO)
+    body = {"kind": "plan_upgrade", "plan": "studio", "dryRun": False}
+    answers = _post_all(server, http.cookies, [body] * 20)
+    assert Counter(a.status_code for a in answers) == {201: 1, 409: 19}, [a.text for a in answers]
+    assert {a.json()["error"]["code"] for a in answers if a.status_code == 409} == {"plan_not_upgrade"}
+    assert next(a for a in answers if a.status_code == 201).json()["method"] == "wallet"
+    assert _books(user_id)[0] == STUDIO
+    assert _plan_of(user_id) == _studio()
+
+
+def test_parallel_pro_and_studio_requests_never_leave_the_lower_plan(server: str, http: httpx.Client) -> None:
+    user_id = _signed_in(http, CUSTOMER)
+    _fund(user_id, 10 * (PRO + STUDIO))
+    bodies: list[dict[str, object]] = [
+        {"kind": "plan_upgrade", "plan": code, "dryRun": False} for code in ("pro", "studio") * 10
+    ]
+    answers = _post_all(server, http.cookies, bodies)
+    assert {a.status_code for a in answers} <= {201, 409}
+    paid = [o.plan_code for o in _paid_orders(user_id, "plan_upgrade")]
+    assert paid in (["studio"], ["pro", "studio"])
+    assert [a.status_code for a in answers].count(201) == len(paid)
+    assert _plan_of(user_id) == _studio()
+    assert _books(user_id)[0] == 10 * (PRO + STUDIO) - sum(plans.PLANS[c].price.amount for c in paid)
