@@ -6,6 +6,7 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from payflow_app.api import api_routes
+from payflow_app.api.security import protect_backend
 from payflow_app.emails.sender import run_email_sender
 from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
@@ -41,7 +42,9 @@ settings = get_settings()
 http_routes = api_routes() + (sandbox_routes() if settings.sandbox_enabled else [])
 
 app = rx.App(
-    api_transformer=Starlette(routes=http_routes),
+    # The routes first; then the whole backend (routes, websocket, built pages) behind
+    # the cross-site checks and security headers.
+    api_transformer=[Starlette(routes=http_routes), protect_backend],
     stylesheets=["/styles.css"],
 )
 PAGES = (

@@ -10,9 +10,11 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_STRIPE_SECRET_KEY = "sk_test_payflow_sandbox"
@@ -45,6 +47,10 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / ".data"
     # Where customers and providers reach the app (success/cancel URLs, webhooks).
     public_url: str = "http://localhost:3000"
+    # Other origins whose pages may call the API and open the websocket with the
+    # user's cookie (comma-separated, e.g. "https://pay.example.com"); public_url's own
+    # origin is always allowed.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     stripe_secret_key: str = SANDBOX_STRIPE_SECRET_KEY
     stripe_webhook_secret: str = SANDBOX_STRIPE_WEBHOOK_SECRET
@@ -161,6 +167,14 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _read_origins(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return items
+        return [web_origin(str(item).strip()) for item in items if str(item).strip()]
+
     @model_validator(mode="after")
     def _derive_and_refuse_placeholders(self) -> Settings:
         uses_sandbox_key = self.stripe_secret_key == SANDBOX_STRIPE_SECRET_KEY
@@ -192,6 +206,13 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def browser_origins(self) -> list[str]:
+        """The origins whose pages may send the user's cookies to payflow (CORS, the
+        websocket, state-changing requests): public_url's and ``allowed_origins``."""
+        own = web_origin(self.public_url)
+        return [own, *(origin for origin in self.allowed_origins if origin != own)]
+
+    @property
     def stripe_webhook_url(self) -> str:
         return f"{self.public_url}/api/webhooks/stripe"
 
@@ -202,6 +223,19 @@ class Settings(BaseSettings):
     @property
     def payhero_callback_url(self) -> str:
         return f"{self.public_url}/api/payhero/callback?token={self.payhero_callback_token}"
+
+
+def web_origin(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL as browsers send it in ``Origin``
+    (lower case, default port left out); ValueError for anything else."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) origin: {url!r}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = parts.port  # ValueError when it is not a port number
+    default_port = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" if port in (None, default_port) else f"{scheme}://{host}:{port}"
 
 
 @lru_cache(maxsize=1)

@@ -14,8 +14,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import ASGIApp
 
 from payflow_app.api import api_routes
+from payflow_app.api.security import cors_middleware, protect_backend
 from payflow_app.emails.sender import run_email_sender
 from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
@@ -34,5 +37,8 @@ async def _lifespan(_app: Starlette) -> AsyncIterator[None]:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def create_app() -> Starlette:
-    return Starlette(routes=api_routes() + sandbox_routes(), lifespan=_lifespan)
+def create_app() -> ASGIApp:
+    """The routes behind CORS for our origins (what Reflex adds to the real app), and
+    behind the same cross-site checks and security headers as the real app."""
+    routes = Starlette(routes=api_routes() + sandbox_routes())
+    return Starlette(lifespan=_lifespan, routes=[Mount("", app=protect_backend(cors_middleware(routes)))])

@@ -38,6 +38,7 @@ def _sign_in(http: httpx.Client, email: str) -> None:
     with read_session() as session:
         user = session.exec(select(User).where(User.email == email)).one()
     http.cookies.set("payflow_session", accounts.issue_session_token(user))
+    http.headers["Origin"] = str(http.base_url).rstrip("/")  # as our pages send it
 
 
 @pytest.mark.parametrize("email", ["customer@payflow.test", "organizer@payflow.test", None])
