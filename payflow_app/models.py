@@ -311,6 +311,48 @@ class JobLease(SQLModel, table=True):
     locked_until: datetime
 
 
+class UserSession(SQLModel, table=True):
+    """A signed-in browser (``services.sessions``): only the SHA-256 of the cookie's
+    random token is stored. Ends when revoked, idle too long, or at ``expires_at``."""
+
+    __tablename__ = "user_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+
+class LoginGrant(SQLModel, table=True):
+    """A one-time, short-lived permission to start a session, given by the login page
+    after the password was checked; redeemed by ``/session/grant`` (stored hashed)."""
+
+    __tablename__ = "login_grant"
+    id: int | None = Field(default=None, primary_key=True)
+    grant_hash: str = Field(unique=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    next_path: str = Field(max_length=2000)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class ThrottleCounter(SQLModel, table=True):
+    """Failed logins or guest checkouts of one key (an account, an address, or both;
+    ``services.throttle``). The key is stored as a SHA-256, not as an email or address."""
+
+    __tablename__ = "throttle_counter"
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(unique=True, max_length=64)
+    scope: str = Field(max_length=30)
+    count: int = Field(default=0)
+    window_started_at: datetime = Field(default_factory=utcnow)
+    last_at: datetime | None = None
+    locked_until: datetime | None = None
+    last_success_at: datetime | None = None
+
+
 class EmailOutbox(SQLModel, table=True):
     """One row per (order, template): a retry or a race can never queue one twice.
     The message is rendered when queued (in the customer's language); the sender

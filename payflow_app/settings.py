@@ -115,10 +115,13 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("PAYFLOW_REDIS_URL", "REFLEX_REDIS_URL")
     )
 
-    # Sessions: a signed token (HS256) in a cookie. The secret is generated into
-    # data_dir on first use when unset (development and sandbox only).
+    # Sessions are kept server-side (``services.sessions``); the cookie holds a random
+    # token. A session ends after this many idle minutes, and at the latest this many
+    # hours after the login. The secret keys what is derived from it (the membership
+    # reveal); generated into data_dir on first use when unset (development only).
     session_secret: str | None = None
-    session_lifetime_hours: int = 24 * 7
+    session_lifetime_hours: int = Field(default=24 * 7, ge=1)
+    session_idle_minutes: int = Field(default=120, ge=1)
 
     # Email: SMTP when a host is set, else the built-in mailbox (/sandbox/mailbox).
     smtp_host: str | None = None

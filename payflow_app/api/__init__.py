@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from payflow_app.api import admin, card, checkin, event_images, orders, organizer
+from payflow_app.api import admin, card, checkin, event_images, orders, organizer, session
 from payflow_app.api.pay import pay
 from payflow_app.api.payment_status import check_status
 from payflow_app.api.tickets import ticket_qr_png
@@ -39,4 +39,6 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/organizer/events/{event_id:int}/attendees.csv", organizer.attendees_csv, methods=["GET"]),
         Route("/api/organizer/events/{event_id:int}/devices", organizer.issue_device, methods=["POST"]),
         Route("/api/event-images/{name}", event_images.event_image, methods=["GET"]),
+        Route("/session/grant", session.redeem_grant, methods=["GET"]),
+        Route("/session/logout", session.log_out, methods=["POST"]),
     ]

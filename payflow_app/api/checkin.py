@@ -7,7 +7,10 @@
   refused ticket is an answer, not an error: 200 with ``ok: false`` and the reason.
 - ``POST /api/checkin/offline`` ``{"scans": [{"nonce", "code", "scanned_at"}]}``: scans
   made without the network, uploaded later; a nonce sent before is answered as then.
-- ``GET /api/checkin/revocations``: the device's event and its revoked token nonces.
+- ``GET /api/checkin/revocations``: the device's event, its revoked token nonces and
+  ``tickets_valid_until`` (the event's current start plus the grace period; a scanner
+  judges expiry by it rather than by a token's ``exp``, which the event's move may
+  have made stale).
 """
 
 from __future__ import annotations
@@ -131,6 +134,13 @@ async def upload_offline(request: Request, device: CheckInDevice) -> Response:
 @device_only
 async def revocations(_request: Request, device: CheckInDevice) -> Response:
     nonces = await asyncio.to_thread(devices.revoked_nonces, device.event_id)
+    valid_until = await asyncio.to_thread(devices.tickets_valid_until, device.event_id)
     return JSONResponse(
-        {"event_id": device.event_id, "revoked_nonces": nonces, "jwks": "/.well-known/jwks.json"}
+        {
+            "event_id": device.event_id,
+            "revoked_nonces": nonces,
+            # From the event's current start: wins over a token's exp (the event may have moved).
+            "tickets_valid_until": valid_until.isoformat(),
+            "jwks": "/.well-known/jwks.json",
+        }
     )

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
+from payflow_app.services.throttle import TooManyAttempts
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -22,11 +23,15 @@ def invalid_input_response(exc: InvalidInput) -> JSONResponse:
 
 
 def domain_error_response(exc: DomainError) -> JSONResponse:
-    """A service's refusal: 400 bad input, 404 not found, 409 otherwise (the state forbids it)."""
+    """A service's refusal: 400 bad input, 404 not found, 429 throttled, 409 otherwise (the state forbids it)."""
     if isinstance(exc, InvalidInput):
         return invalid_input_response(exc)
     if isinstance(exc, NotFound):
         return error_response(404, exc.code, exc.message)
+    if isinstance(exc, TooManyAttempts):  # throttled: 429, and when to come back
+        response = error_response(429, exc.code, exc.message)
+        response.headers["Retry-After"] = str(exc.wait_seconds)
+        return response
     return error_response(409, exc.code, exc.message)
 
 

@@ -53,6 +53,7 @@ async def direct_checkout(request: Request) -> Response:
             quantity=int_field(body, "quantity"),
             language=normalise(_field(body, "language") or (user.language if user else "en")),
             user_id=user.id if user else None,
+            client_address=request.client.host if request.client else "unknown",
         )
         order = await mpesa.direct_checkout(form=form)
     except BadRequest as exc:

@@ -129,6 +129,8 @@ MESSAGES: dict[str, str] = {
     "login.hint": "Bought tickets as a guest? Your password is in the welcome email.",
     "login.missing": "Please enter your email and password.",
     "login.invalid": "The email or password is not right.",
+    "throttle.seconds": "Too many attempts. Try again in {count} seconds.",
+    "throttle.minutes": "Too many attempts. Try again in {count} minutes.",
     "password.title": "Choose a new password",
     "password.forced": "You signed in with a temporary password. Choose your own password to continue.",
     "password.current": "Current (or temporary) password",

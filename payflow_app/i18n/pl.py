@@ -119,6 +119,8 @@ MESSAGES: dict[str, str] = {
     "login.hint": "Kupiłeś bilety jako gość? Hasło znajdziesz w powitalnym e-mailu.",
     "login.missing": "Podaj e-mail i hasło.",
     "login.invalid": "E-mail lub hasło są nieprawidłowe.",
+    "throttle.seconds": "Zbyt wiele prób. Spróbuj ponownie za {count} s.",
+    "throttle.minutes": "Zbyt wiele prób. Spróbuj ponownie za {count} min.",
     "password.title": "Ustaw nowe hasło",
     "password.forced": "Zalogowałeś się hasłem tymczasowym. Ustaw własne hasło, aby kontynuować.",
     "password.current": "Obecne (lub tymczasowe) hasło",

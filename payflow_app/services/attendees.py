@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,27 +121,35 @@ def attendees(
     ]
 
 
+# Where a formula starts: at the start of the cell, or after anything a spreadsheet
+# may split a cell at. Every cell is quoted, but a program whose locale lists with ";"
+# (or a tab) reads a comma-separated file with its own separator, and quotes it does
+# not expect no longer hold: each piece of a cell must be harmless on its own.
+_FORMULA_AFTER = re.compile(r"""(^|[,;\t|\r\n])(["\s]*)(?=[=+\-@])""")
+
+
 def _cell(value: str) -> str:
-    """A spreadsheet must not run a holder's name as a formula (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """A cell no spreadsheet runs as a formula (CSV injection): ``'`` before a formula
+    character that starts the cell or a piece of it, and before a leading tab or CR."""
+    value = _FORMULA_AFTER.sub(r"\1\2'", value)
+    return "'" + value if value[:1] in ("\t", "\r") else value
 
 
 def attendees_csv(event_id: int, where: AttendeeFilter = AttendeeFilter()) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for a in attendees(event_id, where, limit=None):
-        writer.writerow(
-            [
-                a.ticket_number,
-                _cell(a.holder),
-                _cell(a.email),
-                _cell(a.ticket_type),
-                a.order_number,
-                a.order_status,
-                a.ticket_status,
-                a.checked_in_at.isoformat() if a.checked_in_at else "",
-                _cell(a.gate),
-            ]
-        )
+        cells = [
+            a.ticket_number,
+            a.holder,
+            a.email,
+            a.ticket_type,
+            a.order_number,
+            a.order_status,
+            a.ticket_status,
+            a.checked_in_at.isoformat() if a.checked_in_at else "",
+            a.gate,
+        ]
+        writer.writerow([_cell(cell) for cell in cells])
     return buffer.getvalue()

@@ -3,9 +3,16 @@
 What a gate scans is either a ticket's signed QR token or its number typed by hand.
 :func:`check_in` answers with a reason code, pretix-style — ``valid`` or why not:
 ``already_redeemed`` (naming the first scan's time, gate and operator), ``revoked``,
-``unpaid``, ``wrong_event``, ``forged`` (a token whose signature does not hold) and
-``unknown_ticket`` (a typed number nobody holds). Every scan is written down
-(:class:`CheckInScan`); a redemption is a :class:`CheckIn` row, unique per ticket.
+``unpaid``, ``wrong_event``, ``forged`` (a token whose signature does not hold),
+``unknown_ticket`` (a typed number nobody holds) and ``expired``. Every scan is written
+down (:class:`CheckInScan`); a redemption is a :class:`CheckIn` row, unique per ticket.
+
+Expired: scanned (offline: at its own ``scanned_at``) after the event's *current*
+start plus ``PAYFLOW_TICKET_VALID_HOURS_AFTER_START`` (``tickets.valid_until``), QR
+token or typed number alike. The token's own ``exp`` is not what decides here: it
+holds the start as it was at signing, and an organizer may have moved the event since
+(tokens are not re-signed; see ``services.tickets``). Tokens issued before tickets
+had an expiry (no ``exp``) expire the same way.
 
 Exactly once: the ticket row is locked (``SELECT … FOR UPDATE``; SQLite's write
 transaction holds the database lock) and the check-in insert runs in a savepoint, so
@@ -31,6 +38,7 @@ from sqlmodel import Session, select
 from payflow_app.models import (
     CheckIn,
     CheckInScan,
+    Event,
     Order,
     RevokedToken,
     Ticket,
@@ -43,7 +51,7 @@ from payflow_app.services import notify
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import InvalidInput
 from payflow_app.services.states import PAID_ORDER_STATUSES
-from payflow_app.services.tickets import InvalidTicketToken, verify_ticket_token
+from payflow_app.services.tickets import InvalidTicketToken, valid_until, verify_ticket_token
 
 # What a typed ticket number can look like (``numbers.ticket_number``: TKT-<time>-<code>).
 TICKET_NUMBER = re.compile(r"[A-Z0-9-]{1,40}")
@@ -58,6 +66,7 @@ class Reason(StrEnum):
     WRONG_EVENT = "wrong_event"
     FORGED = "forged"
     UNKNOWN_TICKET = "unknown_ticket"
+    EXPIRED = "expired"
 
 
 MESSAGES = {
@@ -68,6 +77,7 @@ MESSAGES = {
     Reason.WRONG_EVENT: "Wrong event — this ticket is not for this event",
     Reason.FORGED: "Forged — the QR code's signature does not hold",
     Reason.UNKNOWN_TICKET: "Unknown ticket — no ticket has this number",
+    Reason.EXPIRED: "Expired — tickets for this event are no longer valid",
 }
 
 
@@ -161,7 +171,8 @@ def _check_in(gate: Gate, code: str, scanned_at: datetime | None, nonce: str | N
     claims = None
     if _looks_like_token(code):
         try:
-            claims = verify_ticket_token(code)
+            # The event's current start decides expiry (in _redeem), not the token's exp.
+            claims = verify_ticket_token(code, check_expiry=False)
         except InvalidTicketToken:
             return _record(gate, None, ScanResult(Reason.FORGED), scanned_at, nonce)
         number = claims.ticket_number
@@ -232,6 +243,10 @@ def _redeem(
         return replace(found, reason=Reason.REVOKED)
     if order.status not in PAID_ORDER_STATUSES or ticket.status != "valid":
         return replace(found, reason=Reason.UNPAID)
+    event = session.get(Event, gate.event_id)
+    assert event is not None
+    if (scanned_at or utcnow()) > valid_until(event.starts_at):
+        return replace(found, reason=Reason.EXPIRED)
     first = _first_check_in(session, pk(ticket))
     if first is not None:
         return replace(found, reason=Reason.ALREADY_REDEEMED, first=first)

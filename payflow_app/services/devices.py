@@ -1,23 +1,25 @@
 """Scanning devices: an organizer lets a device (a phone, a handheld scanner app) check
 in tickets of one event. Its bearer token is shown once; only its SHA-256 is stored.
-The device verifies tickets offline with the JWKS key and the event's revocation list
-(:func:`revoked_nonces`), and calls ``POST /api/checkin`` (``services.checkin``)."""
+The device verifies tickets offline with the JWKS key, the event's revocation list
+(:func:`revoked_nonces`) and the tickets' current expiry (:func:`tickets_valid_until`),
+and calls ``POST /api/checkin`` (``services.checkin``)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from payflow_app.models import CheckInDevice, RevokedToken, pk, utcnow
+from payflow_app.models import CheckInDevice, Event, RevokedToken, pk, utcnow
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import InvalidInput, NotFound
 from payflow_app.services.organizer import owned_event
+from payflow_app.services.tickets import valid_until
 
 DEVICE_TOKEN_PREFIX = "pfd_"
 LAST_SEEN_EVERY = timedelta(minutes=1)
@@ -103,3 +105,13 @@ def revoked_nonces(event_id: int) -> list[str]:
                 .order_by(col(RevokedToken.id))
             ).all()
         )
+
+
+def tickets_valid_until(event_id: int) -> datetime:
+    """When the event's tickets stop admitting anyone, from its current start: it wins
+    over the ``exp`` in tokens signed before the event was moved."""
+    with read_session() as session:
+        event = session.get(Event, event_id)
+        if event is None:
+            raise NotFound("No such event.")
+        return valid_until(event.starts_at)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import TicketLine, receipt_email, tickets_email
 from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType, User, pk, utcnow
-from payflow_app.services import memberships, numbers, plans, tickets, wallet
+from payflow_app.services import accounts, memberships, numbers, plans, tickets, wallet
 from payflow_app.services.checkout import hold_seats, release_seats, void_pending_tickets
 from payflow_app.services.db import lock
 from payflow_app.settings import get_settings
@@ -120,6 +120,8 @@ def complete(session: Session, order: Order, payment: Payment) -> None:
             user.storage_limit_mb, user.gallery_limit = chosen.storage_limit_mb, chosen.gallery_limit
     elif order.kind == Kind.TICKETS:
         _queue_tickets_email(session, order, user)
+        # A guest account gets its password now that it paid (once: the user row is locked).
+        accounts.welcome_new_customer(session, order=order, user=user)
     # Wallet top-ups: the credit already set the balance in step 3; completing the
     # order publishes it (the caller notifies the customer's open pages). A
     # membership's credentials email was queued with the membership in step 3.
@@ -147,9 +149,13 @@ def _issue_tickets(session: Session, order: Order) -> None:
     """Sign a QR token for every seat: the order's pending tickets (an M-PESA order
     has them from the start) become valid, missing ones are created."""
     assert order.event_id is not None and order.ticket_type_id is not None
+    event = session.get(Event, order.event_id)
+    assert event is not None
     pending = session.exec(select(Ticket).where(Ticket.order_id == order.id)).all()
     for ticket in pending:
-        ticket.qr_token = tickets.sign_ticket_token(ticket_number=ticket.number, event_id=order.event_id)
+        ticket.qr_token = tickets.sign_ticket_token(
+            ticket_number=ticket.number, event_id=order.event_id, event_starts_at=event.starts_at
+        )
         ticket.status = "valid"
     for seat in sorted(set(range(order.quantity)) - {t.seat_index for t in pending}):
         number = numbers.ticket_number()
@@ -159,7 +165,9 @@ def _issue_tickets(session: Session, order: Order) -> None:
                 order_id=pk(order),
                 ticket_type_id=order.ticket_type_id,
                 seat_index=seat,
-                qr_token=tickets.sign_ticket_token(ticket_number=number, event_id=order.event_id),
+                qr_token=tickets.sign_ticket_token(
+                    ticket_number=number, event_id=order.event_id, event_starts_at=event.starts_at
+                ),
             )
         )
 

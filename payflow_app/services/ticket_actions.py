@@ -162,7 +162,9 @@ def reissue(user: SessionUser, number: str) -> ActionResult:
             return ActionResult(f"Ticket {number} was already reissued as {held.ticket.number}.", False)
         _revoke_token(session, held, "reissued")
         held.ticket.number = numbers.ticket_number()
-        held.ticket.qr_token = sign_ticket_token(ticket_number=held.ticket.number, event_id=pk(held.event))
+        held.ticket.qr_token = sign_ticket_token(
+            ticket_number=held.ticket.number, event_id=pk(held.event), event_starts_at=held.event.starts_at
+        )
         new_nonce = _nonce(held.ticket.qr_token)
         queue_tickets_email(
             session,

@@ -1,6 +1,22 @@
 """Ticket QR tokens: signed with an asymmetric key (ES256) so a scanner holding only
-the public key can verify a ticket offline. A token carries opaque ids, a nonce and
-the issue time: never a name, email or phone number."""
+the public key can verify a ticket offline. A token carries opaque ids, a nonce, the
+issue time and an expiry (``exp``): never a name, email or phone number.
+
+Expiry: a ticket admits nobody after its event's start plus
+``PAYFLOW_TICKET_VALID_HOURS_AFTER_START`` (:func:`valid_until`). The token's ``exp`` is
+that moment as it was when the token was signed, so a scanner verifying offline with
+the JWKS refuses the token afterwards (``jose`` raises ``ExpiredSignatureError``).
+
+When the organizer moves the event, issued tokens are not re-signed (every holder would
+need a new QR code, and the one they hold would be refused as replaced). Instead:
+
+- the gate on the server (``services.checkin``) judges by the event's *current* start,
+  not by ``exp``: moved later, tickets admit people until the new bound; moved earlier,
+  they stop at it. Tokens issued before tickets had an expiry (no ``exp``) expire too;
+- offline scanners download the current bound with the revocation list
+  (``GET /api/checkin/revocations``: ``tickets_valid_until``), and it wins over ``exp``;
+  ``exp`` is their bound only without a fresh list. Uploaded scans are judged again.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +26,13 @@ import io
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import qrcode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jose import JWTError, jwt
+from jose import ExpiredSignatureError, JWTError, jwt
 from qrcode.constants import ERROR_CORRECT_H
 
 from payflow_app.services.keys import generated_secret
@@ -29,12 +46,17 @@ class InvalidTicketToken(Exception):
     pass
 
 
+class ExpiredTicketToken(InvalidTicketToken):
+    """The signature holds but the token's ``exp`` has passed."""
+
+
 @dataclass(frozen=True)
 class TicketClaims:
     ticket_number: str
     event_id: int
     nonce: str
     issued_at: int
+    expires_at: int | None  # None: signed before tokens carried an expiry
 
 
 @lru_cache(maxsize=4)
@@ -102,27 +124,48 @@ def jwks() -> dict[str, list[dict[str, str]]]:
     return {"keys": [public_jwk()]}
 
 
-def sign_ticket_token(*, ticket_number: str, event_id: int) -> str:
+def valid_until(event_starts_at: datetime) -> datetime:
+    """When a ticket of an event starting then stops admitting anyone (aware UTC)."""
+    start = event_starts_at if event_starts_at.tzinfo else event_starts_at.replace(tzinfo=UTC)
+    return start.astimezone(UTC) + timedelta(hours=get_settings().ticket_valid_hours_after_start)
+
+
+def sign_ticket_token(*, ticket_number: str, event_id: int, event_starts_at: datetime) -> str:
     claims = {
         "iss": ISSUER,
         "tkt": ticket_number,
         "evt": event_id,
         "nonce": secrets.token_urlsafe(12),
         "iat": int(time.time()),
+        "exp": int(valid_until(event_starts_at).timestamp()),
     }
     return jwt.encode(claims, private_key_pem(), algorithm=ALGORITHM, headers={"kid": public_jwk()["kid"]})
 
 
-def verify_ticket_token(token: str, *, public_key: str | None = None) -> TicketClaims:
-    """Check the signature with the public key only, as an offline scanner would."""
+def verify_ticket_token(
+    token: str, *, public_key: str | None = None, check_expiry: bool = True
+) -> TicketClaims:
+    """Check the signature with the public key only, as an offline scanner would, and
+    the ``exp`` unless ``check_expiry`` is off (the gate judges by the event's current
+    start instead). :class:`ExpiredTicketToken` when it has passed."""
     try:
-        claims = jwt.decode(token, public_key or public_key_pem(), algorithms=[ALGORITHM], issuer=ISSUER)
+        claims = jwt.decode(
+            token,
+            public_key or public_key_pem(),
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"verify_exp": check_expiry},
+        )
+        expires = claims.get("exp")
         return TicketClaims(
             ticket_number=str(claims["tkt"]),
             event_id=int(claims["evt"]),
             nonce=str(claims["nonce"]),
             issued_at=int(claims["iat"]),
+            expires_at=int(expires) if expires is not None else None,
         )
+    except ExpiredSignatureError as exc:
+        raise ExpiredTicketToken(str(exc)) from exc
     except (JWTError, KeyError, TypeError, ValueError) as exc:
         raise InvalidTicketToken(str(exc)) from exc
 

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jose import JWTError, jwt
+from jose import ExpiredSignatureError, JWTError, jwt
 from sqlmodel import SQLModel, col, func, select
 
-from payflow_app.models import CheckIn, CheckInDevice, CheckInScan, Ticket, User, pk
+from payflow_app.models import CheckIn, CheckInDevice, CheckInScan, Event, Order, Ticket, User, pk, utcnow
 from payflow_app.services import accounts, checkin, devices, organizer, ticket_actions
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import read_session, write_transaction
@@ -131,6 +131,56 @@ def test_the_published_key_verifies_a_ticket_offline(http: httpx.Client) -> None
     spliced = ".".join([header, other.qr_token.split(".")[1], signature])
     with pytest.raises(JWTError):
         jwt.decode(spliced, key, algorithms=["ES256"], issuer="payflow")
+
+
+def _move_event(event_id: int, starts_at: datetime) -> None:
+    with write_transaction() as session:
+        event = session.get(Event, event_id)
+        assert event is not None
+        event.starts_at = starts_at
+
+
+def test_a_ticket_expires_offline_and_at_the_gate_a_grace_period_after_its_event(
+    http: httpx.Client, organizer_http: httpx.Client
+) -> None:
+    ticket = factories.tickets_of(factories.paid_order())[0]
+    event_id = _jazz_night()
+    (key,) = http.get("/.well-known/jwks.json").json()["keys"]
+    with read_session() as session:
+        event = session.get(Event, event_id)
+        assert event is not None
+        starts = event.starts_at
+    claims = jwt.decode(ticket.qr_token, key, algorithms=["ES256"], issuer="payflow")
+    assert claims["exp"] == int((starts + timedelta(hours=24)).timestamp())
+
+    # The event was yesterday: a ticket signed now carries an exp already past.
+    _move_event(event_id, utcnow() - timedelta(hours=30))
+    ticket_actions.reissue(_session_user(ORGANIZER), ticket.number)
+    (expired,) = factories.tickets_of(_order_of(ticket))
+    with pytest.raises(ExpiredSignatureError):  # a scanner with only the JWKS refuses it
+        jwt.decode(expired.qr_token, key, algorithms=["ES256"], issuer="payflow")
+    device = _issue_device(organizer_http, event_id)
+    answer = _scan(http, device, expired.qr_token)
+    assert (answer["ok"], answer["reason"]) == (False, "expired")
+    assert answer["message"] == "Expired — tickets for this event are no longer valid"
+    assert _scan(http, device, expired.number)["reason"] == "expired"
+    bundle = http.get("/api/checkin/revocations", headers={"Authorization": f"Bearer {device}"}).json()
+    assert datetime.fromisoformat(bundle["tickets_valid_until"]) < utcnow()
+    assert _count(CheckIn) == 0
+
+    # Postponed: the event's current start wins over the stale exp, for the gate and
+    # for a scanner that reads the bound from its bundle.
+    _move_event(event_id, utcnow() + timedelta(days=2))
+    bundle = http.get("/api/checkin/revocations", headers={"Authorization": f"Bearer {device}"}).json()
+    assert datetime.fromisoformat(bundle["tickets_valid_until"]) > utcnow() + timedelta(days=2)
+    assert _scan(http, device, expired.qr_token)["reason"] == "valid"
+
+
+def _order_of(ticket: Ticket) -> Order:
+    with read_session() as session:
+        order = session.get(Order, ticket.order_id)
+        assert order is not None
+        return order
 
 
 # Devices ------------------------------------------------------------------------
@@ -285,6 +335,7 @@ def test_revoked_and_replaced_qr_codes_are_refused_and_listed(
             verify_ticket_token(revoked.qr_token).nonce,
             verify_ticket_token(reissued.qr_token).nonce,
         ],
+        "tickets_valid_until": devices.tickets_valid_until(_jazz_night()).isoformat(),
         "jwks": "/.well-known/jwks.json",
     }
     summit_device = _issue_device(organizer_http, _tech_summit())

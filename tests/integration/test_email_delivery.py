@@ -108,7 +108,11 @@ def rows() -> dict[str, EmailOutbox]:
 def tickets_of(order: Order) -> list[TicketLine]:
     numbers = [f"TKT-1760000000-ABCDE{i}" for i in range(2)]
     return [
-        TicketLine(number, "Standard", sign_ticket_token(ticket_number=number, event_id=order.event_id or 0))
+        TicketLine(
+            number,
+            "Standard",
+            sign_ticket_token(ticket_number=number, event_id=order.event_id or 0, event_starts_at=utcnow()),
+        )
         for number in numbers
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,7 +19,7 @@ from payflow_app.services.accounts import SessionUser
 from payflow_app.services.checkin import Gate, OfflineScan, Reason
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import InvalidInput
-from payflow_app.services.tickets import sign_ticket_token
+from payflow_app.services.tickets import private_key_pem, sign_ticket_token
 from tests import factories
 
 
@@ -98,7 +98,9 @@ def test_forged_tokens_are_refused(seeded: str) -> None:
     for forged in (signed_elsewhere, tampered, "a.b.c"):
         assert checkin.check_in(_gate(event_id), forged).reason is Reason.FORGED
     # A genuine signature over a ticket number nobody holds is forged too.
-    invented = sign_ticket_token(ticket_number="TKT-0-INVENT", event_id=event_id)
+    invented = sign_ticket_token(
+        ticket_number="TKT-0-INVENT", event_id=event_id, event_starts_at=utcnow() + timedelta(days=9)
+    )
     assert checkin.check_in(_gate(event_id), invented).reason is Reason.FORGED
     assert checkin.check_in(_gate(event_id), ticket.qr_token).reason is Reason.VALID
 
@@ -137,6 +139,82 @@ def test_revoked_and_replaced_tokens_are_refused(seeded: str) -> None:
     assert checkin.check_in(_gate(event_id), second.qr_token).reason is Reason.REVOKED
     assert checkin.check_in(_gate(event_id), second.number).reason is Reason.REVOKED
     assert len(devices.revoked_nonces(event_id)) == 2
+
+
+def _move_event(event_id: int, starts_at: datetime) -> None:
+    with write_transaction() as session:
+        event = session.get(Event, event_id)
+        assert event is not None
+        event.starts_at = starts_at
+
+
+def test_a_ticket_expires_a_day_after_its_event_starts_by_token_and_by_number(any_db: str) -> None:
+    seed()
+    event_id, _ = _event_ids()
+    kept, late = factories.tickets_of(factories.paid_order(quantity=2))
+    # Issued while the event was ahead, so the tokens' own exp is still in the future:
+    # the event's current start decides (the organizer moved it earlier).
+    _move_event(event_id, utcnow() - timedelta(hours=23))
+    assert checkin.check_in(_gate(event_id), kept.qr_token).reason is Reason.VALID
+    _move_event(event_id, utcnow() - timedelta(hours=25))
+    for code in (late.qr_token, late.number, kept.qr_token):
+        result = checkin.check_in(_gate(event_id), code)
+        assert result.reason is Reason.EXPIRED, code
+        assert result.message == "Expired — tickets for this event are no longer valid"
+        assert result.ticket_number == (late.number if code != kept.qr_token else kept.number)
+    with read_session() as session:
+        assert len(session.exec(select(CheckIn)).all()) == 1  # the one scanned in time
+        reasons = [s.reason for s in session.exec(select(CheckInScan).order_by(CheckInScan.id)).all()]
+    assert reasons == ["valid", "expired", "expired", "expired"]
+
+
+def test_moving_the_event_later_keeps_tickets_valid_past_their_tokens_exp(seeded: str) -> None:
+    event_id, _ = _event_ids()
+    ticket = factories.tickets_of(factories.paid_order())[0]
+    stale = sign_ticket_token(
+        ticket_number=ticket.number, event_id=event_id, event_starts_at=utcnow() - timedelta(days=3)
+    )
+    with write_transaction() as session:
+        db_ticket = session.get(type(ticket), ticket.id)
+        assert db_ticket is not None
+        db_ticket.qr_token = stale  # signed for the old date; the event now starts in 30 days
+    assert checkin.check_in(_gate(event_id), stale).reason is Reason.VALID
+
+
+def test_a_token_from_before_tickets_expired_has_no_exp_and_still_expires(seeded: str) -> None:
+    event_id, _ = _event_ids()
+    ticket = factories.tickets_of(factories.paid_order())[0]
+    claims = {"iss": "payflow", "tkt": ticket.number, "evt": event_id, "nonce": "legacy-nonce", "iat": 1}
+    legacy = jwt.encode(claims, private_key_pem(), algorithm="ES256")
+    with write_transaction() as session:
+        db_ticket = session.get(type(ticket), ticket.id)
+        assert db_ticket is not None
+        db_ticket.qr_token = legacy
+    _move_event(event_id, utcnow() - timedelta(days=2))
+    assert checkin.check_in(_gate(event_id), legacy).reason is Reason.EXPIRED
+    _move_event(event_id, utcnow() + timedelta(hours=2))
+    assert checkin.check_in(_gate(event_id), legacy).reason is Reason.VALID
+
+
+def test_an_offline_scan_counts_at_the_time_it_was_made(seeded: str) -> None:
+    event_id, _ = _event_ids()
+    in_time, too_late = factories.tickets_of(factories.paid_order(quantity=2))
+    _move_event(event_id, utcnow() - timedelta(hours=48))  # valid until 24 hours ago
+    device = devices.issue_device(_organizer(), event_id=event_id, name="East")
+    gate = Gate(event_id=event_id, name="East", operator="device East", device_id=device.id)
+    results = checkin.upload_offline_scans(
+        gate,
+        [
+            OfflineScan(
+                nonce="scan-in-time", code=in_time.qr_token, scanned_at=utcnow() - timedelta(hours=30)
+            ),
+            OfflineScan(
+                nonce="scan-too-late", code=too_late.qr_token, scanned_at=utcnow() - timedelta(hours=20)
+            ),
+        ],
+    )
+    assert [r.reason for r in results] == [Reason.VALID, Reason.EXPIRED]
+    assert devices.tickets_valid_until(event_id) < utcnow() - timedelta(hours=23)
 
 
 def _order_of(ticket: object) -> Order:

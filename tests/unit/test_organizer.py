@@ -513,6 +513,10 @@ def test_event_figures_on_a_small_sale(seeded: str) -> None:
     _paid_at(one_vip, datetime(2030, 4, 3, 23, 59, tzinfo=UTC))
     gate = Gate(event_id=standard.event_id, name="North", operator="Olga")
     doors = datetime(2030, 5, 1, 19, 0, tzinfo=UTC)
+    with write_transaction() as session:  # the event starts then: its tickets are valid
+        event = session.get(Event, standard.event_id)
+        assert event is not None
+        event.starts_at = doors
     for ticket, minutes in zip(
         factories.tickets_of(two_standard) + factories.tickets_of(one_vip), (2, 20, 50), strict=True
     ):

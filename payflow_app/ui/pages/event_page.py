@@ -31,7 +31,9 @@ from payflow_app.ui.session import SessionState, tr
 log = logging.getLogger(__name__)
 
 
-def _form_from(data: dict[str, str], *, lang: str, user: SessionUser | None) -> checkout.CheckoutForm:
+def _form_from(
+    data: dict[str, str], *, lang: str, user: SessionUser | None, address: str
+) -> checkout.CheckoutForm:
     def as_int(value: str) -> int:
         try:
             return int(str(value).strip())
@@ -46,6 +48,7 @@ def _form_from(data: dict[str, str], *, lang: str, user: SessionUser | None) -> 
         quantity=as_int(data.get("quantity", "")),
         language=lang,
         user_id=user.id if user else None,
+        client_address=address or "unknown",
     )
 
 
@@ -112,7 +115,7 @@ class CheckoutState(rx.State):
     async def submit(self, data: dict[str, str]):
         session = await self.get_state(SessionState)
         lang, user = session.language(), await session.user()
-        form = _form_from(data, lang=lang, user=user)
+        form = _form_from(data, lang=lang, user=user, address=self.router.session.client_ip)
         self.form_error, self.quote_method = "", ""
         if self.mpesa_available and data.get("payment_method") == "mpesa":
             form, self.errors = await asyncio.to_thread(mpesa.validate, form)
@@ -145,7 +148,7 @@ class CheckoutState(rx.State):
         if user is None or not self._pending:
             self.quote_method = ""
             return
-        form = _form_from(self._pending, lang=lang, user=user)
+        form = _form_from(self._pending, lang=lang, user=user, address=self.router.session.client_ip)
         async for step in self._buy(form, purchases.Method(self.quote_method), lang):
             yield step
 

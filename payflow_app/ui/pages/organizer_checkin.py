@@ -2,8 +2,8 @@
 QR code (``components.qr_scanner``) or the ticket number is typed; each one is checked
 in once (``services.checkin``) and the answer fills the screen: green "Valid — holder,
 type", or red with the reason — already checked in (when, at which gate, by whom),
-revoked, unpaid, wrong event, forged, unknown. The gate's name is remembered on the
-device; the operator is the signed-in organizer."""
+revoked, unpaid, wrong event, forged, unknown, expired (the event is over). The gate's
+name is remembered on the device; the operator is the signed-in organizer."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""``/organizer/events/<id>``: the event's dashboard — tickets sold and remaining per
-type, revenue per day, orders by status, the payment rails used, check-ins over time
-(pushed live: every check-in at any gate re-reads the figures), the check-in list, and
-the scanning devices (issue a token, shown once; revoke one)."""
+"""``/organizer/events/<id>``: the event's dashboard — until when its tickets admit
+people, tickets sold and remaining per type, revenue per day, orders by status, the
+payment rails used, check-ins over time (pushed live: every check-in at any gate
+re-reads the figures), the check-in list, and the scanning devices (issue a token,
+shown once; revoke one)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import reflex as rx
 
 from payflow_app.live.bus import bus
 from payflow_app.models import Event, pk
-from payflow_app.services import accounts, checkin, devices, event_stats, organizer
+from payflow_app.services import checkin, devices, event_stats, organizer, sessions
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.money import format_money
+from payflow_app.services.tickets import valid_until
+from payflow_app.settings import get_settings
 from payflow_app.ui.components.charts import bar_chart, bars
 from payflow_app.ui.components.layout import form_field, notice, page
 from payflow_app.ui.components.organizer import (
@@ -33,7 +36,10 @@ def event_dashboard_view(event: Event) -> dict[str, object]:
     """Every figure of the page, read in one go (off the event loop)."""
     stats = event_stats.event_stats(pk(event), event.currency)
     money = lambda amount: format_money(amount, event.currency)  # noqa: E731
+    grace = get_settings().ticket_valid_hours_after_start
     return {
+        "valid_until": f"Tickets valid until {valid_until(event.starts_at):%Y-%m-%d %H:%M} UTC "
+        f"({grace:g} h after the start; QR codes and ticket numbers admit nobody after that)",
         "figures": [
             {"label": "Tickets sold", "value": str(stats.tickets_sold)},
             {"label": "Revenue", "value": money(stats.revenue_minor)},
@@ -91,6 +97,7 @@ class EventDashboardState(rx.State):
     event_id: str = ""
     title: str = ""
     when: str = ""
+    valid_until: str = ""
     figures: list[dict[str, str]] = []
     types: list[dict[str, str]] = []
     revenue_bars: list[dict[str, str]] = []
@@ -124,9 +131,9 @@ class EventDashboardState(rx.State):
     async def watch(self):
         """Re-read the figures at every check-in of this event, whichever gate made it."""
         async with self:
-            token = (await self.get_state(SessionState)).token
+            token = (await self.get_state(SessionState)).session_token()
             params = self.router.page.params
-        user = await asyncio.to_thread(accounts.session_user, token)
+        user = await asyncio.to_thread(sessions.session_user, token)
         event_id = params.get("event_id", "")
         if user is None or not event_id.isdigit():
             return
@@ -244,6 +251,7 @@ def organizer_event_page() -> rx.Component:
         event_tabs(S.event_id),
         rx.el.h1(S.title),
         rx.el.p(S.when, class_name="muted"),
+        rx.el.p(S.valid_until, class_name="muted"),
         rx.cond(S.message != "", notice(S.message)),
         rx.el.div(
             rx.foreach(
