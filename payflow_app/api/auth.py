@@ -1,4 +1,5 @@
-"""The signed-in customer of an API request: the same session cookie the pages use."""
+"""The signed-in customer of an API request: the same server-side session the pages
+use, from the HttpOnly ``payflow_session`` cookie."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import asyncio
 
 from starlette.requests import Request
 
-from payflow_app.services import accounts
-from payflow_app.services.accounts import SessionUser
+from payflow_app.services import sessions
+from payflow_app.services.sessions import SESSION_COOKIE, SessionUser
 
-SESSION_COOKIE = "payflow_session"
+__all__ = ["SESSION_COOKIE", "request_user"]
 
 
 async def request_user(request: Request) -> SessionUser | None:
-    return await asyncio.to_thread(accounts.session_user, request.cookies.get(SESSION_COOKIE))
+    return await asyncio.to_thread(sessions.session_user, request.cookies.get(SESSION_COOKIE))

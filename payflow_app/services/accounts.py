@@ -1,31 +1,33 @@
-"""Customer accounts: guest accounts created at checkout, passwords (argon2id), and
-signed session tokens.
+"""Customer accounts: guest accounts created at checkout, passwords (argon2id), the
+welcome email of a new customer. Sessions are ``services.sessions`` (re-exported here:
+``SessionUser``, ``issue_session_token``, ``session_user``).
 
-A session token is a JWT (HS256, python-jose) carrying the user id, the password
-version and an expiry. It lives in a cookie; the server never trusts a raw user id.
-Changing the password bumps the version, so every older token stops working."""
+A guest account is created without a password. Its temporary password is made, and
+emailed, only when one of its orders is paid (:func:`welcome_new_customer`): someone
+who abandons a checkout, or types another person's email, sends that person nothing."""
 
 from __future__ import annotations
 
 import secrets
-import time
-from dataclasses import dataclass
 from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from jose import JWTError, jwt
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from payflow_app.emails.outbox import queue_email
+from payflow_app.emails.templates import welcome_email
 from payflow_app.i18n import normalise
-from payflow_app.models import Membership, User, pk
+from payflow_app.models import Membership, Order, User, pk
+from payflow_app.services import sessions, throttle
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.keys import generated_secret
+from payflow_app.services.sessions import SessionUser, issue_session_token, session_user
 from payflow_app.settings import get_settings
 
-ALGORITHM = "HS256"
+__all__ = ["SessionUser", "issue_session_token", "session_user"]  # kept where callers look
 MIN_PASSWORD_LENGTH = 10
 # No 0/O, 1/l/I: a temporary password is read from an email and typed by hand.
 _ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -36,16 +38,6 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 class InvalidCredentials(DomainError):
     code = "invalid_credentials"
-
-
-@dataclass(frozen=True)
-class SessionUser:
-    id: int
-    email: str
-    full_name: str
-    role: str
-    language: str
-    must_change_password: bool
 
 
 def hash_password(password: str) -> str:
@@ -65,22 +57,21 @@ def temporary_password() -> str:
 
 def customer_for_checkout(
     session: Session, *, email: str, full_name: str, phone: str | None, language: str
-) -> tuple[User, str | None]:
-    """The account an order belongs to. A new email creates a customer account with a
-    temporary password, answered beside it (to be emailed); a known email attaches
-    the order to that account. Safe when two checkouts create the same email at once."""
+) -> User:
+    """The account an order belongs to. A new email creates a customer account
+    without a password (see :func:`welcome_new_customer`); a known email attaches the
+    order to that account. Safe when two checkouts create the same email at once."""
     email = email.strip().lower()
     existing = session.exec(select(User).where(User.email == email)).first()
     if existing is not None:
-        return existing, None
-    password = temporary_password()
+        return existing
     user = User(
         email=email,
         full_name=full_name.strip(),
         phone=phone,
         role="customer",
         language=normalise(language),
-        password_hash=hash_password(password),
+        password_hash=None,
         must_change_password=True,
     )
     try:
@@ -88,8 +79,37 @@ def customer_for_checkout(
             session.add(user)
     except IntegrityError:  # the same new email, created by a concurrent checkout
         session.expunge(user)
-        return session.exec(select(User).where(User.email == email)).one(), None
-    return user, password
+        return session.exec(select(User).where(User.email == email)).one()
+    return user
+
+
+def welcome_new_customer(session: Session, *, order: Order, user: User) -> bool:
+    """Once one of its orders is paid, a guest account (no password yet) gets a
+    temporary password and the welcome email that carries it; True when queued.
+
+    The caller holds the user's row lock (fulfilment's last step), so two orders
+    paid at once welcome the customer once: the second finds the password set. The
+    password is set in the same transaction as the email is queued, so the email
+    always carries the password that works; the outbox forgets it once sent."""
+    if user.password_hash is not None:
+        return False
+    password = temporary_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    return queue_email(
+        session,
+        order_id=pk(order),
+        template="welcome",
+        recipient=user.email,
+        language=user.language,
+        email=welcome_email(
+            user.language,
+            full_name=user.full_name,
+            email=user.email,
+            temporary_password=password,
+            login_url=f"{get_settings().public_url}/login",
+        ),
+    )
 
 
 def authenticate(*, email: str, password: str) -> User:
@@ -110,6 +130,20 @@ def authenticate(*, email: str, password: str) -> User:
     return user
 
 
+def log_in(*, login: str, password: str, address: str) -> User:
+    """:func:`authenticate`, throttled per account and client address
+    (``services.throttle``): raises TooManyAttempts, without checking the password,
+    while the account or the address must wait."""
+    throttle.begin_login(login=login, address=address)
+    try:
+        user = authenticate(email=login, password=password)
+    except InvalidCredentials:
+        throttle.login_failed(login=login, address=address)
+        raise
+    throttle.login_succeeded(login=login, address=address)
+    return user
+
+
 def password_problems(new_password: str, *, email: str) -> str | None:
     """The i18n key of what is wrong with a new password, or None."""
     if len(new_password) < MIN_PASSWORD_LENGTH:
@@ -119,8 +153,12 @@ def password_problems(new_password: str, *, email: str) -> str | None:
     return None
 
 
-def change_password(*, user_id: int, current_password: str, new_password: str, confirm: str) -> User:
-    """Set a new password (ends the forced change). Raises InvalidInput per field."""
+def change_password(
+    *, user_id: int, current_password: str, new_password: str, confirm: str, keep_session: str | None = None
+) -> User:
+    """Set a new password (ends the forced change) and end every session of the
+    account but ``keep_session`` (the token of the tab that changed it), in one
+    transaction. Raises InvalidInput per field."""
     with write_transaction() as session:
         user = lock(session, User, user_id)
         errors: dict[str, str] = {}
@@ -138,6 +176,7 @@ def change_password(*, user_id: int, current_password: str, new_password: str, c
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
         user.password_version += 1
+        sessions.end_other_sessions(session, user_id=user_id, keep_token=keep_session)
         return user
 
 
@@ -156,41 +195,3 @@ def _secret(configured: str | None, data_dir: str) -> str:
 def session_secret() -> str:
     settings = get_settings()
     return _secret(settings.session_secret, str(settings.data_dir))
-
-
-def issue_session_token(user: User, *, now: float | None = None) -> str:
-    issued = int(now if now is not None else time.time())
-    claims = {
-        "sub": str(pk(user)),
-        "pwv": user.password_version,
-        "iat": issued,
-        "exp": issued + get_settings().session_lifetime_hours * 3600,
-        "typ": "session",
-    }
-    return str(jwt.encode(claims, session_secret(), algorithm=ALGORITHM))
-
-
-def session_user(token: str | None) -> SessionUser | None:
-    """The signed-in user of a session token; None when it is missing, forged,
-    expired, or older than the account's last password change."""
-    if not token:
-        return None
-    try:
-        claims = jwt.decode(token, session_secret(), algorithms=[ALGORITHM])
-        user_id = int(claims["sub"])
-    except (JWTError, KeyError, ValueError):
-        return None
-    if claims.get("typ") != "session":
-        return None
-    with read_session() as session:
-        user = session.get(User, user_id)
-    if user is None or user.password_version != claims.get("pwv"):
-        return None
-    return SessionUser(
-        id=user_id,
-        email=user.email,
-        full_name=user.full_name,
-        role=user.role,
-        language=user.language,
-        must_change_password=user.must_change_password,
-    )

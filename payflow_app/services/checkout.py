@@ -9,11 +9,9 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from payflow_app.emails.outbox import queue_email
-from payflow_app.emails.templates import welcome_email
 from payflow_app.i18n import format_datetime, t
 from payflow_app.models import Event, Order, Ticket, TicketType, User, pk, utcnow
-from payflow_app.services import accounts, numbers
+from payflow_app.services import accounts, numbers, throttle
 from payflow_app.services.db import write_transaction
 from payflow_app.services.errors import InvalidInput, NotFound
 from payflow_app.services.states import OrderStatus
@@ -35,6 +33,9 @@ class CheckoutForm:
     # the form carries. A guest's order goes to the account of the email (created
     # with a temporary password when new).
     user_id: int | None = None
+    # Where a guest's checkout comes from (pages and API): guest checkouts are
+    # limited per address and per email (``services.throttle``).
+    client_address: str | None = None
 
 
 def customer_errors(*, full_name: str, email: str, lang: str) -> dict[str, str]:
@@ -64,12 +65,16 @@ def validate_form(form: CheckoutForm) -> dict[str, str]:
 def place_order(*, form: CheckoutForm, with_pending_tickets: bool = False) -> Order:
     """Create a pending order and hold its seats, or raise InvalidInput with the
     reason (including sold out). Nothing is created when anything is invalid.
-    A new customer's account is created with it, and its welcome email queued.
+    A new customer's account is created with it (its welcome email waits for the
+    payment: ``accounts.welcome_new_customer``). A guest checkout from a client
+    address counts against its limits first (TooManyAttempts).
     ``with_pending_tickets``: the order's tickets exist at once, without QR codes
     (M-PESA orders, see :func:`create_pending_tickets`)."""
     errors = validate_form(form)
     if errors:
         raise InvalidInput(errors)
+    if form.user_id is None and form.client_address is not None:
+        throttle.count_guest_checkout(email=form.email, address=form.client_address)
     with write_transaction() as session:
         ticket_type = session.get(TicketType, form.ticket_type_id)
         if ticket_type is None:
@@ -83,7 +88,7 @@ def place_order(*, form: CheckoutForm, with_pending_tickets: bool = False) -> Or
         # of the event's currency is now either committed (read it) or waits for us.
         session.refresh(ticket_type)
         session.refresh(event)
-        user, temporary_password = _customer(session, form)
+        user = _customer(session, form)
         order = Order(
             number=numbers.order_number(),
             user_id=pk(user),
@@ -99,26 +104,7 @@ def place_order(*, form: CheckoutForm, with_pending_tickets: bool = False) -> Or
         session.flush()
         if with_pending_tickets:
             create_pending_tickets(session, order)
-        if temporary_password is not None:
-            _queue_welcome(session, order, user, temporary_password)
         return order
-
-
-def _queue_welcome(session: Session, order: Order, user: User, password: str) -> None:
-    queue_email(
-        session,
-        order_id=pk(order),
-        template="welcome",
-        recipient=user.email,
-        language=user.language,
-        email=welcome_email(
-            user.language,
-            full_name=user.full_name,
-            email=user.email,
-            temporary_password=password,
-            login_url=f"{get_settings().public_url}/login",
-        ),
-    )
 
 
 def sale_state(
@@ -205,12 +191,12 @@ def void_pending_tickets(session: Session, order: Order) -> None:
     )
 
 
-def _customer(session: Session, form: CheckoutForm) -> tuple[User, str | None]:
+def _customer(session: Session, form: CheckoutForm) -> User:
     if form.user_id is not None:
         user = session.get(User, form.user_id)
         if user is None:
             raise NotFound("Your account no longer exists.")
-        return user, None
+        return user
     return accounts.customer_for_checkout(
         session,
         email=form.email,

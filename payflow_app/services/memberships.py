@@ -26,7 +26,7 @@ from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import membership_email
 from payflow_app.i18n import t
 from payflow_app.models import Membership, Order, Payment, User, pk, utcnow
-from payflow_app.services import accounts, numbers
+from payflow_app.services import accounts, numbers, throttle
 from payflow_app.services.checkout import customer_errors
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import InvalidInput
@@ -65,6 +65,7 @@ class MembershipForm:
     email: str
     language: str = "en"
     user_id: int | None = None  # the signed-in customer, if any
+    client_address: str | None = None  # a guest's, counted by ``services.throttle``
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,15 @@ def place_membership_order(*, form: MembershipForm) -> Order:
     chosen = plan(form.plan_code)
     assert chosen is not None
     price = Money(chosen.prices[form.currency], form.currency)
+    if form.user_id is None and form.client_address is not None:
+        throttle.count_guest_checkout(email=form.email, address=form.client_address)
     with write_transaction() as session:
         if form.user_id is not None:
             user = session.get(User, form.user_id)
             if user is None:
                 raise InvalidInput({"email": t(form.language, "checkout.error.email")})
         else:
-            user, _ = accounts.customer_for_checkout(
+            user = accounts.customer_for_checkout(
                 session, email=form.email, full_name=form.full_name, phone=None, language=form.language
             )
         order = Order(

@@ -1,5 +1,12 @@
-"""The tab's session: the signed-in customer (a signed token in a cookie) and the
-language (remembered in a cookie, first picked from the browser). Imports no pages.
+"""The tab's session: the signed-in customer and the language (remembered in a
+cookie, first picked from the browser). Imports no pages.
+
+The session cookie is HttpOnly: page scripts never see it, and only the server sets
+or clears it (``api/session.py``). The state reads it from the Cookie header of the
+tab's websocket handshake (``router.headers.cookie``, which Reflex keeps server-side
+and never sends to the page), so a login or logout reaches the state with the next
+full page load, and every read checks the server-side session (revoked, idle,
+expired) again.
 
 ``tr(key)`` renders a catalogue message in the tab's language without a round trip:
 both texts are compiled into the page and the language var picks one."""
@@ -7,31 +14,60 @@ both texts are compiled into the page and the language var picks one."""
 from __future__ import annotations
 
 import asyncio
+import json
 from urllib.parse import quote
 
 import reflex as rx
 from reflex.event import EventSpec
 
 from payflow_app.i18n import CATALOGUES, DEFAULT, negotiate, normalise
-from payflow_app.services import accounts
+from payflow_app.services import accounts, sessions
 from payflow_app.services.accounts import SessionUser
-from payflow_app.settings import get_settings
+from payflow_app.services.sessions import GRANT_COOKIE, SESSION_COOKIE
 from payflow_app.ui import routes
 
 YEAR = 365 * 24 * 3600
-SESSION_COOKIE = "payflow_session"
+# Logging out is a POST (a link or an image elsewhere cannot log anyone out); its
+# answer clears the HttpOnly cookie and lands on the events page.
+_LOG_OUT_SCRIPT = (
+    "const f = document.createElement('form'); f.method = 'post'; f.action = '/session/logout';"
+    " document.body.appendChild(f); f.submit();"
+)
+
+
+def cookie_value(header: str, name: str) -> str:
+    """One cookie of a Cookie header ('' when absent); tolerant of other sites' odd cookies."""
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value.strip().strip('"')
+    return ""
+
+
+def sign_in_script(grant: str) -> str:
+    """The page's part of a login: keep the one-time grant in a cookie only the
+    session routes receive, then load ``/session/grant``, which answers with the
+    session cookie (see ``services.sessions``)."""
+    cookie = f"{GRANT_COOKIE}={grant}; Path=/session; Max-Age=60; SameSite=Strict"
+    return (
+        f"document.cookie = {json.dumps(cookie)} + (location.protocol === 'https:' ? '; Secure' : '');"
+        " window.location.assign('/session/grant');"
+    )
 
 
 class SessionState(rx.State):
-    token: str = rx.Cookie("", name=SESSION_COOKIE, max_age=get_settings().session_lifetime_hours * 3600)
     lang: str = rx.Cookie("", name="payflow_lang", max_age=YEAR)
     signed_in: bool = False
     user_name: str = ""
     user_role: str = ""
 
+    def session_token(self) -> str:
+        """The session cookie the browser sent when this tab's connection opened."""
+        return cookie_value(self.router.headers.cookie, SESSION_COOKIE)
+
     async def user(self) -> SessionUser | None:
-        """The signed-in customer, verified from the token (never a raw id)."""
-        found = await asyncio.to_thread(accounts.session_user, self.token)
+        """The signed-in customer of the server-side session (never a raw id)."""
+        found = await asyncio.to_thread(sessions.session_user, self.session_token())
         self.signed_in = found is not None
         self.user_name = found.full_name if found else ""
         self.user_role = found.role if found else ""
@@ -57,15 +93,12 @@ class SessionState(rx.State):
         # Reload so every page state formats its amounts and dates again.
         yield rx.call_script("window.location.reload()")
 
-    def sign_in(self, user_token: str) -> None:
-        self.token = user_token
-
     @rx.event
-    def log_out(self):
-        self.token, self.signed_in, self.user_name, self.user_role = "", False, "", ""
-        # An emptied Cookie var is not written back: the browser's copy is removed
-        # explicitly, or the next page load would sign the tab in again.
-        return [rx.remove_cookie(SESSION_COOKIE), rx.redirect(routes.EVENTS)]
+    async def log_out(self):
+        # Ended here at once; the POST's answer then clears the browser's cookie.
+        await asyncio.to_thread(sessions.end_session, self.session_token())
+        self.signed_in, self.user_name, self.user_role = False, "", ""
+        return rx.call_script(_LOG_OUT_SCRIPT)
 
 
 def login_redirect(state: rx.State) -> EventSpec:

@@ -117,14 +117,18 @@ def test_guest_checkout_then_welcome_email_login_password_change_and_my_tickets(
     with page.expect_download() as download:
         card.get_by_role("link", name=text["download"]).click()
     assert re.fullmatch(r"TKT-.+\.png", download.value.suggested_filename)
+    # The session cookie is the server's: HttpOnly, so no page script can read it.
+    assert [c["httpOnly"] for c in context.cookies() if c["name"] == "payflow_session"] == [True]
+    assert "payflow_session" not in page.evaluate("document.cookie")
     # The session survives a reload.
     page.reload()
     expect(page.get_by_role("article")).to_have_count(1)
     # Logging out ends the session: My Tickets asks to log in again.
     page.get_by_role("button", name=text["log_out"]).click()
     page.wait_for_url(re.compile(r"/$"))
-    # The browser drops the session cookie (the redirect may come first).
-    page.wait_for_function("!document.cookie.split('; ').some(c => c.startsWith('payflow_session='))")
+    # The server's answer cleared the session cookie (HttpOnly: no page script saw it).
+    page.wait_for_function("location.pathname === '/'")
+    assert not any(c["name"] == "payflow_session" for c in context.cookies())
     page.goto("/wallet")
     # A client-side redirect during the page's load: follow the document's location.
     page.wait_for_function("location.pathname.startsWith('/login') && location.search.includes('wallet')")

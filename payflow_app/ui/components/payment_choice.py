@@ -9,6 +9,7 @@ from payflow_app.i18n import CATALOGUES, format_money, t
 from payflow_app.services.errors import DomainError
 from payflow_app.services.money import Money
 from payflow_app.services.purchases import Method, Quote
+from payflow_app.services.throttle import TooManyAttempts
 from payflow_app.ui.session import tr
 
 
@@ -28,9 +29,18 @@ def quote_text(choice: Quote, lang: str) -> str:
     return t(lang, "pay.quote_card", amount=money(choice.amount), balance=money(choice.wallet_balance))
 
 
+def wait_text(lang: str, seconds: int) -> str:
+    """A throttled person is told how long to wait."""
+    if seconds < 60:
+        return t(lang, "throttle.seconds", count=seconds)
+    return t(lang, "throttle.minutes", count=-(-seconds // 60))
+
+
 def error_text(lang: str, error: Exception) -> str:
     """A domain or provider error for people: the catalogue's text for its code when
     there is one, else the error's own message."""
+    if isinstance(error, TooManyAttempts):
+        return wait_text(lang, error.wait_seconds)
     code = getattr(error, "code", "")
     if f"error.{code}" in CATALOGUES["en"]:
         return t(lang, f"error.{code}")

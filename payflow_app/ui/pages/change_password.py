@@ -34,20 +34,20 @@ class PasswordState(rx.State):
         if user is None:
             return rx.redirect("/login")
         try:
-            updated = await asyncio.to_thread(
+            await asyncio.to_thread(
                 accounts.change_password,
                 user_id=user.id,
                 current_password=data.get("current_password", ""),
                 new_password=data.get("new_password", ""),
                 confirm=data.get("confirm_password", ""),
+                keep_session=session.session_token(),
             )
         except InvalidInput as exc:
             self.errors = {
                 field: t(lang, key, min=accounts.MIN_PASSWORD_LENGTH) for field, key in exc.errors.items()
             }
             return None
-        # The old token names the old password version: issue a fresh one.
-        session.sign_in(accounts.issue_session_token(updated))
+        # Every other session of the account ended with the change; this one stays.
         await session.user()
         target = safe_next(self.router.url.query_parameters.get("next", ""))
         return [rx.toast.success(t(lang, "password.changed")), rx.redirect(target)]

@@ -15,7 +15,7 @@ from payflow_app.i18n import t
 from payflow_app.live.bus import bus
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import accounts, notify, plans, purchases
+from payflow_app.services import notify, plans, purchases, sessions
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.kinds import Kind
@@ -83,8 +83,8 @@ class DashboardState(rx.State):
         # identifies the customer itself, from the session cookie.
         async with self:
             session = await self.get_state(SessionState)
-            token, lang = session.token, session.language()
-        user = await asyncio.to_thread(accounts.session_user, token)
+            token, lang = session.session_token(), session.language()
+        user = await asyncio.to_thread(sessions.session_user, token)
         if user is None:
             return
         user_id = user.id

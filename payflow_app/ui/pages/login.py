@@ -1,5 +1,9 @@
 """``/login?next=…``: sign in with email and password; a temporary password leads on
-to choosing a new one, then back to where the customer was going."""
+to choosing a new one, then back to where the customer was going.
+
+The password is checked here (throttled per account and address); the session
+cookie is then set by the server, through a one-time login grant
+(``services.sessions``, ``api/session.py``)."""
 
 from __future__ import annotations
 
@@ -9,16 +13,19 @@ from urllib.parse import quote
 import reflex as rx
 
 from payflow_app.i18n import t
-from payflow_app.services import accounts
+from payflow_app.models import pk
+from payflow_app.services import accounts, sessions
 from payflow_app.services.accounts import InvalidCredentials
+from payflow_app.services.throttle import TooManyAttempts
 from payflow_app.ui import routes
 from payflow_app.ui.components.layout import notice, page
-from payflow_app.ui.session import SessionState, tr
+from payflow_app.ui.components.payment_choice import wait_text
+from payflow_app.ui.session import SessionState, sign_in_script, tr
 
 
 def safe_next(value: str) -> str:
     """Only paths of this site: never an open redirect to another host."""
-    return value if value.startswith("/") and not value.startswith("//") else routes.DASHBOARD
+    return sessions.safe_next_path(value, routes.DASHBOARD)
 
 
 class LoginState(rx.State):
@@ -41,18 +48,22 @@ class LoginState(rx.State):
         if not email or not password:
             self.error = t(lang, "login.missing")
             return None
+        address = self.router.session.client_ip or "unknown"
         try:
-            user = await asyncio.to_thread(accounts.authenticate, email=email, password=password)
+            user = await asyncio.to_thread(accounts.log_in, login=email, password=password, address=address)
+        except TooManyAttempts as exc:
+            self.error = wait_text(lang, exc.wait_seconds)
+            return None
         except InvalidCredentials:
             self.error = t(lang, "login.invalid")
             return None
         self.error = ""
-        session.sign_in(accounts.issue_session_token(user))
-        await session.user()
         target = safe_next(self.router.url.query_parameters.get("next", ""))
         if user.must_change_password:
-            return rx.redirect(f"{routes.CHANGE_PASSWORD}?next={quote(target, safe='')}")
-        return rx.redirect(target)
+            target = f"{routes.CHANGE_PASSWORD}?next={quote(target, safe='')}"
+        grant = await asyncio.to_thread(sessions.issue_login_grant, user_id=pk(user), next_path=target)
+        # A full page load: the grant's answer sets the HttpOnly session cookie.
+        return rx.call_script(sign_in_script(grant))
 
 
 def login_page() -> rx.Component:

@@ -71,6 +71,7 @@ class MembershipState(rx.State):
             email=user.email if user else data.get("email", ""),
             language=lang,
             user_id=user.id if user else None,
+            client_address=self.router.session.client_ip or "unknown",
         )
         self.form_error = ""
         self.errors = memberships.validate(form)
