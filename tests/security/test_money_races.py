@@ -9,19 +9,21 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 from sqlmodel import col, select
 
-from payflow_app.models import Gallery, LedgerEntry, Order, Payment, Refund, Ticket, User, Wallet
+from payflow_app.models import Gallery, LedgerEntry, Order, Payment, Refund, Ticket, User, Wallet, pk
 from payflow_app.providers.base import PaymentTruth, ProviderStatus, RefundResult, RefundStatus
 from payflow_app.seed import seed
 from payflow_app.services import fulfilment, late_money, payments, plans, purchases, wallet
+from payflow_app.services.checkout import CheckoutForm, place_order
 from payflow_app.services.db import read_session
 from payflow_app.services.errors import DomainError
 from payflow_app.services.money import Money
@@ -44,10 +46,10 @@ def _fund(user_id: int, minor: int) -> None:
     """A card top-up, fulfilled as the webhook would."""
     order = purchases.place_top_up(user_id=user_id, amount=Money(minor, "PLN"))
     payment = factories.pending_payment(order, reference=f"cs_fund_{order.number}")
-    fulfilment.fulfil_payment(payment_id=payment.id, truth=factories.paid_truth(payment))  # type: ignore[arg-type]
+    fulfilment.fulfil_payment(payment_id=pk(payment), truth=factories.paid_truth(payment))
 
 
-def _all_at_once(jobs: list[Callable[[], T]]) -> list[T]:
+def _all_at_once(jobs: Sequence[Callable[[], T]]) -> list[T]:
     start = threading.Barrier(len(jobs))
 
     def run(job: Callable[[], T]) -> T:
@@ -65,12 +67,35 @@ def _buy(place: Callable[[], Order]) -> Callable[[], str]:
     def buy() -> str:
         try:
             order = place()
-            asyncio.run(purchases.pay(order_id=order.id, method=Method.WALLET))  # type: ignore[arg-type]
+            asyncio.run(purchases.pay(order_id=pk(order), method=Method.WALLET))
         except DomainError as refused:
             return refused.code
         return "paid"
 
     return buy
+
+
+def _tickets(user_id: int, quantity: int = 1) -> Order:
+    """A signed-in customer's ticket order, as ``POST /pay`` places it."""
+    form = CheckoutForm(
+        full_name="Customer",
+        email=CUSTOMER,
+        phone="",
+        ticket_type_id=pk(factories.ticket_type("Standard")),
+        quantity=quantity,
+        user_id=user_id,
+    )
+    return place_order(form=form)
+
+
+def _card_outcome(payment: Payment) -> str:
+    """The provider's success for a card payment, applied as the webhook would."""
+    return fulfilment.fulfil_payment(payment_id=pk(payment), truth=factories.paid_truth(payment)).value
+
+
+def _verify(payment: Payment) -> None:
+    """Ask the provider and apply its answer (webhook worker, landing page, reconciler)."""
+    asyncio.run(payments.verify_payment(payment_id=pk(payment)))
 
 
 def _books(user_id: int) -> tuple[int, list[LedgerEntry]]:
@@ -101,6 +126,11 @@ def _plan_of(user_id: int) -> tuple[str, int, int]:
 def _studio() -> tuple[str, int, int]:
     studio = plans.PLANS["studio"]
     return studio.code, studio.gallery_limit, studio.storage_limit_mb
+
+
+def _paid_plans(user_id: int) -> list[str]:
+    """The plans paid for, in the order they were paid."""
+    return [order.plan_code or "" for order in _paid_orders(user_id, "plan_upgrade")]
 
 
 def _paid_orders(user_id: int, kind: str) -> list[Order]:
@@ -138,12 +168,12 @@ def test_parallel_pro_and_studio_orders_end_on_studio_each_paid_at_most_once(any
     user_id = _customer_id()
     _fund(user_id, 10 * (PRO + STUDIO))
     jobs = [
-        _buy(lambda code=code: purchases.place_plan_upgrade(user_id=user_id, plan_code=code))
+        _buy(partial(purchases.place_plan_upgrade, user_id=user_id, plan_code=code))
         for code in ("pro", "studio") * 10
     ]
     results = _all_at_once(jobs)
     assert set(results) <= {"paid", "plan_not_upgrade"}
-    paid = [o.plan_code for o in _paid_orders(user_id, "plan_upgrade")]
+    paid = _paid_plans(user_id)
     # Studio once; Pro only if it came first (then Studio is still an upgrade).
     assert paid in (["studio"], ["pro", "studio"]) and results.count("paid") == len(paid)
     assert _plan_of(user_id) == _studio()
@@ -159,7 +189,7 @@ def test_twenty_publications_of_one_gallery_pay_once(any_db: str) -> None:
     user_id = _customer_id()
     _fund(user_id, 20 * plans.GALLERY_PUBLICATION_PRICE.amount)
     gallery = purchases.create_gallery(user_id=user_id, title="Wedding")
-    place = _buy(lambda: purchases.place_gallery_publication(user_id=user_id, gallery_id=gallery.id))  # type: ignore[arg-type]
+    place = _buy(partial(purchases.place_gallery_publication, user_id=user_id, gallery_id=pk(gallery)))
     results = _all_at_once([place] * 20)
     assert results.count("paid") == 1
     assert set(results) - {"paid"} <= {"gallery_locked", "gallery_active"}
@@ -181,19 +211,18 @@ def test_concurrent_confirmations_of_top_ups_credit_each_once(any_db: str) -> No
         paid.append(factories.pending_payment(order, reference=f"cs_topup_{minor}"))
     # The webhook, its retries and the landing page, four times per top-up, all at once.
     jobs = [
-        lambda p=p: fulfilment.fulfil_payment(payment_id=p.id, truth=factories.paid_truth(p))  # type: ignore[arg-type]
-        for p in paid * 4
+        partial(fulfilment.fulfil_payment, payment_id=pk(p), truth=factories.paid_truth(p)) for p in paid * 4
     ]
     outcomes = _all_at_once(jobs)
     assert set(outcomes) == {fulfilment.Outcome.FULFILLED}
     balance, entries = _books(user_id)
     assert balance == sum(amounts)
-    assert sorted(e.payment_id for e in entries) == sorted(p.id for p in paid)
+    assert sorted(e.payment_id for e in entries) == sorted(pk(p) for p in paid)
     assert len(_paid_orders(user_id, "wallet_topup")) == 5
     # And a wallet never funds itself.
     order = purchases.place_top_up(user_id=user_id, amount=Money(1000, "PLN"))
     with pytest.raises(DomainError) as refused:
-        purchases.pay_from_wallet(order_id=order.id)  # type: ignore[arg-type]
+        purchases.pay_from_wallet(order_id=pk(order))
     assert refused.value.code == "top_up_from_wallet" and _books(user_id)[0] == sum(amounts)
 
 
@@ -202,7 +231,7 @@ def test_twenty_ticket_orders_against_one_wallet_never_overdraw_it(any_db: str) 
     user_id = _customer_id()
     standard = factories.ticket_type("Standard")
     _fund(user_id, 4 * standard.price_minor + 5000)  # four tickets and a bit
-    place = _buy(lambda: factories.order(quantity=1, email=CUSTOMER))
+    place = _buy(lambda: _tickets(user_id))
     results = _all_at_once([place] * 20)
     assert Counter(results) == {"paid": 4, "insufficient_funds": 16}
     balance, _entries = _books(user_id)
@@ -210,15 +239,15 @@ def test_twenty_ticket_orders_against_one_wallet_never_overdraw_it(any_db: str) 
     paid = _paid_orders(user_id, "ticket_order")
     with read_session() as session:
         tickets = session.exec(select(Ticket).where(Ticket.status == "valid")).all()
-    assert len(paid) == 4 and sorted(t.order_id for t in tickets) == sorted(o.id for o in paid)
+    assert len(paid) == 4 and sorted(t.order_id for t in tickets) == sorted(pk(o) for o in paid)
     assert factories.ticket_type("Standard").reserved == standard.reserved + 4  # refused ones gave seats back
     # One ticket order paid from twenty places at once is paid once.
     _fund(user_id, 20 * standard.price_minor)
-    order = factories.order(quantity=1, email=CUSTOMER)
+    order = _tickets(user_id)
 
     def pay_it() -> str:
         try:
-            purchases.pay_from_wallet(order_id=order.id)  # type: ignore[arg-type]
+            purchases.pay_from_wallet(order_id=pk(order))
         except DomainError as refused:
             return refused.code
         return "paid"
@@ -236,11 +265,8 @@ def test_card_and_wallet_racing_for_one_plan_grant_it_once(any_db: str) -> None:
         order = purchases.place_plan_upgrade(user_id=user_id, plan_code="studio")
         cards.append(factories.pending_payment(order, reference=f"cs_plan_{order.number}"))
     wallet_buy = _buy(lambda: purchases.place_plan_upgrade(user_id=user_id, plan_code="studio"))
-    card_paid: list[Callable[[], str]] = [
-        lambda p=p: fulfilment.fulfil_payment(payment_id=p.id, truth=factories.paid_truth(p)).value  # type: ignore[arg-type]
-        for p in cards
-    ]
-    results = Counter(_all_at_once([wallet_buy] * 10 + card_paid))
+    jobs: list[Callable[[], str]] = [wallet_buy] * 10 + [partial(_card_outcome, p) for p in cards]
+    results = Counter(_all_at_once(jobs))
     kept = results["paid"] + results["fulfilled"]
     assert kept == 1, results
     assert results["refund_due"] == 10 - results["fulfilled"]
@@ -298,11 +324,7 @@ def test_a_card_upgrade_paid_after_the_wallet_granted_the_plan_is_refunded(
     pro_card = factories.pending_payment(late_pro, reference="cs_late_pro")
     assert _buy(lambda: purchases.place_plan_upgrade(user_id=user_id, plan_code="studio"))() == "paid"
     # The card money lands: webhook, landing page and reconciler all at once.
-    verify = [
-        lambda p=p: asyncio.run(payments.verify_payment(payment_id=p.id))  # type: ignore[arg-type]
-        for p in (studio_card, pro_card) * 3
-    ]
-    _all_at_once(verify)
+    _all_at_once([partial(_verify, p) for p in (studio_card, pro_card) * 3])
     assert _plan_of(user_id) == _studio()  # neither granted again nor downgraded
     assert _books(user_id)[0] == 0  # the wallet paid once; the card money is not in it
     with read_session() as session:
@@ -317,7 +339,7 @@ def test_a_card_upgrade_paid_after_the_wallet_granted_the_plan_is_refunded(
             assert refund.idempotency_key == f"refund_{card.idempotency_key}"
     assert sorted(provider.refunds) == sorted(f"refund_idem-{r}" for r in ("cs_late_studio", "cs_late_pro"))
     # Asking again sends nothing more.
-    asyncio.run(payments.verify_payment(payment_id=studio_card.id))  # type: ignore[arg-type]
+    _verify(studio_card)
     assert len(provider.refunds) == 2
 
 
@@ -330,13 +352,13 @@ def test_a_card_gallery_publication_after_the_gallery_went_live_is_refunded(
     seed()
     user_id = _customer_id()
     gallery = purchases.create_gallery(user_id=user_id, title="Holidays")
-    first = purchases.place_gallery_publication(user_id=user_id, gallery_id=gallery.id)  # type: ignore[arg-type]
+    first = purchases.place_gallery_publication(user_id=user_id, gallery_id=pk(gallery))
     card = factories.pending_payment(first, reference="cs_gallery_first")
-    payments.close_payment(payment_id=card.id, status=PaymentStatus.EXPIRED)  # type: ignore[arg-type]
+    payments.close_payment(payment_id=pk(card), status=PaymentStatus.EXPIRED)
     _fund(user_id, plans.GALLERY_PUBLICATION_PRICE.amount)
-    place = _buy(lambda: purchases.place_gallery_publication(user_id=user_id, gallery_id=gallery.id))  # type: ignore[arg-type]
+    place = _buy(partial(purchases.place_gallery_publication, user_id=user_id, gallery_id=pk(gallery)))
     assert place() == "paid"
-    asyncio.run(payments.verify_payment(payment_id=card.id))  # type: ignore[arg-type]
+    _verify(card)
     with read_session() as session:
         db_card = session.get(Payment, card.id)
         row = session.get(Gallery, gallery.id)
@@ -378,8 +400,26 @@ def test_parallel_pro_and_studio_requests_never_leave_the_lower_plan(server: str
     ]
     answers = _post_all(server, http.cookies, bodies)
     assert {a.status_code for a in answers} <= {201, 409}
-    paid = [o.plan_code for o in _paid_orders(user_id, "plan_upgrade")]
+    paid = _paid_plans(user_id)
     assert paid in (["studio"], ["pro", "studio"])
     assert [a.status_code for a in answers].count(201) == len(paid)
     assert _plan_of(user_id) == _studio()
     assert _books(user_id)[0] == 10 * (PRO + STUDIO) - sum(plans.PLANS[c].price.amount for c in paid)
+
+
+def test_twenty_parallel_pay_requests_for_one_gallery_publish_it_once(
+    server: str, http: httpx.Client
+) -> None:
+    user_id = _signed_in(http, CUSTOMER)
+    price = plans.GALLERY_PUBLICATION_PRICE.amount
+    _fund(user_id, 20 * price)
+    gallery = purchases.create_gallery(user_id=user_id, title="Tatra hikes")
+    body: dict[str, object] = {"kind": "gallery", "galleryId": gallery.id, "dryRun": False}
+    answers = _post_all(server, http.cookies, [body] * 20)
+    assert Counter(a.status_code for a in answers) == {201: 1, 409: 19}, [a.text for a in answers]
+    refusals = {a.json()["error"]["code"] for a in answers if a.status_code == 409}
+    assert refusals <= {"gallery_locked", "gallery_active"}
+    assert _books(user_id)[0] == 19 * price
+    with read_session() as session:
+        row = session.get(Gallery, gallery.id)
+    assert row is not None and (row.status, row.locked_by_payment_id) == ("active", None)
