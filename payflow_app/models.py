@@ -19,6 +19,12 @@ def public_payment_id() -> str:
     return "pay_" + secrets.token_urlsafe(16)
 
 
+def public_order_reference() -> str:
+    """The reference a customer-facing order URL carries (``/payment/<reference>``):
+    128 random bits, so orders cannot be listed by counting, unlike the row id."""
+    return "ord_" + secrets.token_urlsafe(16)
+
+
 def pk(row: SQLModel) -> int:
     """The primary key of a stored row (``id`` is only None before the first flush)."""
     value = getattr(row, "id", None)
@@ -82,6 +88,8 @@ class Order(SQLModel, table=True):
     __tablename__ = "order"
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(unique=True, index=True, max_length=40)
+    # ``orderId`` in customer-facing URLs and APIs: whoever holds it may follow the order.
+    public_id: str = Field(default_factory=public_order_reference, unique=True, max_length=40)
     kind: str = Field(default="ticket_order", max_length=30)
     user_id: int = Field(foreign_key="user.id", index=True)
     event_id: int | None = Field(default=None, foreign_key="event.id", index=True)

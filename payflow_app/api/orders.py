@@ -5,9 +5,14 @@
   prompt is on its way to the phone. 400 for bad input (nothing is created), 409
   when a prompt already waits on that phone, 502 when PayHero refused the push (the
   order is then cancelled).
-- ``POST /api/orders/{id}/stk-push``: push the prompt again for a pending order
+- ``POST /api/orders/{orderId}/stk-push``: push the prompt again for a pending order
   (``{"phone"}`` optional); 409 while one still waits.
-- ``GET /api/orders/{id}/status``: the order's payment status as JSON.
+- ``GET /api/orders/{orderId}/status``: the order's payment status as JSON.
+
+``orderId`` is the order's public reference (``ord_…``, 128 random bits), not its row
+id: only whoever was given it (the checkout's answer, the waiting page's link) can read
+the order or push a prompt. A row id or a made-up reference answers 404, like a missing
+order, and changes nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from payflow_app.api.errors import (
 from payflow_app.i18n import normalise
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import mpesa, payments
+from payflow_app.services import mpesa, orders
 from payflow_app.services.checkout import CheckoutForm
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.phones import normalise_kenyan_phone
@@ -65,10 +70,10 @@ async def direct_checkout(request: Request) -> Response:
     return JSONResponse(
         {
             "success": True,
-            "orderId": pk(order),
+            "orderId": order.public_id,
             "orderNumber": order.number,
-            "statusUrl": f"/api/orders/{pk(order)}/status",
-            "paymentPage": f"/payment/{pk(order)}",
+            "statusUrl": f"/api/orders/{order.public_id}/status",
+            "paymentPage": f"/payment/{order.public_id}",
         },
         status_code=201,
     )
@@ -76,14 +81,14 @@ async def direct_checkout(request: Request) -> Response:
 
 async def push_again(request: Request) -> Response:
     try:
-        order_id: int = request.path_params["order_id"]
+        reference: str = request.path_params["reference"]
+        order, last = await asyncio.to_thread(mpesa.order_for_prompt, reference)
         body = await json_object(request)
-        order, last = await asyncio.to_thread(payments.order_with_latest_payment, order_id)
-        raw_phone = _field(body, "phone") or (last.payer_phone if last else "") or ""
+        raw_phone = _field(body, "phone") or last.payer_phone or ""
         phone = normalise_kenyan_phone(raw_phone)
         if phone is None:
             raise InvalidInput({"phone": "Enter a Kenyan M-PESA number, e.g. 0712 345 678."})
-        payment = await mpesa.push_prompt(order_id=order_id, phone=phone)
+        payment = await mpesa.push_prompt(order_id=pk(order), phone=phone)
     except BadRequest as exc:
         return exc.response
     except DomainError as exc:
@@ -91,21 +96,21 @@ async def push_again(request: Request) -> Response:
     except PaymentError as exc:
         return error_response(502, exc.code, exc.message)
     return JSONResponse(
-        {"success": True, "orderId": order_id, "orderNumber": order.number, "paymentStatus": payment.status},
+        {"success": True, "orderId": reference, "orderNumber": order.number, "paymentStatus": payment.status},
         status_code=201,
     )
 
 
 async def order_status(request: Request) -> Response:
-    order_id: int = request.path_params["order_id"]
+    reference: str = request.path_params["reference"]
     try:
-        order, payment = await asyncio.to_thread(payments.order_with_latest_payment, order_id)
+        order, payment = await asyncio.to_thread(orders.order_by_reference, reference)
     except NotFound:
         return error_response(404, "not_found", "We could not find this order.")
     paid = order.status in (OrderStatus.PAID, OrderStatus.FULFILLED)
     return JSONResponse(
         {
-            "orderId": order_id,
+            "orderId": reference,
             "orderNumber": order.number,
             "status": order.status,
             "isPaid": paid,

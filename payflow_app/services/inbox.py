@@ -31,6 +31,7 @@ from payflow_app.providers.base import ProviderEvent
 from payflow_app.services import payments
 from payflow_app.services.db import is_sqlite, lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
+from payflow_app.services.redaction import redact_headers
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ class Stored:
 
 
 def _headers_json(headers: Mapping[str, str]) -> str:
-    return json.dumps(dict(headers), sort_keys=True)
+    """What is kept of a request's headers: credentials redacted (operators read it)."""
+    return json.dumps(redact_headers(headers), sort_keys=True)
 
 
 def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str, str], body: bytes) -> Stored:

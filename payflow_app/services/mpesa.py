@@ -21,10 +21,10 @@ from payflow_app.i18n import t
 from payflow_app.models import Event, Order, Payment, TicketType, User, pk, utcnow
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import PaymentError, PaymentRequest
-from payflow_app.services import kinds, payments
+from payflow_app.services import kinds, orders, payments
 from payflow_app.services.checkout import CheckoutForm, place_order, validate_form
 from payflow_app.services.db import lock, read_session, write_transaction
-from payflow_app.services.errors import DomainError, InvalidInput
+from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.money import Money
 from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.services.states import OrderStatus, PaymentStatus
@@ -67,6 +67,22 @@ async def direct_checkout(*, form: CheckoutForm) -> Order:
     order = await asyncio.to_thread(place_order, form=form, with_pending_tickets=True)
     await push_prompt(order_id=pk(order), phone=form.phone, language=form.language)
     return order
+
+
+def order_for_prompt(reference: str) -> tuple[Order, Payment]:
+    """The M-PESA order a prompt may be pushed again for, by its public reference (only
+    whoever holds the order's link may push), and its latest M-PESA attempt. Another
+    rail's order, a row id or a made-up reference is NotFound."""
+    order, _ = orders.order_by_reference(reference)
+    with read_session() as session:
+        last = session.exec(
+            select(Payment)
+            .where(Payment.order_id == pk(order), Payment.provider == PROVIDER)
+            .order_by(col(Payment.id).desc())
+        ).first()
+    if last is None:
+        raise NotFound("We could not find this order.")
+    return order, last
 
 
 async def push_prompt(*, order_id: int, phone: str, language: str = "en") -> Payment:

@@ -23,6 +23,7 @@ from payflow_app.models import (
 from payflow_app.services.db import read_session
 from payflow_app.services.errors import NotFound
 from payflow_app.services.money import format_money
+from payflow_app.services.redaction import scrub_headers_json
 
 
 @dataclass(frozen=True)
@@ -167,11 +168,14 @@ def order_timeline(order_id: int) -> OrderStory:
 
 
 def webhook_body(event_id: int) -> tuple[WebhookEvent, str]:
-    """A stored webhook with its raw body pretty-printed when it is JSON."""
+    """A stored webhook with its raw body pretty-printed when it is JSON. Its headers
+    are shown with credentials redacted, even on a row stored before redaction existed."""
     with read_session() as session:
         event = session.get(WebhookEvent, event_id)
     if event is None:
         raise NotFound("We could not find this webhook event.")
+    # The row is detached once the session closes: this changes what is shown, not what is stored.
+    event.headers = scrub_headers_json(event.headers)
     try:
         body = json.dumps(json.loads(event.raw_body), indent=2, sort_keys=True)
     except ValueError:

@@ -12,7 +12,7 @@ MEMBERSHIP = "/membership"
 CARD_SUCCESS = "/payment/success"
 CARD_RETURN = "/payment/return"
 CARD_CANCEL = "/payment/cancel"
-MPESA_PAYMENT = "/payment/[order_id]"
+MPESA_PAYMENT = "/payment/[order_ref]"
 ADMIN = "/admin"
 ADMIN_ORDER = "/admin/orders/[order_id]"
 ADMIN_METRICS = "/admin/metrics"
@@ -32,8 +32,9 @@ def admin_order_path(order_id: int | str) -> str:
     return f"/admin/orders/{order_id}"
 
 
-def mpesa_path(order_id: int) -> str:
-    return f"/payment/{order_id}"
+def mpesa_path(reference: str) -> str:
+    """The M-PESA waiting page of an order, by its public reference (never the row id)."""
+    return f"/payment/{reference}"
 
 
 def event_path(slug: str) -> str:

@@ -101,7 +101,7 @@ def start_mpesa(page: Page, phone: str) -> str:
     page.get_by_label("M-PESA phone number").fill(phone)
     page.get_by_label("Quantity").fill("1")
     page.get_by_role("button", name="Continue to payment").click()
-    page.wait_for_url(re.compile(r"/payment/\d+/?$"))
+    page.wait_for_url(re.compile(r"/payment/ord_[A-Za-z0-9_-]{22}/?$"))
     expect(page.get_by_role("heading", name="Waiting for payment")).to_be_visible()
     expect(page.get_by_text("Check your phone and enter your M-PESA PIN")).to_be_visible()
     return page.url
@@ -132,6 +132,24 @@ def test_mpesa_payment_confirmed_from_the_phone(page: Page) -> None:
     )
     expect(emails).to_have_count(3)  # welcome (new account), tickets, receipt
     expect(page.get_by_role("link", name="View my tickets")).to_be_visible()
+
+
+def test_the_waiting_page_opens_by_its_link_only(page: Page) -> None:
+    link = start_mpesa(page, "0712 000 105")
+    # Another browser with no session, holding the link (a guest on another device).
+    other = page.context.browser.new_context(base_url=link.split("/payment/")[0])  # type: ignore[union-attr]
+    try:
+        guest = other.new_page()
+        guest.goto(link)
+        expect(guest.get_by_role("heading", name="Waiting for payment")).to_be_visible()
+        # The order's row ids, which once opened it, find nothing now.
+        for number in ("1", "2"):
+            guest.goto(f"/payment/{number}")
+            expect(guest.get_by_text("Order not found")).to_be_visible()
+            expect(guest.get_by_role("heading", name="Waiting for payment")).to_have_count(0)
+    finally:
+        other.close()
+    answer_on_phone(page, "254712000105", pin=None)
 
 
 def test_mpesa_cancelled_on_the_phone(page: Page) -> None:

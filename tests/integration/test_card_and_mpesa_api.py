@@ -184,7 +184,7 @@ def direct_checkout(http: httpx.Client, **changes: Any) -> httpx.Response:
     return http.post("/api/orders/direct-checkout", json=body)
 
 
-def order_status(http: httpx.Client, order_id: int) -> dict[str, Any]:
+def order_status(http: httpx.Client, order_id: str) -> dict[str, Any]:
     answer = http.get(f"/api/orders/{order_id}/status")
     assert answer.status_code == 200
     return dict(answer.json())

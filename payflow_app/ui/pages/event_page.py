@@ -168,7 +168,7 @@ class CheckoutState(rx.State):
             self.redirecting = False
             self.form_error = t_(lang, "checkout.could_not_start", reason=error_text(lang, exc))
             return
-        yield rx.redirect(routes.mpesa_path(pk(order)))
+        yield rx.redirect(routes.mpesa_path(order.public_id))
 
     async def _buy(self, form: checkout.CheckoutForm, method: purchases.Method, lang: str):
         self.redirecting = True

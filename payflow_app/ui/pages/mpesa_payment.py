@@ -1,11 +1,13 @@
-"""``/payment/<orderId>``: the M-PESA waiting page. "Check your phone and enter your
+"""``/payment/<orderId>``: the M-PESA waiting page (``orderId`` is the order's public
+reference, ``ord_…``; a row id finds nothing). "Check your phone and enter your
 M-PESA PIN", then — pushed live from the server, no polling — paid (summary, emails,
 next steps), cancelled or failed (the reason; Try again / Browse events). With no
 answer after ``PAYFLOW_MPESA_DELAYED_AFTER_SECONDS`` it says the confirmation is
 delayed and what to do, while the pending-payment sync keeps asking PayHero.
 
-The page is reachable by order id, so it shows no QR codes and masks the phone and
-the email address: the tickets are in the customer's email and My tickets."""
+Whoever holds the link can open the page (a guest has no session), so it shows no QR
+codes and masks the phone and the email address: the tickets are in the customer's
+email and My tickets."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import reflex as rx
 
 from payflow_app.emails.outbox import emails_for_order
 from payflow_app.i18n import format_money, t
-from payflow_app.services import payments
+from payflow_app.services import orders
 from payflow_app.services.errors import NotFound
 from payflow_app.services.phones import mask_phone
 from payflow_app.services.states import PaymentStatus
@@ -62,12 +64,12 @@ class MpesaState(rx.State):
     @rx.event(background=True)
     async def watch(self):
         async with self:
-            raw_id = str(self.router.page.params.get("order_id", ""))
+            reference = str(self.router.page.params.get("order_ref", ""))
             lang = (await self.get_state(SessionState)).language()
             self.phase, self.delayed = "loading", False
         try:
-            order, payment = await asyncio.to_thread(payments.order_with_latest_payment, int(raw_id))
-        except (ValueError, NotFound):
+            order, payment = await asyncio.to_thread(orders.order_by_reference, reference)
+        except NotFound:
             order, payment = None, None
         if order is None or order.id is None or payment is None:
             async with self:
