@@ -7,6 +7,8 @@ fake camera and read by the scanner component."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import sqlite3
 import uuid
@@ -102,6 +104,8 @@ def test_organizer_event_sale_check_in_csv_and_camera(
     dashboard.goto(event_path)
     expect(dashboard.get_by_role("table", name="Tickets per type")).to_contain_text("Floor")
     expect(dashboard.locator(".figures")).to_contain_text("0 of 2")
+    # Starts 2027-03-14 19:30 UTC; tickets admit people for a day after that.
+    expect(dashboard.get_by_text("Tickets valid until 2027-03-15 19:30 UTC")).to_be_visible()
 
     organizer.goto(f"{event_path}/checkin")
     organizer.get_by_label("Gate").fill("North")
@@ -133,8 +137,9 @@ def test_organizer_event_sale_check_in_csv_and_camera(
     csv_text = Path(download.value.path()).read_text()
     assert "Grace Hopper" in csv_text and buyer_email in csv_text
     assert first in csv_text and second in csv_text
-    checked_line = next(line for line in csv_text.splitlines() if line.startswith(first))
-    assert ",North" in checked_line
+    exported = {row["ticket_number"]: row for row in csv.DictReader(io.StringIO(csv_text))}
+    assert exported[first]["gate"] == "North" and exported[second]["gate"] == ""
+    assert csv_text.startswith('"ticket_number","holder"')  # every cell quoted
 
     # The second ticket is reissued: a new number and QR code; the camera below reads
     # the new one.
