@@ -105,7 +105,8 @@ def _counters(
                 with session.begin_nested():
                     session.add(row)
             except IntegrityError:  # created by a concurrent attempt: wait for its lock
-                session.expunge(row)
+                if row in session:
+                    session.expunge(row)
                 row = _locked(session, key.digest)
                 assert row is not None
         if row.locked_until is not None and row.locked_until <= now:
