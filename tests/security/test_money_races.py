@@ -30,6 +30,8 @@ from payflow_app.services.money import Money
 from payflow_app.services.purchases import Method
 from payflow_app.services.states import PaymentStatus
 from tests import factories
+from tests.integration.conftest import wait_until
+from tests.integration.helpers import CARD
 from tests.integration.test_pay_api import _signed_in
 
 T = TypeVar("T")
@@ -423,3 +425,46 @@ def test_twenty_parallel_pay_requests_for_one_gallery_publish_it_once(
     with read_session() as session:
         row = session.get(Gallery, gallery.id)
     assert row is not None and (row.status, row.locked_by_payment_id) == ("active", None)
+
+
+def test_a_stripe_checkout_paid_after_the_wallet_upgraded_is_refunded_at_stripe(
+    server: str, http: httpx.Client
+) -> None:
+    user_id = _signed_in(http, CUSTOMER)
+    ours = {"origin": server}
+    body = {"kind": "plan_upgrade", "plan": "studio", "dryRun": False}
+    card = http.post("/pay", json=body, headers=ours)  # an empty wallet: Stripe Checkout
+    assert card.status_code == 201 and card.json()["method"] == "card", card.text
+    session_id = card.json()["paymentReference"]
+    _fund(user_id, STUDIO)
+    by_wallet = http.post("/pay", json=body, headers=ours)
+    assert by_wallet.status_code == 201 and by_wallet.json()["method"] == "wallet", by_wallet.text
+    # The customer also pays the checkout page left open in another tab.
+    paid_page = http.post(f"/sandbox/stripe/pay/{session_id}", data=CARD, headers=ours)
+    assert paid_page.status_code == 303
+
+    def refunded() -> Payment | None:
+        payment = payments.find_payment_by_reference(session_id)
+        return payment if payment is not None and payment.status == "refunded" else None
+
+    payment = wait_until(refunded, what="the late card money to be refunded")
+    assert isinstance(payment, Payment)
+    with read_session() as session:
+        refund = session.exec(select(Refund).where(Refund.payment_id == payment.id)).one()
+        order = session.get(Order, payment.order_id)
+    assert (refund.status, refund.amount_minor) == ("succeeded", STUDIO)
+    assert (refund.provider_reference or "").startswith("re_")
+    assert refund.idempotency_key == f"refund_{payment.idempotency_key}"
+    assert order is not None and (order.status, order.delivered_at) == ("cancelled", None)
+    assert _plan_of(user_id) == _studio() and _paid_plans(user_id) == ["studio"]
+    assert _books(user_id)[0] == 0
+
+
+def test_pay_sells_no_membership(server: str, http: httpx.Client) -> None:
+    """A membership has its own card flow; through /pay it used to become a top-up."""
+    user_id = _signed_in(http, CUSTOMER)
+    body = {"kind": "membership", "amount": "50", "currency": "PLN", "dryRun": False}
+    refused = http.post("/pay", json=body, headers={"origin": server})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "invalid_input"
+    with read_session() as session:
+        assert session.exec(select(Order).where(Order.user_id == user_id)).all() == []
