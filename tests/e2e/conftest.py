@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from tests.conftest import ROOT
 
@@ -30,6 +30,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+# Every page reports what the Content-Security-Policy blocked, as a console error.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`securitypolicyviolation: ${e.violatedDirective} blocked ${e.blockedURI || "inline code"}`
+    + ` in ${e.documentURI} (${e.sourceFile || "?"}:${e.lineNumber})`);
+});
+"""
+CSP_VIOLATIONS: list[str] = []
 
 
 def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -110,8 +118,38 @@ def browser() -> Iterator[Browser]:
         pytest.fail("chromium is missing: `make test` installs it (apt-get install chromium)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        _watch_csp(launched)
         yield launched
         launched.close()
+
+
+def _watch_csp(browser: Browser) -> None:
+    """Every context the tests open (through the ``page`` fixture or their own) records
+    what the Content-Security-Policy blocks, in any of its pages and frames."""
+    new_context = browser.new_context
+
+    def watched_new_context(**options: Any) -> BrowserContext:
+        context = new_context(**options)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on("console", _record_csp_violation)
+        return context
+
+    browser.new_context = watched_new_context  # type: ignore[method-assign]
+
+
+def _record_csp_violation(message: ConsoleMessage) -> None:
+    text = message.text
+    if message.type == "error" and ("securitypolicyviolation" in text or "Content Security Policy" in text):
+        CSP_VIOLATIONS.append(f"{message.location.get('url', '?')}: {text}")
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations() -> Iterator[None]:
+    """A page that breaks under the app's Content-Security-Policy fails its test."""
+    CSP_VIOLATIONS.clear()
+    yield
+    if CSP_VIOLATIONS:
+        pytest.fail("the Content-Security-Policy blocked:\n" + "\n".join(dict.fromkeys(CSP_VIOLATIONS)))
 
 
 @pytest.fixture
