@@ -34,7 +34,7 @@ def test_fulfil_issues_one_signed_ticket_per_seat(seeded: str) -> None:
         assert ticket.number.startswith("TKT-")
         claims = verify_ticket_token(ticket.qr_token)
         assert (claims.ticket_number, claims.event_id) == (ticket.number, order.event_id)
-    # The welcome email was queued with the new account at checkout; payment adds two.
+    # The new account's welcome email comes with the paid order, beside its two.
     assert sorted(e.template for e in emails) == ["receipt", "tickets", "welcome"]
     assert {e.recipient for e in emails} == {"ada@example.com"}
     tickets_email = next(e for e in emails if e.template == "tickets")
@@ -83,7 +83,8 @@ def test_amount_mismatch_flags_the_payment_and_issues_nothing(seeded: str) -> No
     assert db_payment.status == "requires_review"
     assert db_payment.review_reason is not None and "1.00 zł" in db_payment.review_reason
     assert db_order.status == "awaiting_payment"
-    assert tickets == [] and [e.template for e in emails] == ["welcome"]
+    # Nothing delivered, nothing emailed: not even the new account's welcome.
+    assert tickets == [] and [e.template for e in emails] == []
     # A later, correct truth does not slip past the review.
     assert fulfil_payment(payment_id=payment.id, truth=factories.paid_truth(payment)) is Outcome.FLAGGED
     assert _state(order.id)[2] == []
