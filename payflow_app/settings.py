@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     session_secret: str | None = None
     session_lifetime_hours: int = Field(default=24 * 7, ge=1)
     session_idle_minutes: int = Field(default=120, ge=1)
+    # Guest checkouts (they create accounts, hold seats, push M-PESA prompts) allowed
+    # per client address and per email in an hour (``services.throttle``). Behind a
+    # reverse proxy the address must be the client's (Reflex ``trusted_proxy_hops``,
+    # the server's forwarded-headers option), or every customer shares the proxy's.
+    checkouts_per_address_per_hour: int = Field(default=20, ge=1)
+    checkouts_per_email_per_hour: int = Field(default=10, ge=1)
 
     # Email: SMTP when a host is set, else the built-in mailbox (/sandbox/mailbox).
     smtp_host: str | None = None

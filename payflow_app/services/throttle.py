@@ -24,7 +24,11 @@ the checks, and uncounted when it succeeds: 20 guesses sent at once get at most 
 password checks, not 20.
 
 **Guest checkouts** (they create accounts for any email, hold seats and push M-PESA
-prompts) are limited to 20 an hour per client address and 10 an hour per email."""
+prompts) are limited per client address and per email in an hour
+(``PAYFLOW_CHECKOUTS_PER_ADDRESS_PER_HOUR``, 20; ``…_PER_EMAIL_PER_HOUR``, 10).
+
+Every limit keyed by address needs the client's real address: behind a reverse
+proxy, configure it to pass the client's (otherwise everyone shares the proxy's)."""
 
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ from sqlmodel import Session, select
 from payflow_app.models import ThrottleCounter, utcnow
 from payflow_app.services.db import write_transaction
 from payflow_app.services.errors import DomainError
+from payflow_app.settings import get_settings
 
 WINDOW = timedelta(minutes=15)
 LOCK_FOR = timedelta(minutes=15)
@@ -49,8 +54,6 @@ ACCOUNT_LOCK_AFTER = 50
 KNOWN_ADDRESS_FOR = timedelta(days=30)
 
 CHECKOUT_WINDOW = timedelta(hours=1)
-CHECKOUTS_PER_ADDRESS = 20
-CHECKOUTS_PER_EMAIL = 10
 
 
 class TooManyAttempts(DomainError):
@@ -181,7 +184,11 @@ def count_guest_checkout(*, email: str, address: str, now: datetime | None = Non
     """Count a guest checkout from a client address, or raise TooManyAttempts."""
     now = now or utcnow()
     keys = (_Key("checkout_address", address), _Key("checkout_email", email.strip().lower()))
-    limits = {"checkout_address": CHECKOUTS_PER_ADDRESS, "checkout_email": CHECKOUTS_PER_EMAIL}
+    settings = get_settings()
+    limits = {
+        "checkout_address": settings.checkouts_per_address_per_hour,
+        "checkout_email": settings.checkouts_per_email_per_hour,
+    }
     with write_transaction() as session:
         counters = _counters(session, keys, now, CHECKOUT_WINDOW)
         full = [row for scope, row in counters.items() if row.count >= limits[scope]]

@@ -66,6 +66,9 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         "PAYFLOW_DATABASE_URL": f"sqlite:///{work / 'payflow.db'}",
         "PAYFLOW_DATA_DIR": str(work / "data"),
         "PAYFLOW_PUBLIC_URL": BASE,
+        # Every journey checks out as a guest from 127.0.0.1, in one app for the session.
+        "PAYFLOW_CHECKOUTS_PER_ADDRESS_PER_HOUR": "1000",
+        "PAYFLOW_CHECKOUTS_PER_EMAIL_PER_HOUR": "1000",
         # Short, so the "confirmation is delayed" notice can be seen in a test.
         "PAYFLOW_PAYMENT_DELAYED_AFTER_SECONDS": "4",
         "PAYFLOW_MPESA_DELAYED_AFTER_SECONDS": "6",

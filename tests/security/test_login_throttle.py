@@ -21,6 +21,7 @@ from payflow_app.services.checkout import CheckoutForm, place_order
 from payflow_app.services.db import read_session
 from payflow_app.services.fulfilment import fulfil_payment
 from payflow_app.services.throttle import TooManyAttempts
+from payflow_app.settings import get_settings
 from payflow_app.ui.components.payment_choice import wait_text
 from tests import factories
 
@@ -159,14 +160,16 @@ def _orders() -> int:
 
 
 def test_guest_checkouts_are_limited_per_email_and_address(seeded: str, clock: Clock) -> None:
-    for _ in range(throttle.CHECKOUTS_PER_EMAIL):
+    for _ in range(get_settings().checkouts_per_email_per_hour):
         place_order(form=_guest_form("target@example.com"))
     before = _orders()
     with pytest.raises(TooManyAttempts) as refused:
         place_order(form=_guest_form("target@example.com", address="198.51.100.7"))
     assert refused.value.wait_seconds == 3600 and _orders() == before
     # The same address, other emails: up to its own limit.
-    for n in range(throttle.CHECKOUTS_PER_ADDRESS - throttle.CHECKOUTS_PER_EMAIL):
+    for n in range(
+        get_settings().checkouts_per_address_per_hour - get_settings().checkouts_per_email_per_hour
+    ):
         place_order(form=_guest_form(f"other{n}@example.com"))
     with pytest.raises(TooManyAttempts):
         place_order(form=_guest_form("fresh@example.com"))
@@ -193,7 +196,7 @@ def _signed_in_form() -> CheckoutForm:
 def test_direct_checkout_over_the_limit_answers_429_with_retry_after(http: httpx.Client) -> None:
     from tests.integration.test_card_and_mpesa_api import direct_checkout
 
-    for n in range(throttle.CHECKOUTS_PER_EMAIL):
+    for n in range(get_settings().checkouts_per_email_per_hour):
         placed = direct_checkout(http, email="target@example.co.ke", phone=f"0712 345 6{n:02d}")
         assert placed.status_code == 201, placed.text
     before = _orders()
