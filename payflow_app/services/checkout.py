@@ -67,15 +67,15 @@ def place_order(*, form: CheckoutForm, with_pending_tickets: bool = False) -> Or
     reason (including sold out). Nothing is created when anything is invalid.
     A new customer's account is created with it (its welcome email waits for the
     payment: ``accounts.welcome_new_customer``). A guest checkout from a client
-    address counts against its limits first (TooManyAttempts).
+    address counts against its limits (TooManyAttempts), unless it is refused.
     ``with_pending_tickets``: the order's tickets exist at once, without QR codes
     (M-PESA orders, see :func:`create_pending_tickets`)."""
     errors = validate_form(form)
     if errors:
         raise InvalidInput(errors)
-    if form.user_id is None and form.client_address is not None:
-        throttle.count_guest_checkout(email=form.email, address=form.client_address)
     with write_transaction() as session:
+        if form.user_id is None and form.client_address is not None:
+            throttle.count_guest_checkout(session, email=form.email, address=form.client_address)
         ticket_type = session.get(TicketType, form.ticket_type_id)
         if ticket_type is None:
             raise InvalidInput({"ticket_type_id": t(form.language, "checkout.error.choose_type")})

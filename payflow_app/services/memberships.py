@@ -96,9 +96,9 @@ def place_membership_order(*, form: MembershipForm) -> Order:
     chosen = plan(form.plan_code)
     assert chosen is not None
     price = Money(chosen.prices[form.currency], form.currency)
-    if form.user_id is None and form.client_address is not None:
-        throttle.count_guest_checkout(email=form.email, address=form.client_address)
     with write_transaction() as session:
+        if form.user_id is None and form.client_address is not None:
+            throttle.count_guest_checkout(session, email=form.email, address=form.client_address)
         if form.user_id is not None:
             user = session.get(User, form.user_id)
             if user is None:

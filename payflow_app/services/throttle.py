@@ -180,8 +180,10 @@ def login_succeeded(*, login: str, address: str, now: datetime | None = None) ->
             counters[scope].count = max(0, counters[scope].count - 1)
 
 
-def count_guest_checkout(*, email: str, address: str, now: datetime | None = None) -> None:
-    """Count a guest checkout from a client address, or raise TooManyAttempts."""
+def count_guest_checkout(session: Session, *, email: str, address: str, now: datetime | None = None) -> None:
+    """Count a guest checkout from a client address in the caller's transaction (the
+    checkout's own: a checkout refused for another reason is not counted), or raise
+    TooManyAttempts."""
     now = now or utcnow()
     keys = (_Key("checkout_address", address), _Key("checkout_email", email.strip().lower()))
     settings = get_settings()
@@ -189,11 +191,10 @@ def count_guest_checkout(*, email: str, address: str, now: datetime | None = Non
         "checkout_address": settings.checkouts_per_address_per_hour,
         "checkout_email": settings.checkouts_per_email_per_hour,
     }
-    with write_transaction() as session:
-        counters = _counters(session, keys, now, CHECKOUT_WINDOW)
-        full = [row for scope, row in counters.items() if row.count >= limits[scope]]
-        if full:
-            raise TooManyAttempts(max(row.window_started_at + CHECKOUT_WINDOW for row in full) - now)
-        for row in counters.values():
-            row.count += 1
-            row.last_at = now
+    counters = _counters(session, keys, now, CHECKOUT_WINDOW)
+    full = [row for scope, row in counters.items() if row.count >= limits[scope]]
+    if full:
+        raise TooManyAttempts(max(row.window_started_at + CHECKOUT_WINDOW for row in full) - now)
+    for row in counters.values():
+        row.count += 1
+        row.last_at = now

@@ -7,18 +7,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from sqlmodel import col, func, select
 
-from payflow_app.models import EmailOutbox, Order, User, pk, utcnow
+from payflow_app.models import EmailOutbox, Order, ThrottleCounter, User, pk, utcnow
 from payflow_app.seed import seed
 from payflow_app.services import accounts, throttle
 from payflow_app.services.accounts import InvalidCredentials
 from payflow_app.services.checkout import CheckoutForm, place_order
 from payflow_app.services.db import read_session
+from payflow_app.services.errors import InvalidInput
 from payflow_app.services.fulfilment import fulfil_payment
 from payflow_app.services.throttle import TooManyAttempts
 from payflow_app.settings import get_settings
@@ -160,6 +162,11 @@ def _orders() -> int:
 
 
 def test_guest_checkouts_are_limited_per_email_and_address(seeded: str, clock: Clock) -> None:
+    # A checkout refused for another reason (no such ticket type) counts nothing.
+    with pytest.raises(InvalidInput):
+        place_order(form=replace(_guest_form("target@example.com"), ticket_type_id=10**9))
+    with read_session() as session:
+        assert session.exec(select(ThrottleCounter)).all() == []
     for _ in range(get_settings().checkouts_per_email_per_hour):
         place_order(form=_guest_form("target@example.com"))
     before = _orders()
