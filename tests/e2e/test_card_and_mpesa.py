@@ -135,7 +135,7 @@ def test_mpesa_payment_confirmed_from_the_phone(page: Page) -> None:
 
 
 def test_the_waiting_page_opens_by_its_link_only(page: Page) -> None:
-    link = start_mpesa(page, "0712 000 105")
+    link = start_mpesa(page, "0712 000 106")
     # Another browser with no session, holding the link (a guest on another device).
     other = page.context.browser.new_context(base_url=link.split("/payment/")[0])  # type: ignore[union-attr]
     try:
@@ -149,7 +149,7 @@ def test_the_waiting_page_opens_by_its_link_only(page: Page) -> None:
             expect(guest.get_by_role("heading", name="Waiting for payment")).to_have_count(0)
     finally:
         other.close()
-    answer_on_phone(page, "254712000105", pin=None)
+    answer_on_phone(page, "254712000106", pin=None)
 
 
 def test_mpesa_cancelled_on_the_phone(page: Page) -> None:

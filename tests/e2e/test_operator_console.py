@@ -6,6 +6,7 @@ console, and the customer's waiting page completes by itself."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,10 @@ def test_an_operator_replays_a_dead_lettered_callback_and_the_customer_page_comp
     context = browser.new_context(base_url=app_server["base"])
     context.set_default_timeout(20_000)
     try:
-        order_id = start_mpesa(page, "0712000105").rstrip("/").rsplit("/", 1)[-1]
+        reference = start_mpesa(page, "0712000105").rstrip("/").rsplit("/", 1)[-1]
+        # The customer's page names the order by its public reference; the console by row id.
+        with sqlite3.connect(app_server["db"]) as db:
+            [(order_id,)] = db.execute('SELECT id FROM "order" WHERE public_id = ?', (reference,)).fetchall()
         answer_on_phone(page, "254712000105", pin="1234")
         operator = context.new_page()
         log_in(operator, "admin@payflow.test", DEMO_PASSWORD, next_path="/admin")
