@@ -41,10 +41,12 @@ class User(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=40)
     role: str = Field(default="customer", max_length=20)  # customer | organizer | admin
     created_at: datetime = Field(default_factory=utcnow)
-    password_hash: str | None = Field(default=None, max_length=255)  # argon2id
+    # argon2id; None for a guest account until one of its orders is paid (then a
+    # temporary password is set and emailed: ``accounts.welcome_new_customer``).
+    password_hash: str | None = Field(default=None, max_length=255)
     # Set for accounts created at checkout: the first login must choose a password.
     must_change_password: bool = Field(default=False)
-    # Bumped on every password change: session tokens signed before it stop working.
+    # Counts password changes (each also ends the account's other sessions).
     password_version: int = Field(default=0)
     language: str = Field(default="en", max_length=5)
     plan_code: str = Field(default="free", max_length=20)

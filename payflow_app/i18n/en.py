@@ -131,6 +131,8 @@ MESSAGES: dict[str, str] = {
     "login.invalid": "The email or password is not right.",
     "throttle.seconds": "Too many attempts. Try again in {count} seconds.",
     "throttle.minutes": "Too many attempts. Try again in {count} minutes.",
+    "throttle.one_second": "Too many attempts. Try again in a second.",
+    "throttle.one_minute": "Too many attempts. Try again in a minute.",
     "password.title": "Choose a new password",
     "password.forced": "You signed in with a temporary password. Choose your own password to continue.",
     "password.current": "Current (or temporary) password",

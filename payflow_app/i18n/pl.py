@@ -121,6 +121,8 @@ MESSAGES: dict[str, str] = {
     "login.invalid": "E-mail lub hasło są nieprawidłowe.",
     "throttle.seconds": "Zbyt wiele prób. Spróbuj ponownie za {count} s.",
     "throttle.minutes": "Zbyt wiele prób. Spróbuj ponownie za {count} min.",
+    "throttle.one_second": "Zbyt wiele prób. Spróbuj ponownie za sekundę.",
+    "throttle.one_minute": "Zbyt wiele prób. Spróbuj ponownie za minutę.",
     "password.title": "Ustaw nowe hasło",
     "password.forced": "Zalogowałeś się hasłem tymczasowym. Ustaw własne hasło, aby kontynuować.",
     "password.current": "Obecne (lub tymczasowe) hasło",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from payflow_app.models import LoginGrant, User, UserSession, pk, utcnow
@@ -150,6 +150,7 @@ def issue_login_grant(*, user_id: int, next_path: str) -> str:
     """A one-time grant to start a session for a user whose password was just checked."""
     grant = secrets.token_urlsafe(32)
     with write_transaction() as session:
+        _forget_ended(session)
         session.add(
             LoginGrant(
                 grant_hash=_digest(grant),
@@ -159,6 +160,21 @@ def issue_login_grant(*, user_id: int, next_path: str) -> str:
             )
         )
     return grant
+
+
+def _forget_ended(session: Session) -> None:
+    """Delete what can never sign anyone in again (a day after it ended): used or
+    expired grants, revoked, idle or expired sessions. Runs with each login."""
+    cutoff = utcnow() - timedelta(days=1)
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    session.execute(delete(LoginGrant).where(col(LoginGrant.expires_at) < cutoff))
+    session.execute(
+        delete(UserSession).where(
+            (col(UserSession.expires_at) < cutoff)
+            | (col(UserSession.revoked_at) < cutoff)
+            | (col(UserSession.last_seen_at) < cutoff - idle)
+        )
+    )
 
 
 def redeem_login_grant(grant: str | None) -> tuple[str, str] | None:

@@ -37,8 +37,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from payflow_app.models import ThrottleCounter, utcnow
 from payflow_app.services.db import write_transaction
@@ -176,8 +177,23 @@ def login_succeeded(*, login: str, address: str, now: datetime | None = None) ->
         counters = _counters(session, _login_keys(login, address), now)
         pair = counters["login_pair"]
         pair.count, pair.locked_until, pair.last_success_at = 0, None, now
+        _forget_idle(session, now)
         for scope in ("login_address", "login_account"):
             counters[scope].count = max(0, counters[scope].count - 1)
+
+
+def _forget_idle(session: Session, now: datetime) -> None:
+    """Delete counters nothing has touched for a day that hold no lock and no known
+    address (runs with each successful login, so the table does not only grow)."""
+    cutoff = now - timedelta(days=1)
+    session.execute(
+        delete(ThrottleCounter).where(
+            col(ThrottleCounter.last_at) < cutoff,
+            (col(ThrottleCounter.locked_until).is_(None)) | (col(ThrottleCounter.locked_until) < now),
+            (col(ThrottleCounter.last_success_at).is_(None))
+            | (col(ThrottleCounter.last_success_at) < now - KNOWN_ADDRESS_FOR),
+        )
+    )
 
 
 def count_guest_checkout(session: Session, *, email: str, address: str, now: datetime | None = None) -> None:

@@ -86,6 +86,8 @@ def test_growing_delays_then_a_15_minute_lock_that_ends(seeded: str, clock: Cloc
     assert wait_text("en", 900) == "Too many attempts. Try again in 15 minutes."
     assert wait_text("pl", 900) == "Zbyt wiele prób. Spróbuj ponownie za 15 min."
     assert wait_text("en", 4) == "Too many attempts. Try again in 4 seconds."
+    assert wait_text("en", 1) == "Too many attempts. Try again in a second."
+    assert wait_text("en", 61) == "Too many attempts. Try again in 2 minutes."
     # Trying during the lock does not extend it.
     for _ in range(10):
         clock.advance(minutes=1)
@@ -268,3 +270,13 @@ def test_a_guest_who_pays_gets_exactly_one_welcome_even_with_concurrent_fulfilme
     # The emailed password is the one that works (no sender runs here to erase it).
     assert accounts.authenticate(email=email, password=_password_in(welcomes[0])).email == email
     assert _account(email).must_change_password
+
+
+def test_idle_counters_are_forgotten(seeded: str, clock: Clock) -> None:
+    assert attempt("guess", address="203.0.113.9") == "wrong"
+    clock.advance(days=2)
+    assert attempt(PASSWORD, address="198.51.100.7") == "ok"
+    with read_session() as session:
+        scopes = sorted(row.scope for row in session.exec(select(ThrottleCounter)).all())
+    # The attacker's day-old counters are gone; the owner's (a known address) stay.
+    assert scopes == ["login_account", "login_address", "login_pair"]

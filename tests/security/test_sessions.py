@@ -252,3 +252,19 @@ def test_an_active_session_still_ends_at_its_absolute_limit(seeded: str) -> None
         assert sessions.session_user(token, now=moment) is not None
     # ... and over at the absolute limit all the same.
     assert sessions.session_user(token, now=end) is None
+
+
+def test_ended_sessions_and_grants_are_forgotten_at_the_next_login(seeded: str) -> None:
+    user_id = pk(_user())
+    with write_transaction() as session:
+        sessions.start_session(session, user_id=user_id, now=utcnow() - timedelta(days=9))
+        live = sessions.start_session(session, user_id=user_id)
+    first = sessions.issue_login_grant(user_id=user_id, next_path="/")
+    with write_transaction() as session:
+        session.execute(update(LoginGrant).values(expires_at=utcnow() - timedelta(days=2)))
+    sessions.issue_login_grant(user_id=user_id, next_path="/")
+    with read_session() as session:
+        assert len(session.exec(select(UserSession)).all()) == 1
+        grants = session.exec(select(LoginGrant)).all()
+    assert len(grants) == 1 and sessions.redeem_login_grant(first) is None
+    assert sessions.session_user(live) is not None

@@ -32,8 +32,9 @@ def quote_text(choice: Quote, lang: str) -> str:
 def wait_text(lang: str, seconds: int) -> str:
     """A throttled person is told how long to wait."""
     if seconds < 60:
-        return t(lang, "throttle.seconds", count=seconds)
-    return t(lang, "throttle.minutes", count=-(-seconds // 60))
+        return t(lang, "throttle.one_second" if seconds == 1 else "throttle.seconds", count=seconds)
+    minutes = -(-seconds // 60)
+    return t(lang, "throttle.one_minute" if minutes == 1 else "throttle.minutes", count=minutes)
 
 
 def error_text(lang: str, error: Exception) -> str:
