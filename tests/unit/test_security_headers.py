@@ -10,9 +10,15 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
-from payflow_app.api.security import CrossSiteGuard, content_security_policy, inline_script_hashes
+from payflow_app.api.security import (
+    CrossSiteGuard,
+    content_security_policy,
+    cross_site_refusal,
+    inline_script_hashes,
+)
 from payflow_app.settings import Settings
 
 OURS = "https://pay.example.com"
@@ -131,3 +137,37 @@ def test_allowed_origins_are_read_as_origins(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv("PAYFLOW_ALLOWED_ORIGINS", wrong)
         with pytest.raises(ValueError):
             Settings()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "refused"),
+    [
+        (
+            "GET",
+            "/api/orders/x/status",
+            {"origin": "https://evil.example", "cookie": "payflow_session=t"},
+            False,
+        ),
+        ("POST", "/api/webhooks/stripe", {"origin": "https://evil.example"}, False),  # signed, not a cookie
+        ("POST", "/api/payment/callback", {"origin": "null", "cookie": "payflow_session=t"}, False),
+        ("POST", "/api/payhero/callback", {"referer": "https://evil.example/"}, False),
+        ("POST", "/api/checkin/offline", {"origin": "https://evil.example"}, False),  # bearer device token
+        (
+            "POST",
+            "/api/webhooks/stripe/",
+            {"origin": "https://evil.example"},
+            True,
+        ),  # not the callback's path
+        ("DELETE", "/pay", {"cookie": "lang=pl; payflow_session=t"}, True),
+        ("PATCH", "/pay", {"cookie": "payflow_lang=pl"}, False),  # nobody's session
+        ("POST", "/pay", {"referer": f"{OURS}/events?x=1", "cookie": "payflow_session=t"}, False),
+        ("POST", "/pay", {"origin": OURS, "referer": "https://evil.example/"}, False),  # Origin decides
+        ("POST", "/pay", {"origin": "HTTPS://PAY.EXAMPLE.COM:443"}, False),
+        ("POST", "/pay", {"origin": "https://pay.example.com:8443"}, True),
+        ("POST", "/pay", {"origin": "http://pay.example.com"}, True),  # another scheme is another site
+        ("PUT", "/pay", {"referer": "not a url", "cookie": "payflow_session=t"}, True),
+    ],
+)
+def test_the_cross_site_rule(method: str, path: str, headers: dict[str, str], refused: bool) -> None:
+    reason = cross_site_refusal(method, path, Headers(headers), [OURS])
+    assert (reason is not None) == refused, reason
