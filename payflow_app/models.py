@@ -258,6 +258,24 @@ class WebhookEvent(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     # An operator sent it back to the worker: its retry window starts again from here.
     replayed_at: datetime | None = None
+    # A refused request keeps only the start of its body: these say what it was whole
+    # (no hash when it was too large to read), and the client address it came from.
+    body_size: int | None = None
+    body_sha256: str | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, max_length=100)
+
+
+class RejectionTally(SQLModel, table=True):
+    """Refused webhook requests per client address and time window: how many were
+    stored, and how many beyond the cap (``rejections_per_source``) were only counted."""
+
+    __tablename__ = "rejection_tally"
+    __table_args__ = (UniqueConstraint("source", "window_start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=100)
+    window_start: datetime
+    stored: int = Field(default=0)
+    dropped: int = Field(default=0)
 
 
 class ProcessingAttempt(SQLModel, table=True):

@@ -161,6 +161,16 @@ class Settings(BaseSettings):
     alert_processing_delay_minutes: float = 10.0
     max_tickets_per_order: int = 10
 
+    # Request bodies: larger ones answer 413 before they are read whole. Providers'
+    # events are a few KiB; a Checkout Session with many line items stays far below 1 MiB.
+    max_body_bytes: int = 256 * 1024  # JSON APIs
+    max_webhook_body_bytes: int = 1024 * 1024
+    # A refused (unverified) webhook is kept for operators: its first bytes, its size
+    # and SHA-256; at most this many per client address and window (the rest are counted).
+    rejected_body_keep_bytes: int = 4096
+    rejections_per_source: int = 50
+    rejection_window_seconds: float = 3600.0
+
     @field_validator("environment", mode="before")
     @classmethod
     def _known_environment(cls, value: object) -> object:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from starlette.convertors import register_url_convertor
 from starlette.routing import BaseRoute, Route
 
 from payflow_app.api import admin, card, checkin, event_images, orders, organizer, session
+from payflow_app.api.errors import IdConvertor
 from payflow_app.api.pay import pay
 from payflow_app.api.payment_status import check_status
 from payflow_app.api.tickets import ticket_qr_png
 from payflow_app.api.webhooks import payhero_callback, stripe_webhook, univapay_webhook
+
+# ``{name:id}``: a row id, 1..2^63-1 (a larger number would overflow the database).
+register_url_convertor("id", IdConvertor())
 
 
 def api_routes() -> list[BaseRoute]:
@@ -27,17 +32,17 @@ def api_routes() -> list[BaseRoute]:
         Route("/api/orders/{reference}/status", orders.order_status, methods=["GET"]),
         Route("/api/tickets/{number}/qr.png", ticket_qr_png, methods=["GET"]),
         Route("/api/admin/sync-orders", admin.sync_orders, methods=["POST"]),
-        Route("/api/admin/payments/{payment_id:int}/sync", admin.sync_payment, methods=["POST"]),
-        Route("/api/admin/payments/{payment_id:int}/review", admin.mark_for_review, methods=["POST"]),
-        Route("/api/admin/events/{event_id:int}/replay", admin.replay_event, methods=["POST"]),
-        Route("/api/admin/events/{event_id:int}", admin.webhook_event, methods=["GET"]),
+        Route("/api/admin/payments/{payment_id:id}/sync", admin.sync_payment, methods=["POST"]),
+        Route("/api/admin/payments/{payment_id:id}/review", admin.mark_for_review, methods=["POST"]),
+        Route("/api/admin/events/{event_id:id}/replay", admin.replay_event, methods=["POST"]),
+        Route("/api/admin/events/{event_id:id}", admin.webhook_event, methods=["GET"]),
         Route("/metrics", admin.prometheus_metrics, methods=["GET"]),
         Route("/.well-known/jwks.json", checkin.public_keys, methods=["GET"]),
         Route("/api/checkin", checkin.scan, methods=["POST"]),
         Route("/api/checkin/offline", checkin.upload_offline, methods=["POST"]),
         Route("/api/checkin/revocations", checkin.revocations, methods=["GET"]),
-        Route("/api/organizer/events/{event_id:int}/attendees.csv", organizer.attendees_csv, methods=["GET"]),
-        Route("/api/organizer/events/{event_id:int}/devices", organizer.issue_device, methods=["POST"]),
+        Route("/api/organizer/events/{event_id:id}/attendees.csv", organizer.attendees_csv, methods=["GET"]),
+        Route("/api/organizer/events/{event_id:id}/devices", organizer.issue_device, methods=["POST"]),
         Route("/api/event-images/{name}", event_images.event_image, methods=["GET"]),
         Route("/session/grant", session.redeem_grant, methods=["GET"]),
         Route("/session/logout", session.log_out, methods=["POST"]),

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +26,7 @@ from payflow_app.api.errors import BadRequest, domain_error_response, error_resp
 from payflow_app.models import CheckInDevice, pk, utcnow
 from payflow_app.services import checkin, devices
 from payflow_app.services.errors import DomainError, InvalidInput
+from payflow_app.services.inputs import utc_time
 from payflow_app.services.tickets import jwks
 
 MAX_UPLOAD = 500
@@ -94,14 +95,9 @@ def _offline_scan(item: object, index: int) -> checkin.OfflineScan:
     nonce = item.get("nonce")
     if not isinstance(nonce, str) or not 8 <= len(nonce) <= 80:
         raise InvalidInput({f"scans[{index}].nonce": "nonce must be a string of 8 to 80 characters."})
-    scanned = item.get("scanned_at")
-    try:
-        moment = datetime.fromisoformat(scanned) if isinstance(scanned, str) else None
-    except ValueError:
-        moment = None
+    moment = utc_time(item.get("scanned_at"))  # None also for 0001-01-01T00:00:00+14:00 (before UTC's range)
     if moment is None:
         raise InvalidInput({f"scans[{index}].scanned_at": "scanned_at must be an ISO 8601 time."})
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     now = utcnow()
     if not now - OFFLINE_MAX_AGE <= moment <= now + CLOCK_SKEW:
         # A device's wrong clock would otherwise become the time gates quote.

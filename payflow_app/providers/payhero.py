@@ -9,7 +9,6 @@ signs nothing: the callback URL carries a secret token, checked by the endpoint.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from payflow_app.providers.base import (
     StartedPayment,
     WebhookRejected,
 )
+from payflow_app.services.inputs import bounded_int, loads_json, whole_number
 from payflow_app.services.money import Money, exponent
 from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.settings import Settings
@@ -121,7 +121,7 @@ class PayHeroProvider:
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
         try:
-            payload = json.loads(body)
+            payload = loads_json(body)
         except ValueError as exc:
             raise WebhookRejected(f"payload: not JSON ({exc})") from exc
         response = payload.get("response") if isinstance(payload, dict) else None
@@ -188,10 +188,8 @@ def result_code(response: Mapping[str, Any]) -> int | None:
     if isinstance(code, bool):
         return None
     if isinstance(code, int):
-        return code
-    if isinstance(code, str) and code.strip().lstrip("-").isdigit():
-        return int(code)
-    return None
+        return bounded_int(code)
+    return whole_number(code) if isinstance(code, str) else None
 
 
 def _unavailable() -> PaymentError:

@@ -24,6 +24,7 @@ from payflow_app.providers.base import (
     StartedPayment,
     WebhookRejected,
 )
+from payflow_app.services.inputs import loads_json
 from payflow_app.services.money import Money
 from payflow_app.settings import Settings
 
@@ -155,8 +156,11 @@ class StripeCheckoutProvider:
         return str(intent_id)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        """A verified event, or WebhookRejected: a bad signature, and also a signed
+        body that is no Stripe event (nested too deep, no ``id`` or ``type``)."""
         signature = headers.get("stripe-signature")
         try:
+            loads_json(body)  # the SDK's own json.loads would overflow the stack on deep nesting
             event = stripe.Webhook.construct_event(
                 body, signature, self._webhook_secret, tolerance=self._tolerance
             )
@@ -165,13 +169,17 @@ class StripeCheckoutProvider:
         except ValueError as exc:
             raise WebhookRejected(f"payload: {exc}") from exc
         payload = event.to_dict()
-        obj = (payload.get("data") or {}).get("object") or {}
+        data = payload.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        obj = obj if isinstance(obj, dict) else {}
         reference = obj.get("id") if obj.get("object") == "checkout.session" else None
+        event_id, event_type = payload.get("id"), payload.get("type")
+        if not (isinstance(event_id, str) and event_id and isinstance(event_type, str) and event_type):
+            raise WebhookRejected("payload: a Stripe event has an id and a type")
+        if reference is not None and not isinstance(reference, str):
+            raise WebhookRejected("payload: the Checkout Session's id is not a string")
         return ProviderEvent(
-            event_id=payload["id"],
-            event_type=payload["type"],
-            provider_reference=reference,
-            payload=payload,
+            event_id=event_id, event_type=event_type, provider_reference=reference, payload=payload
         )
 
     def refine_truth(self, truth: PaymentTruth, payload: Mapping[str, Any]) -> PaymentTruth:

@@ -10,7 +10,6 @@ configured Authorization value verbatim; UnivaPay signs nothing.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +28,7 @@ from payflow_app.providers.base import (
     StartedPayment,
     WebhookRejected,
 )
+from payflow_app.services.inputs import loads_json
 from payflow_app.services.money import Money
 from payflow_app.settings import Settings
 
@@ -156,13 +156,15 @@ class UnivaPayProvider:
         if not given or not secrets.compare_digest(given.encode(), self._webhook_auth.encode()):
             raise WebhookRejected("authorization: missing or wrong Authorization header", unauthorized=True)
         try:
-            payload = json.loads(body)
+            payload = loads_json(body)
         except ValueError as exc:
             raise WebhookRejected(f"payload: not JSON ({exc})") from exc
         if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
             raise WebhookRejected("payload: no event name")
         data = payload.get("data")
-        if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data.get("status"):
+        if not isinstance(data, dict) or not all(
+            isinstance(data.get(k), str) and data[k] for k in ("id", "status")
+        ):
             raise WebhookRejected("payload: data needs an id and a status")
         event = payload["event"]
         return ProviderEvent(

@@ -13,7 +13,11 @@ from starlette.responses import JSONResponse, Response
 from payflow_app.sandbox import stripe_store as store
 from payflow_app.sandbox.delivery import schedule_delivery
 from payflow_app.sandbox.faults import status_fault
+from payflow_app.services.inputs import whole_number
+from payflow_app.services.money import EXPONENTS
 from payflow_app.settings import get_settings
+
+MAX_AMOUNT = 99_999_999  # Stripe's largest amount (eight digits of minor units)
 
 
 def stripe_error(
@@ -57,33 +61,41 @@ def _validate_create(form: dict[str, Any]) -> tuple[int, str] | JSONResponse:
         )
     total, currency = 0, None
     for i, item in enumerate(items):
-        price = item.get("price_data") or {}
-        try:
-            unit, quantity = int(price["unit_amount"]), int(item.get("quantity", 1))
-        except (KeyError, ValueError):
+        price = item.get("price_data") if isinstance(item, dict) else None
+        if not isinstance(price, dict):
+            return stripe_error(400, "Invalid line item.", param=f"line_items[{i}][price_data]")
+        unit = whole_number(str(price.get("unit_amount", "")), minimum=0, maximum=MAX_AMOUNT)
+        quantity = whole_number(str(item.get("quantity", 1)), minimum=1, maximum=MAX_AMOUNT)
+        if unit is None or quantity is None:
             return stripe_error(
                 400, "unit_amount must be an integer.", param=f"line_items[{i}][price_data][unit_amount]"
             )
-        if unit < 0 or quantity < 1 or not (price.get("product_data") or {}).get("name"):
+        product = price.get("product_data")
+        if not isinstance(product, dict) or not product.get("name"):
             return stripe_error(400, "Invalid line item.", param=f"line_items[{i}]")
-        if currency not in (None, price.get("currency")):
+        item_currency = price.get("currency")
+        if not isinstance(item_currency, str) or not item_currency:
+            break  # answered below
+        if item_currency.upper() not in EXPONENTS:
+            return stripe_error(400, f"Invalid currency: {item_currency}.", param=f"line_items[{i}]")
+        if currency not in (None, item_currency):
             return stripe_error(400, "All line items must share one currency.", param="line_items")
-        currency = price.get("currency")
+        currency = item_currency
         total += unit * quantity
-    if not currency:
-        return stripe_error(
-            400,
-            "currency is required.",
-            code="parameter_missing",
-            param="line_items[0][price_data][currency]",
-        )
-    return total, currency
+    else:
+        return total, str(currency)
+    return stripe_error(
+        400,
+        "currency is required.",
+        code="parameter_missing",
+        param="line_items[0][price_data][currency]",
+    )
 
 
 def _new_session(form: dict[str, Any], total: int, currency: str) -> dict[str, Any]:
     now = int(time.time())
     session_id = store.new_id("cs_test_", 58)
-    expires_at = int(form.get("expires_at") or now + 24 * 3600)
+    expires_at = whole_number(str(form.get("expires_at") or ""), minimum=now) or now + 24 * 3600
     return {
         "id": session_id,
         "object": "checkout.session",
@@ -115,7 +127,10 @@ def _new_session(form: dict[str, Any], total: int, currency: str) -> dict[str, A
 async def create_session(request: Request) -> Response:
     if not authorized(request):
         return unauthorized()
-    form = store.parse_form(list((await request.form()).multi_items()))  # type: ignore[arg-type]
+    try:
+        form = store.parse_form(list((await request.form()).multi_items()))  # type: ignore[arg-type]
+    except ValueError as exc:
+        return stripe_error(400, f"Invalid request: {exc}")
     checked = _validate_create(form)
     if isinstance(checked, JSONResponse):
         return checked

@@ -14,6 +14,7 @@ from payflow_app.sandbox import stripe_payments
 from payflow_app.sandbox import stripe_store as store
 from payflow_app.sandbox.banner import BANNER
 from payflow_app.sandbox.delivery import schedule_delivery
+from payflow_app.services.inputs import ascii_digits
 from payflow_app.services.money import format_money
 
 DECLINES = {
@@ -54,21 +55,27 @@ def _form(session: dict, error: str | None = None, values: dict | None = None) -
 
 
 def _luhn_ok(number: str) -> bool:
+    if not ascii_digits(number):
+        return False
     digits = [int(d) for d in number][::-1]
     total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits))
     return len(number) >= 12 and total % 10 == 0
 
 
 def _card_problem(number: str, expiry: str, cvc: str) -> str | None:
-    if not number.isdigit() or not _luhn_ok(number):
+    if not _luhn_ok(number):
         return "Your card number is invalid."
     parts = [p.strip() for p in expiry.replace(" ", "").split("/")]
-    if len(parts) != 2 or not all(p.isdigit() for p in parts) or not 1 <= int(parts[0]) <= 12:
+    if (
+        len(parts) != 2
+        or not all(ascii_digits(p) and len(p) <= 4 for p in parts)
+        or not 1 <= int(parts[0]) <= 12
+    ):
         return "Your card's expiration date is incomplete."
     month, year = int(parts[0]), 2000 + int(parts[1][-2:])
     if (year, month) < (date.today().year, date.today().month):
         return "Your card's expiration year is in the past."
-    if not (cvc.isdigit() and len(cvc) in (3, 4)):
+    if not (ascii_digits(cvc) and len(cvc) in (3, 4)):
         return "Your card's security code is incomplete."
     if number in DECLINES:
         return DECLINES[number][2]

@@ -26,6 +26,7 @@ from payflow_app.sandbox import stripe_store as store
 from payflow_app.sandbox.delivery import schedule_delivery
 from payflow_app.sandbox.stripe_api import authorized, stripe_error, unauthorized
 from payflow_app.services.db import read_session, write_transaction
+from payflow_app.services.inputs import whole_number
 from payflow_app.services.money import format_money
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
@@ -62,11 +63,11 @@ def requested_refund(form: dict[str, Any]) -> dict[str, Any]:
         )
     amount = form.get("amount")
     if amount is not None:
-        if not str(amount).isdigit() or int(amount) < 1:
+        amount = whole_number(str(amount), minimum=1)
+        if amount is None:
             raise RefundRefused(
                 400, "Invalid positive integer", code="parameter_invalid_integer", param="amount"
             )
-        amount = int(amount)
     reason = form.get("reason") or None
     if reason is not None and reason not in REASONS:
         raise RefundRefused(400, f"Invalid reason: must be one of {', '.join(REASONS)}", param="reason")
@@ -222,8 +223,11 @@ def list_refunds(*, payment_intent: str | None, charge: str | None) -> list[dict
 async def create(request: Request) -> Response:
     if not authorized(request):
         return unauthorized()
-    form = store.parse_form(list((await request.form()).multi_items()))  # type: ignore[arg-type]
     key = request.headers.get("idempotency-key") or None
+    try:
+        form = store.parse_form(list((await request.form()).multi_items()))  # type: ignore[arg-type]
+    except ValueError as exc:
+        return stripe_error(400, f"Invalid request: {exc}")
     try:
         refund, charge = await asyncio.to_thread(create_refund, requested_refund(form), idempotency_key=key)
     except RefundRefused as refused:
@@ -238,13 +242,13 @@ async def list_(request: Request) -> Response:
     if not authorized(request):
         return unauthorized()
     query = request.query_params
-    limit = query.get("limit", "10")
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+    limit = whole_number(query.get("limit", "10"), minimum=1, maximum=100)
+    if limit is None:
         return stripe_error(400, "Invalid integer: limit must be between 1 and 100", param="limit")
     refunds = await asyncio.to_thread(
         list_refunds, payment_intent=query.get("payment_intent"), charge=query.get("charge")
     )
-    page = refunds[: int(limit)]
+    page = refunds[:limit]
     return JSONResponse(
         {"object": "list", "data": page, "has_more": len(refunds) > len(page), "url": "/v1/refunds"}
     )

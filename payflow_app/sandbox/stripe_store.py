@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from payflow_app.models import SandboxObject, utcnow
 from payflow_app.services.db import read_session, write_transaction
+from payflow_app.services.inputs import ascii_digits, whole_number
 
 API_VERSION = "2026-10-28.endive"
 _B62 = string.ascii_letters + string.digits
@@ -27,30 +28,46 @@ def new_id(prefix: str, length: int = 24) -> str:
     return prefix + "".join(secrets.choice(_B62) for _ in range(length))
 
 
+MAX_FORM_INDEX = 99  # Stripe's lists (line items) hold at most 100
+
+
 def parse_form(items: list[tuple[str, str]]) -> dict[str, Any]:
-    """Decode Stripe's form encoding (``line_items[0][price_data][currency]=pln``)."""
+    """Decode Stripe's form encoding (``line_items[0][price_data][currency]=pln``).
+    Raises ValueError for keys that do not fit together (``a=1`` and ``a[b]=2``) or
+    list indexes beyond :data:`MAX_FORM_INDEX`."""
     root: dict[str, Any] = {}
     for key, value in items:
         parts = re.findall(r"[^\[\]]+", key)
+        if not parts:
+            raise ValueError(f"invalid parameter name {key!r}")
         node: Any = root
         for part, nxt in itertools.pairwise(parts):
-            child_is_list = nxt.isdigit()
+            child_is_list = ascii_digits(nxt)
             if isinstance(node, list):
-                index = int(part)
+                index = _index(part)
                 while len(node) <= index:
                     node.append([] if child_is_list else {})
                 node = node[index]
             else:
                 node = node.setdefault(part, [] if child_is_list else {})
+            if not isinstance(node, list | dict) or isinstance(node, list) != child_is_list:
+                raise ValueError(f"parameter {key!r} does not fit the others")
         last = parts[-1]
         if isinstance(node, list):
-            index = int(last)
+            index = _index(last)
             while len(node) <= index:
                 node.append(None)
             node[index] = value
         else:
             node[last] = value
     return root
+
+
+def _index(part: str) -> int:
+    index = whole_number(part, minimum=0, maximum=MAX_FORM_INDEX)
+    if index is None:
+        raise ValueError(f"invalid list index {part!r}")
+    return index
 
 
 def save(

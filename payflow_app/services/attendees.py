@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from payflow_app.models import CheckIn, Order, Ticket, TicketType, User
 from payflow_app.services.db import read_session
+from payflow_app.services.inputs import whole_number
 
 CSV_COLUMNS = (
     "ticket_number",
@@ -47,7 +48,7 @@ def filter_from(values: Mapping[str, str]) -> AttendeeFilter:
     return AttendeeFilter(
         search=values.get("q", "")[:200],
         status=values.get("status", ""),
-        ticket_type_id=int(type_id) if type_id.isdigit() else None,
+        ticket_type_id=whole_number(type_id, minimum=1),
         checked_in=checked_in if checked_in in ("yes", "no") else "",
     )
 

@@ -28,7 +28,7 @@ from sqlmodel import col, or_, select
 
 from payflow_app.models import ProcessingAttempt, WebhookEvent, pk, utcnow
 from payflow_app.providers.base import ProviderEvent
-from payflow_app.services import payments
+from payflow_app.services import payments, rejections
 from payflow_app.services.db import is_sqlite, lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
 from payflow_app.services.redaction import redact_headers
@@ -75,15 +75,32 @@ def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str,
             return Stored(id=pk(existing), duplicate=True)
 
 
-def record_rejection(*, provider: str, reason: str, headers: Mapping[str, str], body: bytes) -> int:
-    """Keep a rejected request for operators; it is never processed."""
+def record_rejection(
+    *,
+    provider: str,
+    reason: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    source: str = "unknown",
+    size: int | None = None,
+) -> int | None:
+    """Keep a rejected request for operators; it is never processed. Only its body's
+    start is kept, and only while ``source`` (the client address) is under its cap
+    (:mod:`~payflow_app.services.rejections`); None when it was only counted.
+    ``size`` is given when ``body`` is just the start of a body too large to read."""
+    kept = rejections.kept_body(body, size=size)
     with write_transaction() as session:
+        if not rejections.admit(session, source):
+            return None
         row = WebhookEvent(
             provider=provider,
             status="rejected",
             rejection_reason=reason[:500],
             headers=_headers_json(headers),
-            raw_body=body.decode("utf-8", errors="replace"),
+            raw_body=kept.text,
+            body_size=kept.size,
+            body_sha256=kept.sha256,
+            source=source[:100],
         )
         session.add(row)
         session.flush()

@@ -53,12 +53,15 @@ class Money:
 def parse_amount(text: str, currency: str) -> int:
     """A typed amount in major units as integer minor units, without floats:
     ``parse_amount("120.5", "PLN") == 12050``; ``("1,500", "JPY") == 1500``.
-    Raises ValueError for anything else (negative, too many decimals, letters, and a
-    comma that does not separate thousands: ``120,50`` is not read as 12,050)."""
+    Raises ValueError for anything else (negative, too many decimals, letters, digits
+    other than 0-9 such as ``²`` or ``٣``, and a comma that does not separate thousands:
+    ``120,50`` is not read as 12,050)."""
     exp = exponent(currency)
     cleaned = text.strip().replace(" ", "")
-    match = re.fullmatch(r"(\d{1,3}(?:,\d{3}){1,3}|\d{1,12})(?:\.(\d+))?", cleaned)
+    match = re.fullmatch(r"([0-9]{1,3}(?:,[0-9]{3}){1,3}|[0-9]{1,12})(?:\.([0-9]{1,12}))?", cleaned)
     if match is None:
+        if any(c.isdigit() and not c.isascii() for c in cleaned):
+            raise ValueError(f"not an amount: {text!r} (type the digits 0-9)")
         raise ValueError(f"not an amount: {text!r}")
     whole, fraction = match.group(1).replace(",", ""), match.group(2) or ""
     if len(fraction) > exp:

@@ -23,6 +23,7 @@ from payflow_app.models import Event, Order, TicketType, utcnow
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
+from payflow_app.services.inputs import whole_number
 from payflow_app.services.money import EXPONENTS, CurrencyError, format_money, parse_amount
 from payflow_app.services.states import PAID_ORDER_STATUSES, OrderStatus
 
@@ -255,7 +256,7 @@ def _type_values(form: TicketTypeForm, currency: str) -> _TypeValues:
         errors["price"] = f"Type the price in {currency}, e.g. {'120' if places == 0 else '120.00'}."
     if price <= 0 and "price" not in errors:
         errors["price"] = "A ticket type needs a price above zero."
-    capacity = int(form.capacity) if form.capacity.strip().isdigit() else -1
+    capacity = whole_number(form.capacity, minimum=0, maximum=MAX_CAPACITY) or -1
     if not 1 <= capacity <= MAX_CAPACITY:
         errors["capacity"] = f"Capacity is a whole number from 1 to {MAX_CAPACITY:,}."
     start = parse_time(form.sales_start) if form.sales_start.strip() else None
@@ -325,6 +326,7 @@ def ticket_types(event_id: int) -> list[TicketType]:
 
 def event_id_of(text: str) -> int:
     """A route's ``event_id`` as an int, or NotFound."""
-    if not text.isdigit():
+    event_id = whole_number(text, minimum=1)
+    if event_id is None:
         raise NotFound("No event of yours has this id.")
-    return int(text)
+    return event_id

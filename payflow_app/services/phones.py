@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from payflow_app.services.inputs import ascii_digits
+
 _SEPARATORS = re.compile(r"[\s\-.()]")
-_NATIONAL = re.compile(r"[17]\d{8}")  # the nine digits after 254 (or after the trunk 0)
+_NATIONAL = re.compile(r"[17][0-9]{8}")  # the nine digits after 254 (or after the trunk 0)
 
 
 def normalise_kenyan_phone(raw: str) -> str | None:
@@ -15,7 +17,7 @@ def normalise_kenyan_phone(raw: str) -> str | None:
     text = _SEPARATORS.sub("", raw.strip())
     international = text.startswith(("+", "00"))
     digits = text.removeprefix("+") if text.startswith("+") else text.removeprefix("00")
-    if not digits.isdigit():
+    if not ascii_digits(digits):
         return None
     if digits.startswith("254"):
         national = digits[3:]
@@ -32,7 +34,7 @@ def normalise_kenyan_phone(raw: str) -> str | None:
 
 def mask_phone(phone: str) -> str:
     """``"254712345678"`` → ``"2547•••••678"``: enough to recognise one's own number."""
-    digits = normalise_kenyan_phone(phone) or re.sub(r"\D", "", phone)
+    digits = normalise_kenyan_phone(phone) or re.sub(r"[^0-9]", "", phone)
     if len(digits) < 8:
         return "•" * len(digits)
     return f"{digits[:4]}{'•' * (len(digits) - 7)}{digits[-3:]}"

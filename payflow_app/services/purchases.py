@@ -20,6 +20,7 @@ from payflow_app.models import Event, Gallery, Order, Payment, TicketType, User,
 from payflow_app.services import eligibility, fulfilment, kinds, notify, numbers, payments, plans, wallet
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
+from payflow_app.services.inputs import ascii_digits
 from payflow_app.services.kinds import Kind
 from payflow_app.services.money import Money
 from payflow_app.services.states import OrderStatus, PaymentStatus
@@ -82,7 +83,12 @@ def top_up_amount(text: str, currency: str) -> Money:
     if currency not in plans.TOP_UP_LIMITS:
         raise InvalidInput({"currency": "topup.error.currency"})
     whole, _, fraction = text.strip().replace(",", ".").partition(".")
-    if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
+    # ASCII digits only: "²0" passes str.isdigit() but int() refuses it.
+    if (
+        not ascii_digits(whole)
+        or len(whole) > 12
+        or (fraction and (not ascii_digits(fraction) or len(fraction) > 2))
+    ):
         raise InvalidInput({"amount": "topup.error.amount"})
     minor = int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
     low, high = plans.TOP_UP_LIMITS[currency]

@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import json
 import secrets
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from payflow_app.api.errors import BadRequest, read_body
 from payflow_app.sandbox import faults
 from payflow_app.sandbox.payhero import prompts, store
+from payflow_app.services.inputs import loads_json
 from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.settings import get_settings
 
@@ -65,8 +66,8 @@ async def create_payment(request: Request) -> Response:
     if not _authorized(request):
         return payhero_error(401, "Unauthorized")
     try:
-        body = await request.json()
-    except ValueError:
+        body = loads_json(await read_body(request))
+    except (ValueError, BadRequest):  # not JSON, nested too deep, or too large
         return payhero_error(400, "The request body must be JSON.")
     fields = _validate_push(body)
     if isinstance(fields, JSONResponse):
@@ -119,8 +120,8 @@ async def controls(request: Request) -> Response:
     ``PAYFLOW_SANDBOX_PAYHERO_WITHHOLD_CALLBACKS``."""
     if request.method == "POST":
         try:
-            body = json.loads(await request.body())
-        except ValueError:
+            body = loads_json(await read_body(request))
+        except (ValueError, BadRequest):
             body = None
         if not isinstance(body, dict) or not isinstance(body.get("withholdCallbacks"), bool):
             return payhero_error(400, 'Send {"withholdCallbacks": true|false}.')

@@ -5,7 +5,6 @@ UnivaPay's authorization and error bodies."""
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -14,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from payflow_app.api.errors import BadRequest, read_body
 from payflow_app.sandbox.faults import status_fault
 from payflow_app.sandbox.univapay import processing, store
 from payflow_app.sandbox.univapay.objects import (
@@ -24,6 +24,7 @@ from payflow_app.sandbox.univapay.objects import (
     public,
     token_errors,
 )
+from payflow_app.services.inputs import loads_json
 from payflow_app.settings import get_settings
 
 POLLING_LIMIT_SECONDS = 10.0
@@ -65,8 +66,8 @@ def not_authorized() -> JSONResponse:
 
 async def json_body(request: Request) -> Mapping[str, Any] | None:
     try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
+        body = loads_json(await read_body(request) or b"{}")
+    except (ValueError, BadRequest):  # not JSON, nested too deep, or too large
         return None
     return body if isinstance(body, Mapping) else None
 

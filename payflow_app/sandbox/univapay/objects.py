@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from payflow_app.services.inputs import ascii_digits, bounded_int, whole_number
 from payflow_app.services.money import EXPONENTS
 from payflow_app.settings import get_settings
 
@@ -47,6 +48,8 @@ def public(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def luhn_ok(number: str) -> bool:
+    if not ascii_digits(number):
+        return False
     digits = [int(d) for d in number][::-1]
     total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits))
     return 12 <= len(number) <= 19 and total % 10 == 0
@@ -72,10 +75,8 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
+        return bounded_int(value)
+    return whole_number(value, minimum=0) if isinstance(value, str) else None
 
 
 def card_number_of(data: Mapping[str, Any]) -> str:
@@ -99,7 +100,7 @@ def token_errors(body: Mapping[str, Any]) -> list[FieldError]:
     number = card_number_of(data)
     if not number:
         errors.append(FieldError("data.card_number", "REQUIRED_VALUE"))
-    elif not number.isdigit() or not luhn_ok(number):
+    elif not luhn_ok(number):
         errors.append(FieldError("data.card_number", "INVALID_CARD_NUMBER"))
     month, year = _int(data.get("exp_month")), _int(data.get("exp_year"))
     if month is None or not 1 <= month <= 12:
@@ -109,7 +110,7 @@ def token_errors(body: Mapping[str, Any]) -> list[FieldError]:
     elif (year, month) < (date.today().year, date.today().month):
         errors.append(FieldError("data.exp_year", "CARD_EXPIRED"))
     cvv = str(data.get("cvv") or "").strip()
-    if not (cvv.isdigit() and len(cvv) in (3, 4)):
+    if not (ascii_digits(cvv) and len(cvv) in (3, 4)):
         errors.append(FieldError("data.cvv", "INVALID_CVV"))
     if not str(data.get("cardholder") or "").strip():
         errors.append(FieldError("data.cardholder", "REQUIRED_VALUE"))

@@ -18,6 +18,7 @@ from payflow_app.sandbox.banner import BANNER
 from payflow_app.sandbox.univapay import processing, store
 from payflow_app.sandbox.univapay.api import create_token_now
 from payflow_app.sandbox.univapay.objects import FieldError
+from payflow_app.services.inputs import ascii_digits, whole_number
 from payflow_app.services.money import EXPONENTS, format_money
 from payflow_app.settings import get_settings
 
@@ -82,8 +83,8 @@ def _widget(query: Mapping[str, str], items: list[tuple[str, str]]) -> Widget | 
         query.get("appId", "").encode(), get_settings().univapay_app_token.encode()
     ):
         return "This checkout's app token (appId) is not valid for this store."
-    amount, currency = query.get("amount", ""), query.get("currency", "").upper()
-    if not amount.isdigit() or int(amount) <= 0:
+    amount, currency = whole_number(query.get("amount", ""), minimum=1), query.get("currency", "").upper()
+    if amount is None:
         return "The amount must be a positive whole number of the currency's minor units."
     if currency not in EXPONENTS:
         return f"The currency {currency or '(none)'} is not supported."
@@ -91,7 +92,7 @@ def _widget(query: Mapping[str, str], items: list[tuple[str, str]]) -> Widget | 
     if not all(url.startswith(("http://", "https://")) for url in (action, cancel)):
         return "The checkout needs an http(s) action and cancel URL."
     passthrough = [(k, v) for k, v in items if k not in WIDGET_PARAMS]
-    return Widget(int(amount), currency, query.get("email", ""), action, cancel, passthrough)
+    return Widget(amount, currency, query.get("email", ""), action, cancel, passthrough)
 
 
 def _widget_form(
@@ -118,9 +119,10 @@ def _widget_form(
 def _expiry(text: str) -> tuple[Any, Any]:
     """``MM / YY`` (or ``MM/YYYY``) as UnivaPay's exp_month and 4-digit exp_year."""
     month, _, year = (part.strip() for part in text.partition("/"))
-    if not (month.isdigit() and year.isdigit() and len(year) in (2, 4)):
+    number, full_year = whole_number(month, minimum=0, maximum=99), whole_number(year, minimum=0)
+    if number is None or full_year is None or not ascii_digits(year) or len(year) not in (2, 4):
         return None, None
-    return int(month), int(year) + (2000 if len(year) == 2 else 0)
+    return number, full_year + (2000 if len(year) == 2 else 0)
 
 
 def _token_body(form: Mapping[str, str]) -> dict[str, Any]:
