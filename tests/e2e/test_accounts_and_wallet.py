@@ -272,3 +272,18 @@ def test_the_language_follows_the_browser_and_a_switch_is_remembered(
     page.get_by_role("link", name="Get tickets").first.click()
     expect(page.get_by_role("heading", name="Buy tickets")).to_be_visible()
     context.close()
+
+
+def test_guessing_a_password_is_slowed_down_with_a_clear_message(page: Page, make_customer) -> None:
+    email = make_customer()
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    throttled = page.get_by_text(re.compile(r"Too many attempts\. Try again in"))
+    for _ in range(12):  # five free tries, then a delay that grows with each mistake
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_timeout(300)
+        if throttled.count():
+            break
+    expect(throttled).to_be_visible()
+    assert not any(c["name"] == "payflow_session" for c in page.context.cookies())
