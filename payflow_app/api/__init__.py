@@ -6,7 +6,7 @@ from starlette.convertors import register_url_convertor
 from starlette.routing import BaseRoute, Route
 
 from payflow_app.api import admin, card, checkin, event_images, orders, organizer, session
-from payflow_app.api.errors import IdConvertor
+from payflow_app.api.errors import ANY_METHOD, AnyPathConvertor, IdConvertor, unknown_route
 from payflow_app.api.pay import pay
 from payflow_app.api.payment_status import check_status
 from payflow_app.api.tickets import ticket_qr_png
@@ -14,10 +14,11 @@ from payflow_app.api.webhooks import payhero_callback, stripe_webhook, univapay_
 
 # ``{name:id}``: a row id, 1..2^63-1 (a larger number would overflow the database).
 register_url_convertor("id", IdConvertor())
+register_url_convertor("anypath", AnyPathConvertor())
 
 
 def api_routes() -> list[BaseRoute]:
-    return [
+    routes: list[BaseRoute] = [
         Route("/api/webhooks/stripe", stripe_webhook, methods=["POST"]),
         Route("/api/payment/callback", univapay_webhook, methods=["POST"]),
         Route("/api/payhero/callback", payhero_callback, methods=["POST"]),
@@ -47,3 +48,5 @@ def api_routes() -> list[BaseRoute]:
         Route("/session/grant", session.redeem_grant, methods=["GET"]),
         Route("/session/logout", session.log_out, methods=["POST"]),
     ]
+    # Last: any other /api/ path or method (an id out of range, a typo) answers JSON.
+    return [*routes, Route("/api/{rest:anypath}", unknown_route(routes), methods=ANY_METHOD)]

@@ -4,11 +4,13 @@ body (size-limited, JSON nested not too deep), integers in bodies, and ids in pa
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.convertors import Convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
 
 from payflow_app.services import inputs
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
@@ -39,6 +41,36 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
         response.headers["Retry-After"] = str(exc.wait_seconds)
         return response
     return error_response(409, exc.code, exc.message)
+
+
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class AnyPathConvertor(Convertor[str]):
+    """``{name:anypath}``: the rest of the path, whatever it holds (Starlette's own
+    ``path`` stops at a newline, ``%0A``, and the request would miss the route)."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+def unknown_route(routes: Sequence[BaseRoute]) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The endpoint routed last, for any ``/api/`` path and method none of ``routes``
+    takes: 405 when the path is one of theirs (another method), else 404 (an id
+    outside 1..2^63-1 too). Both in payflow's error shape."""
+    paths = [route.path_regex for route in routes if isinstance(route, Route)]
+
+    async def answer(request: Request) -> JSONResponse:
+        if any(path.match(request.url.path) for path in paths):
+            return error_response(405, "method_not_allowed", f"{request.method} is not allowed here.")
+        return error_response(404, "not_found", "No API route has this path.")
+
+    return answer
 
 
 class BadRequest(Exception):

@@ -119,11 +119,8 @@ def _now() -> int:
 )
 def test_ids_beyond_64_bits_or_not_ascii_in_paths_answer_404(app_client: TestClient, path: str) -> None:
     sign_in(app_client, ADMIN)
-    before = row_counts()
     method = "GET" if path.count("/") == 4 else "POST"
-    answer = app_client.request(method, path, json={"reason": "x"})
-    assert answer.status_code == 404
-    assert row_counts() == before
+    assert _unchanged(app_client, method, path, 404, json={"reason": "x"})["code"] == "not_found"
 
 
 def test_the_largest_id_still_reaches_the_route_and_answers_its_json_404(app_client: TestClient) -> None:
@@ -131,6 +128,12 @@ def test_the_largest_id_still_reaches_the_route_and_answers_its_json_404(app_cli
     assert _unchanged(app_client, "GET", f"/api/admin/events/{inputs.MAX_ID}", 404)["code"] == "not_found"
     sign_in(app_client, ORGANIZER)
     _unchanged(app_client, "GET", f"/api/organizer/events/{inputs.MAX_ID}/attendees.csv", 404)
+
+
+def test_an_unknown_api_path_or_method_answers_json(app_client: TestClient) -> None:
+    assert _unchanged(app_client, "POST", "/api/no-such-thing", 404)["code"] == "not_found"
+    assert _unchanged(app_client, "GET", "/api/admin/sync-orders", 405)["code"] == "method_not_allowed"
+    assert _unchanged(app_client, "DELETE", "/api/checkin", 405)["code"] == "method_not_allowed"
 
 
 @pytest.mark.parametrize("value", [HUGE, -HUGE, 2**63, 10**30, True, "1", 1.5, None])

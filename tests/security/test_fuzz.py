@@ -6,6 +6,8 @@ customer, an organizer, an operator, a scanning device, a provider's credentials
 
 - no answer is a 5xx (a provider that cannot be reached in-process, 502
   ``provider_unavailable``, is counted apart: that is not the input's doing);
+- a refused request (4xx) of payflow's API answers ``{"error": {"code", "message"}}``
+  (the sandboxes answer in their provider's shape);
 - a refused request (4xx) changes no row of any table — except that a refused webhook
   is itself kept (``webhook_event``, ``rejection_tally``), as payflow keeps every
   webhook request for operators.
@@ -52,6 +54,7 @@ class Endpoint:
     method: str
     path: str  # with {name} / {name:convertor} placeholders
     params: tuple[str, ...]
+    ours: bool  # payflow's API (its error shape), not a provider imitation
 
     @property
     def is_webhook(self) -> bool:
@@ -64,10 +67,11 @@ WEBHOOK_PATHS = {"/api/webhooks/stripe", "/api/payment/callback", "/api/payhero/
 def endpoints() -> list[Endpoint]:
     """Every (method, path) of the route table."""
     found = []
-    for route in [*api_routes(), *sandbox_routes()]:
-        if isinstance(route, Route):
-            for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
-                found.append(Endpoint(method, route.path, tuple(route.param_convertors)))
+    for ours, routes in ((True, api_routes()), (False, sandbox_routes())):
+        for route in routes:
+            if isinstance(route, Route):
+                for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+                    found.append(Endpoint(method, route.path, tuple(route.param_convertors), ours))
     return found
 
 
@@ -227,6 +231,13 @@ class Fuzzer:
             assert unreachable, f"{endpoint.method} {path} → {answer.status_code}: {answer.text[:500]}"
             self.figures["502 provider unreachable in-process"] += 1
         elif 400 <= answer.status_code < 500:
+            # The integration server's outer Mount("") cannot route a path holding a
+            # newline (%0A) at all: Starlette's plain 404, before any payflow route.
+            unrouted = answer.status_code == 404 and answer.text == "Not Found"
+            self.figures["404 unrouted by the test server"] += unrouted
+            if endpoint.ours and not unrouted:  # payflow's one error shape
+                error = answer.json()["error"]
+                assert error["code"] and error["message"], f"{endpoint.method} {path}: {answer.text[:300]}"
             changed = {t for t, n in _row_counts().items() if before[t] != n}
             if endpoint.is_webhook:
                 changed -= WEBHOOK_KEEPS
@@ -295,6 +306,7 @@ def test_no_route_answers_bad_input_with_a_5xx_or_keeps_a_refused_change(
             f"{time.monotonic() - started:.0f} s — 2xx {figures['2xx']}, 3xx {figures['3xx']}, "
             f"4xx {figures['4xx']}, 5xx {figures['5xx']} "
             f"(of which 502 provider unreachable in-process: "
-            f"{figures['502 provider unreachable in-process']})"
+            f"{figures['502 provider unreachable in-process']}); 404 unrouted by the test server "
+            f"(a %0A in the path): {figures['404 unrouted by the test server']}"
         )
     assert figures["5xx"] == figures["502 provider unreachable in-process"]
