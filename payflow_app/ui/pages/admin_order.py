@@ -13,6 +13,7 @@ import reflex as rx
 from payflow_app.services import inbox, operations, reconciler, timeline
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError
+from payflow_app.services.inputs import whole_number
 from payflow_app.ui import routes
 from payflow_app.ui.components.admin import console_tabs, is_operator, operator_action, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
@@ -40,10 +41,7 @@ class OrderTimelineState(rx.State):
             self.allowed, self.refused = False, operator is None
             return operator
         self.allowed, self.refused = True, False
-        try:
-            self._order_id = int(self.router.page.params.get("order_id", "0"))
-        except ValueError:
-            self._order_id = 0
+        self._order_id = whole_number(self.router.page.params.get("order_id", ""), minimum=1) or 0
         await self._reload()
         return None
 

@@ -15,6 +15,7 @@ from payflow_app.services import checkout, mpesa, purchases
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.catalogue import TicketTypeView, event_by_slug
 from payflow_app.services.errors import DomainError, InvalidInput
+from payflow_app.services.inputs import whole_number
 from payflow_app.services.kinds import Kind
 from payflow_app.ui import routes
 from payflow_app.ui.components.layout import (
@@ -35,10 +36,7 @@ def _form_from(
     data: dict[str, str], *, lang: str, user: SessionUser | None, address: str
 ) -> checkout.CheckoutForm:
     def as_int(value: str) -> int:
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            return 0
+        return whole_number(str(value)) or 0  # the checkout refuses 0 with its own message
 
     return checkout.CheckoutForm(
         full_name=user.full_name if user else data.get("full_name", ""),

@@ -14,6 +14,7 @@ from payflow_app.live.bus import bus
 from payflow_app.models import Event, pk
 from payflow_app.services import checkin, devices, event_stats, organizer, sessions
 from payflow_app.services.errors import DomainError, InvalidInput
+from payflow_app.services.inputs import whole_number
 from payflow_app.services.money import format_money
 from payflow_app.services.tickets import valid_until
 from payflow_app.settings import get_settings
@@ -134,11 +135,11 @@ class EventDashboardState(rx.State):
             token = (await self.get_state(SessionState)).session_token()
             params = self.router.page.params
         user = await asyncio.to_thread(sessions.session_user, token)
-        event_id = params.get("event_id", "")
-        if user is None or not event_id.isdigit():
+        event_id = whole_number(params.get("event_id", ""), minimum=1)
+        if user is None or event_id is None:
             return
         try:
-            event = await asyncio.to_thread(organizer.event_of, user, int(event_id))
+            event = await asyncio.to_thread(organizer.event_of, user, event_id)
         except DomainError:
             return
         async with bus.watch(checkin.checkins_topic(pk(event))) as changes:
@@ -175,11 +176,12 @@ class EventDashboardState(rx.State):
         if acting is None:
             return await event_gone(self)
         user, event = acting
-        if not device_id.isdigit():
+        device = whole_number(device_id, minimum=1)
+        if device is None:
             return None
         try:
             revoked = await asyncio.to_thread(
-                devices.revoke_device, user, event_id=pk(event), device_id=int(device_id)
+                devices.revoke_device, user, event_id=pk(event), device_id=device
             )
         except DomainError as exc:
             self.message = exc.message
