@@ -246,6 +246,12 @@ RULES: dict[tuple[str, str], Call] = {
         lambda w: {"name": "North"},
     ),
     ("GET", "/api/event-images/{name}"): Call(lambda w: "/api/event-images/nothing.png", everyone(404)),
+    # Any other /api/ path answers the JSON 404, whoever asks.
+    **{
+        (method, "/api/{rest:anypath}"): Call(lambda w: "/api/nothing-here", everyone(404), lambda w: {})
+        for method in ("DELETE", "PATCH", "POST", "PUT")
+    },
+    ("GET", "/api/{rest:anypath}"): Call(lambda w: "/api/nothing-here", everyone(404)),
     # Redeeming no grant sends anyone back to log in; logging out works for anyone.
     ("GET", "/session/grant"): Call(lambda w: "/session/grant", everyone(303)),
     ("POST", "/session/logout"): Call(lambda w: "/session/logout", everyone(303), lambda w: {}),
