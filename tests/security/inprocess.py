@@ -49,6 +49,16 @@ def app_client(
     db.dispose_engines()
 
 
+@pytest.fixture
+def pg_app_client(postgres_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The same on a fresh migrated PostgreSQL database, seeded."""
+    use_database(postgres_db, tmp_path, monkeypatch, public_url=BASE)
+    seed()
+    client = TestClient(create_app(), base_url=BASE, raise_server_exceptions=False, follow_redirects=False)
+    yield client
+    client.close()
+
+
 def sign_in(client: TestClient, email: str) -> None:
     """Give ``client`` the session of ``email`` as the pages get it: the one place the
     security tests sign in (adapt it when sessions change)."""

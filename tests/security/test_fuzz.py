@@ -40,11 +40,21 @@ from payflow_app.api import api_routes
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.services.db import read_session
 from payflow_app.settings import get_settings
-from tests.security.inprocess import ADMIN, BASE, CUSTOMER, ORGANIZER, app_client, seeded_template, sign_in
+from tests.security.inprocess import (
+    ADMIN,
+    BASE,
+    CUSTOMER,
+    ORGANIZER,
+    app_client,
+    pg_app_client,
+    seeded_template,
+    sign_in,
+)
 
-__all__ = ["app_client", "seeded_template"]  # fixtures, used by name
+__all__ = ["app_client", "pg_app_client", "seeded_template"]  # fixtures, used by name
 
-EXAMPLES_PER_ROUTE = 80
+# Per route: SQLite is the thorough run; PostgreSQL repeats a shorter one (slower round trips).
+EXAMPLES_PER_ROUTE = {"sqlite": 80, "postgres": 20}
 # What a refused webhook legitimately leaves behind (kept for operators, capped per source).
 WEBHOOK_KEEPS = {"webhook_event", "rejection_tally"}
 
@@ -275,9 +285,9 @@ def _fuzzer(app_client: TestClient) -> Fuzzer:
     return Fuzzer(clients, headers, Counter())
 
 
-def _fuzz_route(fuzzer: Fuzzer, endpoint: Endpoint) -> None:
+def _fuzz_route(fuzzer: Fuzzer, endpoint: Endpoint, examples: int) -> None:
     @settings(
-        max_examples=EXAMPLES_PER_ROUTE,
+        max_examples=examples,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -289,20 +299,22 @@ def _fuzz_route(fuzzer: Fuzzer, endpoint: Endpoint) -> None:
     fuzz()
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_no_route_answers_bad_input_with_a_5xx_or_keeps_a_refused_change(
-    app_client: TestClient, capsys: pytest.CaptureFixture[str]
+    database: str, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fuzzer = _fuzzer(app_client)
+    client = request.getfixturevalue("app_client" if database == "sqlite" else "pg_app_client")
+    fuzzer = _fuzzer(client)
     routes = endpoints()
     assert len(routes) > 40  # the whole table: API and sandbox
     started = time.monotonic()
     for endpoint in routes:
-        _fuzz_route(fuzzer, endpoint)
+        _fuzz_route(fuzzer, endpoint, EXAMPLES_PER_ROUTE[database])
         fuzzer.figures["routes"] += 1
     figures = fuzzer.figures
     with capsys.disabled():
         print(
-            f"\nfuzz: {figures['requests']} requests over {figures['routes']} routes in "
+            f"\nfuzz ({database}): {figures['requests']} requests over {figures['routes']} routes in "
             f"{time.monotonic() - started:.0f} s — 2xx {figures['2xx']}, 3xx {figures['3xx']}, "
             f"4xx {figures['4xx']}, 5xx {figures['5xx']} "
             f"(of which 502 provider unreachable in-process: "
