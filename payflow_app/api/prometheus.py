@@ -39,6 +39,11 @@ class SnapshotCollector(Collector):
             "payflow_sync_attempts", "Status queries, last 24 h", value=snap.sync_attempts
         )
         yield GaugeMetricFamily(
+            "payflow_webhook_rejections_not_stored",
+            "Refused webhook requests only counted (their source was over its cap), last 24 h",
+            value=snap.rejections_not_stored,
+        )
+        yield GaugeMetricFamily(
             "payflow_sync_success_ratio",
             "Share of status queries answered, last 24 h",
             value=snap.sync_success_rate,

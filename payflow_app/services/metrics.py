@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, func, select
 
-from payflow_app.models import Order, Payment, ProcessingAttempt, WebhookEvent, utcnow
+from payflow_app.models import Order, Payment, ProcessingAttempt, RejectionTally, WebhookEvent, utcnow
 from payflow_app.services.db import read_session
 from payflow_app.services.states import PaymentStatus
 from payflow_app.settings import get_settings
@@ -62,6 +62,8 @@ class Snapshot:
     # (hour, provider, count) for the chart: the last 24 hours
     events_over_time: list[tuple[datetime, str, int]] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    # Refused webhook requests only counted: their source was over its storage cap.
+    rejections_not_stored: int = 0
 
     @property
     def sync_success_rate(self) -> float:
@@ -124,6 +126,12 @@ def snapshot(now: datetime | None = None) -> Snapshot:
         oldest_waiting = session.exec(
             select(func.min(WebhookEvent.received_at)).where(WebhookEvent.status == "pending")
         ).one()
+        not_stored = session.exec(
+            select(func.coalesce(func.sum(RejectionTally.dropped), 0)).where(
+                col(RejectionTally.window_start)
+                >= since - timedelta(seconds=settings.rejection_window_seconds)
+            )
+        ).one()
     sync_counts = dict(syncs)
     hours: Counter[tuple[datetime, str]] = Counter()
     for provider, _status, received in events:
@@ -140,6 +148,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
         events_by_status=dict(Counter(status for _p, status, _r in events)),
         pending_payments_by_provider={provider: int(count) for provider, count, _oldest in pending},
         events_over_time=sorted((hour, provider, count) for (hour, provider), count in hours.items()),
+        rejections_not_stored=int(not_stored),
     )
     alerts: list[Alert] = []
     silence = timedelta(minutes=settings.alert_webhook_silence_minutes)

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from payflow_app.models import Event, RejectionTally, TicketType, WebhookEvent
 from payflow_app.sandbox.delivery import stripe_signature_header
-from payflow_app.services import inbox, inputs
+from payflow_app.services import inbox, inputs, metrics
 from payflow_app.services.db import read_session
 from payflow_app.services.money import parse_amount
 from payflow_app.settings import get_settings, reload_settings
@@ -284,6 +284,7 @@ def test_one_source_stores_at_most_so_many_refused_webhooks(
         tally = session.exec(select(RejectionTally)).one()
     assert len(stored) == 3
     assert (tally.source, tally.stored, tally.dropped) == ("testclient", 3, 11)
+    assert metrics.snapshot().rejections_not_stored == 11  # operators see what was not kept
 
 
 def test_the_sandbox_form_parser_refuses_keys_that_do_not_fit(app_client: TestClient) -> None:
