@@ -17,12 +17,12 @@ import asyncio
 import html
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from payflow_app.api.errors import BadRequest, error_response, json_object
+from payflow_app.api.errors import BadRequest, error_response, json_object, read_body
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
 from payflow_app.services import card_payments, memberships, payments
@@ -84,9 +84,12 @@ async def charge(request: Request) -> Response:
 
 
 async def _charge_input(request: Request, from_widget: bool) -> tuple[str, str]:
-    if from_widget:
-        form = await request.form()
-        body: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    if from_widget:  # a form post (urlencoded), read within the same size limit as JSON
+        form = (await read_body(request)).decode("utf-8", errors="replace")
+        try:
+            body: dict[str, Any] = dict(parse_qsl(form, keep_blank_values=True, max_num_fields=100))
+        except ValueError:  # more fields than any widget sends
+            raise BadRequest(400, "invalid_input", "The form has too many fields.") from None
     else:
         body = await json_object(request)
     public_id = body.get("paymentId")

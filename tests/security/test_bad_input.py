@@ -314,3 +314,14 @@ def test_the_cap_holds_under_concurrent_rejections(any_db: str, monkeypatch: pyt
         rows = session.exec(select(WebhookEvent)).all()
     assert len(stored) == len(rows) == 5
     assert (tally.stored, tally.dropped) == (5, 15)
+
+
+def test_the_card_widgets_form_post_is_limited_too(app_client: TestClient) -> None:
+    big = {"paymentId": "pay_x", "univapayTokenId": "t" * (get_settings().max_body_bytes + 1)}
+    assert (
+        _unchanged(app_client, "POST", "/api/payment/checkout/charge", 413, data=big)["code"]
+        == "body_too_large"
+    )
+    many = "&".join(f"f{i}=1" for i in range(500))
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    _unchanged(app_client, "POST", "/api/payment/checkout/charge", 400, content=many, headers=form)
