@@ -189,10 +189,8 @@ def log_in(
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"**{next_path}")
-    # The browser stores the session cookie as the login's answer arrives; wait for
-    # it, so a tab opened next is signed in too.
-    deadline = time.monotonic() + 10
-    while not any(c["name"] == "payflow_session" and c["value"] for c in page.context.cookies()):
-        assert time.monotonic() < deadline, "the session cookie was never set"
-        page.wait_for_timeout(50)
+    # The login ends with full page loads (/session/grant sets the HttpOnly session
+    # cookie, then 303 to next): wait until the page itself is there, not just a URL
+    # naming it (the login page's own ?next= does).
+    page.wait_for_function("p => location.pathname.replace(/\\/$/, '') === p", arg=next_path.rstrip("/"))
+    assert any(c["name"] == "payflow_session" and c["httpOnly"] for c in page.context.cookies())
