@@ -72,7 +72,10 @@ def customer_for_checkout(
         role="customer",
         language=normalise(language),
         password_hash=None,
-        must_change_password=True,
+        # Nothing to change yet: the forced change comes with the temporary password
+        # (a member signing in with membership credentials is not sent to a change
+        # that needs a current account password).
+        must_change_password=False,
     )
     try:
         with session.begin_nested():

@@ -59,6 +59,8 @@ def test_membership_paid_at_once_shows_and_emails_working_credentials(page: Page
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    # Straight in: no forced change of an account password the member never had.
+    page.wait_for_function("location.pathname.startsWith('/dashboard')")
 
 
 def test_membership_with_3ds_completes_after_the_issuer_page(page: Page) -> None:

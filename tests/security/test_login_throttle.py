@@ -235,6 +235,7 @@ def test_a_guest_who_abandons_checkout_gets_no_welcome_email(seeded: str) -> Non
     assert _welcomes("someone.else@example.com") == []
     account = _account("someone.else@example.com")
     assert account.password_hash is None  # nothing to log in with
+    assert not account.must_change_password  # and nothing to change yet
     with pytest.raises(InvalidCredentials):
         accounts.authenticate(email="someone.else@example.com", password="")
 
