@@ -12,7 +12,7 @@ from payflow_app.api.payment_status import check_status
 from payflow_app.api.tickets import ticket_qr_png
 from payflow_app.api.webhooks import payhero_callback, stripe_webhook, univapay_webhook
 
-# ``{name:id}``: a row id, 1..2^63-1 (a larger number would overflow the database).
+# ``{name:id}``: a row id, 1..2^31-1 (a larger number would overflow the database).
 register_url_convertor("id", IdConvertor())
 register_url_convertor("anypath", AnyPathConvertor())
 

@@ -62,7 +62,7 @@ class AnyPathConvertor(Convertor[str]):
 def unknown_route(routes: Sequence[BaseRoute]) -> Callable[[Request], Awaitable[JSONResponse]]:
     """The endpoint routed last, for any ``/api/`` path and method none of ``routes``
     takes: 405 when the path is one of theirs (another method), else 404 (an id
-    outside 1..2^63-1 too). Both in payflow's error shape."""
+    outside 1..2^31-1 too). Both in payflow's error shape."""
     paths = [route.path_regex for route in routes if isinstance(route, Route)]
 
     async def answer(request: Request) -> JSONResponse:
@@ -91,14 +91,13 @@ class BodyTooLarge(BadRequest):
 
 
 def int_field(
-    body: dict[str, Any], name: str, *, minimum: int = inputs.MIN_INT, maximum: int = inputs.MAX_ID
+    body: dict[str, Any], name: str, *, minimum: int = inputs.MIN_INT, maximum: int = inputs.MAX_INT
 ) -> int:
     """An integer member of a JSON body (``true`` is not one) within the bounds
-    (by default what a 64-bit column holds), or InvalidInput."""
+    (by default what an INTEGER column holds on PostgreSQL), or InvalidInput."""
     value = inputs.bounded_int(body.get(name), minimum=minimum, maximum=maximum)
     if value is None:
-        within = "within 64 bits" if (minimum, maximum) == (inputs.MIN_INT, inputs.MAX_ID) else ""
-        raise InvalidInput({name: f"{name} must be an integer {within or f'from {minimum} to {maximum}'}."})
+        raise InvalidInput({name: f"{name} must be an integer from {minimum:,} to {maximum:,}."})
     return value
 
 
@@ -152,8 +151,8 @@ def _up_to(limit: int) -> str:
 
 
 class IdConvertor(Convertor[int]):
-    """``{name:id}`` in a route's path: a row id, 1..2^63-1 in ASCII digits. Anything
-    else (0, a sign, ``²``, a number beyond 64 bits) does not match the route, so it
+    """``{name:id}`` in a route's path: a row id, 1..2^31-1 in ASCII digits. Anything
+    else (0, a sign, ``²``, a number beyond 32 bits) does not match the route, so it
     answers 404 and never reaches the database (where it would overflow)."""
 
     regex = _up_to(inputs.MAX_ID)
@@ -163,5 +162,5 @@ class IdConvertor(Convertor[int]):
 
     def to_string(self, value: int) -> str:
         if not 1 <= value <= inputs.MAX_ID:
-            raise ValueError("an id is 1..2^63-1")
+            raise ValueError("an id is 1..2^31-1")
         return str(value)

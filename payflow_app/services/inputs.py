@@ -2,8 +2,8 @@
 never an exception a caller would not expect (OverflowError, RecursionError).
 
 - Whole numbers are ASCII digits only. ``str.isdigit()`` also accepts ``"²"`` or
-  ``"٣"``, which ``int()`` refuses or reads as another digit; and a number beyond 64
-  bits overflows every database column payflow has.
+  ``"٣"``, which ``int()`` refuses or reads as another digit; and a number beyond 32
+  bits overflows PostgreSQL's INTEGER columns (64 bits, SQLite's).
 - JSON may not nest deeper than :data:`MAX_JSON_DEPTH` (50,000 ``[`` would otherwise
   end in a RecursionError, here or in any code that walks the result).
 - ISO 8601 times must be representable in UTC (``0001-01-01T00:00:00+14:00`` is not).
@@ -16,11 +16,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-MAX_ID = 2**63 - 1  # the largest value of a BIGINT column (and of SQLite's INTEGER)
-MIN_INT = -(2**63)
+# What payflow's INTEGER columns hold on PostgreSQL (32 bits; SQLite's hold 64): ids,
+# amounts in minor units, quantities. A larger number is no row and no price.
+MAX_INT = 2**31 - 1
+MIN_INT = -(2**31)
+MAX_ID = MAX_INT
 MAX_JSON_DEPTH = 64  # providers' events nest about 8 deep
 MAX_TIME_LENGTH = 40
-_WHOLE = re.compile(r"-?[0-9]{1,19}")  # 19 digits: the most a 64-bit integer has
+_WHOLE = re.compile(r"-?[0-9]{1,19}")  # more digits than any bound here: refused unread
 
 
 def ascii_digits(text: str) -> bool:

@@ -23,7 +23,7 @@ from payflow_app.models import Event, Order, TicketType, utcnow
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.inputs import whole_number
+from payflow_app.services.inputs import MAX_INT, whole_number
 from payflow_app.services.money import EXPONENTS, CurrencyError, format_money, parse_amount
 from payflow_app.services.states import PAID_ORDER_STATUSES, OrderStatus
 
@@ -31,6 +31,7 @@ ORGANIZER_ROLES = ("organizer", "admin")
 # Orders whose seats count as sold or held: their currency is the event's.
 SELLING = (OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, OrderStatus.FULFILLED)
 MAX_CAPACITY = 1_000_000
+MAX_PRICE = MAX_INT // 100  # minor units: an order of 100 seats stays within an INTEGER column
 
 
 class NotOrganizer(DomainError):
@@ -256,6 +257,8 @@ def _type_values(form: TicketTypeForm, currency: str) -> _TypeValues:
         errors["price"] = f"Type the price in {currency}, e.g. {'120' if places == 0 else '120.00'}."
     if price <= 0 and "price" not in errors:
         errors["price"] = "A ticket type needs a price above zero."
+    elif price > MAX_PRICE and "price" not in errors:  # an order of many seats must still fit
+        errors["price"] = f"A ticket costs at most {format_money(MAX_PRICE, currency)}."
     capacity = whole_number(form.capacity, minimum=0, maximum=MAX_CAPACITY) or -1
     if not 1 <= capacity <= MAX_CAPACITY:
         errors["capacity"] = f"Capacity is a whole number from 1 to {MAX_CAPACITY:,}."

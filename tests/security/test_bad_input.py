@@ -1,6 +1,6 @@
 """Each bad input the fuzzing of issue 12 answered with a 500 now gets a 4xx JSON error
-and changes nothing: JSON nested 50,000 deep, ids and amounts beyond 64 bits (paths,
-bodies, query strings), digits that pass ``str.isdigit()`` but not ``int()``, offline
+and changes nothing: JSON nested 50,000 deep, ids and amounts beyond 64 bits — and
+beyond 32, what PostgreSQL's INTEGER columns hold — (paths, bodies, query strings), digits that pass ``str.isdigit()`` but not ``int()``, offline
 scan times outside what UTC can hold, a signed Stripe event without an ``id``. And the
 size limits: a large body answers 413 unread; a refused webhook keeps only the start
 of its body with its size and hash, at most so many per client address."""
@@ -28,12 +28,13 @@ from tests.security.inprocess import (
     CUSTOMER,
     ORGANIZER,
     app_client,
+    pg_app_client,
     row_counts,
     seeded_template,
     sign_in,
 )
 
-__all__ = ["app_client", "seeded_template"]  # fixtures, used by name
+__all__ = ["app_client", "pg_app_client", "seeded_template"]  # fixtures, used by name
 
 DEEP = b"[" * 50_000 + b"]" * 50_000
 HUGE = 2**64
@@ -110,6 +111,7 @@ def _now() -> int:
     [
         f"/api/admin/payments/{HUGE}/sync",
         f"/api/admin/payments/{2**63}/review",
+        f"/api/admin/payments/{2**31}/review",  # PostgreSQL's INTEGER holds 32 bits
         "/api/admin/events/99999999999999999999999999/replay",
         f"/api/admin/events/{HUGE}",
         "/api/admin/events/²0",
@@ -136,7 +138,7 @@ def test_an_unknown_api_path_or_method_answers_json(app_client: TestClient) -> N
     assert _unchanged(app_client, "DELETE", "/api/checkin", 405)["code"] == "method_not_allowed"
 
 
-@pytest.mark.parametrize("value", [HUGE, -HUGE, 2**63, 10**30, True, "1", 1.5, None])
+@pytest.mark.parametrize("value", [2**31, 2_200_000_000, -(2**31) - 1, HUGE, 10**30, True, "1", 1.5, None])
 def test_ids_and_quantities_beyond_64_bits_in_bodies_are_refused(app_client: TestClient, value: Any) -> None:
     ticket_type = _first(TicketType)
     body = {"fullName": "Ada", "email": "ada@example.com", "phone": "0712345678"}
@@ -149,7 +151,7 @@ def test_ids_and_quantities_beyond_64_bits_in_bodies_are_refused(app_client: Tes
     _unchanged(app_client, "POST", "/pay", 400, json={"kind": "gallery", "galleryId": value})
 
 
-@pytest.mark.parametrize("type_filter", ["99999999999999999999", str(2**63), "²0", "٣", "-1"])
+@pytest.mark.parametrize("type_filter", ["99999999999999999999", str(2**31), "²0", "٣", "-1"])
 def test_filters_beyond_64_bits_or_in_other_digits_filter_nothing(
     app_client: TestClient, type_filter: str
 ) -> None:
@@ -325,3 +327,12 @@ def test_the_card_widgets_form_post_is_limited_too(app_client: TestClient) -> No
     many = "&".join(f"f{i}=1" for i in range(500))
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     _unchanged(app_client, "POST", "/api/payment/checkout/charge", 400, content=many, headers=form)
+
+
+def test_ids_beyond_32_bits_are_refused_before_postgresql_sees_them(pg_app_client: TestClient) -> None:
+    body = {"fullName": "Ada", "email": "ada@example.com", "phone": "0712345678", "quantity": 1}
+    checkout = body | {"ticketTypeId": 2_200_000_000}
+    _unchanged(pg_app_client, "POST", "/api/orders/direct-checkout", 400, json=checkout)
+    sign_in(pg_app_client, ADMIN)
+    _unchanged(pg_app_client, "GET", f"/api/admin/events/{2**31}", 404)
+    assert _unchanged(pg_app_client, "GET", f"/api/admin/events/{2**31 - 1}", 404)["code"] == "not_found"
