@@ -28,6 +28,7 @@ from payflow_app.sandbox.payhero import store as payhero_store
 from payflow_app.sandbox.univapay import store as univapay_store
 from payflow_app.sandbox.univapay.objects import public
 from payflow_app.services import card_payments, memberships, mpesa, payments, purchases
+from payflow_app.services.accounts import hash_password
 from payflow_app.services.checkout import CheckoutForm
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.money import Money
@@ -99,8 +100,10 @@ class Rail(Protocol):
 
 
 def new_customer(email: str) -> int:
+    """A registered customer (with a password: a guest's first paid order would add a
+    welcome email, tested in tests/security/test_login_throttle.py)."""
     with write_transaction() as session:
-        user = User(email=email, full_name="Rel Iability", role="customer")
+        user = User(email=email, full_name="Rel Iability", role="customer", password_hash=hash_password("x"))
         session.add(user)
         session.flush()
         return pk(user)
