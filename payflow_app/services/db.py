@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session, SQLModel, select
 
 from payflow_app.services import audit  # noqa: F401  (records every status change)
+from payflow_app.services.errors import NotFound
 from payflow_app.settings import get_settings
 
 _engines: dict[str, Engine] = {}
@@ -83,7 +84,8 @@ def write_transaction() -> Iterator[Session]:
 
 
 def lock(session: Session, model: type[T], row_id: Any) -> T:
-    """Load a row for update. Raises LookupError when it does not exist.
+    """Load a row for update. Raises NotFound when it does not exist (an id from a
+    request that names nothing is the caller's 404, never a crash).
 
     The locked row's values replace those of an instance the session loaded before
     (``populate_existing``): what was read before waiting for the lock may be stale."""
@@ -91,5 +93,5 @@ def lock(session: Session, model: type[T], row_id: Any) -> T:
     query = select(model).where(pk == row_id).with_for_update().execution_options(populate_existing=True)
     row = session.exec(query).first()
     if row is None:
-        raise LookupError(f"{model.__name__} {row_id} not found")
+        raise NotFound(f"{model.__name__} not found.")
     return row

@@ -45,7 +45,7 @@ def main() -> None:
             title="Other Organizer's Gala",
             description="Not the demo organizer's.",
             venue="Elsewhere",
-            starts_at=utcnow() + timedelta(days=20),
+            starts_at=utcnow() + timedelta(days=400),  # after the demo events: journeys take the first
             currency="PLN",
             organizer_id=pk(owner),
         )

@@ -336,3 +336,14 @@ def test_ids_beyond_32_bits_are_refused_before_postgresql_sees_them(pg_app_clien
     sign_in(pg_app_client, ADMIN)
     _unchanged(pg_app_client, "GET", f"/api/admin/events/{2**31}", 404)
     assert _unchanged(pg_app_client, "GET", f"/api/admin/events/{2**31 - 1}", 404)["code"] == "not_found"
+
+
+def test_paying_for_a_gallery_that_does_not_exist_is_a_404(app_client: TestClient) -> None:
+    """Found by the fuzz: a gallery id naming no row crashed the row lock (500)."""
+    sign_in(app_client, CUSTOMER)
+    before = row_counts()
+    for gallery_id in (0, 999_999):
+        answer = app_client.post("/pay", json={"kind": "gallery", "galleryId": gallery_id, "dryRun": False})
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["error"]["code"] == "not_found"
+    assert row_counts() == before
