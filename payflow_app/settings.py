@@ -45,8 +45,12 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = f"sqlite:///{PROJECT_ROOT / '.data' / 'payflow.db'}"
     data_dir: Path = PROJECT_ROOT / ".data"
-    # Where customers and providers reach the app (success/cancel URLs, webhooks).
-    public_url: str = "http://localhost:3000"
+    # The port the app listens on (``make run PORT=8080`` passes it as PAYFLOW_PORT).
+    port: int = Field(default=3000, ge=1, le=65535)
+    # Where customers and providers reach the app (success/cancel URLs, webhooks);
+    # unset: ``http://localhost:{port}``, so an instance on another port sends its
+    # checkout sessions and sandbox webhooks to itself.
+    public_url: str = ""
     # Other origins whose pages may call the API and open the websocket with the
     # user's cookie (comma-separated, e.g. "https://pay.example.com"); public_url's own
     # origin is always allowed.
@@ -196,6 +200,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _derive_and_refuse_placeholders(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://localhost:{self.port}"
         uses_sandbox_key = self.stripe_secret_key == SANDBOX_STRIPE_SECRET_KEY
         if self.sandbox_enabled is None:  # on while any rail still uses the sandbox's credentials
             self.sandbox_enabled = (
