@@ -140,7 +140,9 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_ssl: bool = False
-    smtp_timeout_seconds: float = 10.0
+    # Each SMTP step's timeout; a whole conversation is cut after 6 of them, and the
+    # lease on a message being sent (how long a killed sender holds it) is that + 45 s.
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "payflow <no-reply@payflow.test>"
     email_poll_seconds: float = 1.0
     email_max_attempts: int = 8
