@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     inbox_retry_for_seconds: float = 24 * 3600.0
     # A worker's claim on an event; a worker killed mid-way loses it after this long.
     inbox_lease_seconds: float = 60.0
+    # The inbox worker's status query to a provider gives up after this long (the event
+    # is retried with backoff): one slow provider does not hold every other rail's events.
+    worker_status_timeout_seconds: float = Field(default=5.0, gt=0)
 
     # A Prometheus scraper sends it as a bearer token (operators' sessions work too).
     metrics_token: str | None = None
