@@ -10,7 +10,7 @@ marking the row sent means one resend once the lease has run out; it carries the
 The lease (:func:`lease_seconds`) must outlast the work done under it, or a second
 sender would send the message too — and it is also how long a message claimed by a
 killed process waits to be sent again. So an SMTP sender claims one message at a time
-and its conversation has a hard deadline (:func:`_send_smtp`: ``SMTP_STEPS`` steps of
+and its conversation has a hard deadline (:func:`smtp.send_smtp`: ``SMTP_STEPS`` steps of
 ``smtp_timeout_seconds``, a minute by default); the lease is that plus a margin: 105 s.
 The mailbox transport only marks rows, so it claims a batch under the margin alone.
 
@@ -27,18 +27,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import smtplib
-import socket
-import ssl
-import threading
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Any
 
 from sqlmodel import col, or_, select
 
+from payflow_app.emails.smtp import deadline_seconds, send_smtp
 from payflow_app.emails.templates import InlineImage, scrub_secrets
 from payflow_app.models import EmailOutbox, pk, utcnow
 from payflow_app.services import notify
@@ -49,18 +44,10 @@ from payflow_app.settings import get_settings
 log = logging.getLogger(__name__)
 BATCH = 10
 MAX_BACKOFF_SECONDS = 600
-# One SMTP conversation (connect, EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, QUIT) ends
-# after this many ``smtp_timeout_seconds`` whatever its steps wait for.
-SMTP_STEPS = 6
 # Building a message and marking it sent (or the mailbox's batch) fit in this, even
 # when the mark waits out SQLite's 30 s busy timeout.
 LEASE_MARGIN_SECONDS = 45.0
 _running: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
-
-
-def smtp_deadline_seconds() -> float:
-    """The longest one SMTP conversation may take (:func:`_send_smtp` cuts it there)."""
-    return SMTP_STEPS * get_settings().smtp_timeout_seconds
 
 
 def batch_size() -> int:
@@ -73,7 +60,7 @@ def lease_seconds(limit: int) -> float:
     """A claim on ``limit`` messages: their SMTP conversations at their deadline, plus
     a margin. After it runs out another sender may take them — also when the sender
     holding them was killed (105 s with the default 10 s SMTP timeout)."""
-    sending = limit * smtp_deadline_seconds() if get_settings().smtp_host else 0.0
+    sending = limit * deadline_seconds() if get_settings().smtp_host else 0.0
     return LEASE_MARGIN_SECONDS + sending
 
 
@@ -183,7 +170,7 @@ def _deliver(row: EmailOutbox) -> bool:
         _mark_sent(pk(row), transport="mailbox")
         return True
     try:
-        _send_smtp(build_message(row))
+        send_smtp(build_message(row))
     except Exception as exc:  # one bad message or a down server must not stop the others
         error = f"{type(exc).__name__}: {exc}"
         log.warning("email %s to %s failed (attempt %s): %s", row.id, row.recipient, row.attempts, error)
@@ -191,87 +178,6 @@ def _deliver(row: EmailOutbox) -> bool:
         return False
     _mark_sent(pk(row), transport="smtp")
     return True
-
-
-class _Deadline:
-    """Cuts the connections it watches at a deadline: a server that answers each step
-    just inside the timeout, or trickles a reply, cannot outlast the lease."""
-
-    def __init__(self, seconds: float) -> None:
-        self._timer = threading.Timer(seconds, self._cut)
-        self._timer.daemon = True
-        self._guard = threading.Lock()
-        self._copies: list[socket.socket] = []
-        self.passed = False
-
-    def watch(self, sock: socket.socket) -> None:
-        # A second descriptor of the same connection: shutting it down ends the
-        # conversation even after STARTTLS has wrapped the original socket.
-        copy = socket.socket(fileno=os.dup(sock.fileno()))
-        with self._guard:
-            self._copies.append(copy)
-            if self.passed:
-                _shut(copy)
-
-    def _cut(self) -> None:
-        with self._guard:
-            self.passed = True
-            for copy in self._copies:
-                _shut(copy)
-
-    def __enter__(self) -> _Deadline:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-        with self._guard:
-            for copy in self._copies:
-                copy.close()
-
-
-def _shut(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Watched(smtplib.SMTP):
-    def __init__(self, deadline: _Deadline, *args: Any, **kwargs: Any) -> None:
-        self.deadline = deadline  # before __init__ connects
-        super().__init__(*args, **kwargs)
-
-    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
-        self.deadline.watch(sock)
-        return sock
-
-
-class _WatchedSSL(_Watched, smtplib.SMTP_SSL):
-    pass
-
-
-def _send_smtp(message: EmailMessage) -> None:
-    settings = get_settings()
-    host, port, timeout = settings.smtp_host or "", settings.smtp_port, settings.smtp_timeout_seconds
-    with _Deadline(smtp_deadline_seconds()) as deadline:
-        try:
-            smtp = (
-                _WatchedSSL(deadline, host, port, timeout=timeout, context=ssl.create_default_context())
-                if settings.smtp_ssl
-                else _Watched(deadline, host, port, timeout=timeout)
-            )
-            with smtp:
-                if settings.smtp_starttls and not settings.smtp_ssl:
-                    smtp.starttls(context=ssl.create_default_context())
-                if settings.smtp_username:
-                    smtp.login(settings.smtp_username, settings.smtp_password or "")
-                smtp.send_message(message)
-        except Exception as exc:
-            if deadline.passed:
-                raise TimeoutError(
-                    f"the SMTP conversation was cut after {smtp_deadline_seconds():g} s"
-                ) from exc
-            raise
 
 
 def _mark_sent(row_id: int, *, transport: str) -> None:

@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from payflow_app.emails import sender
 from payflow_app.emails.outbox import emails_for_order, queue_email
 from payflow_app.emails.sender import build_message, claim_due, deliver_due, run_email_sender
+from payflow_app.emails.smtp import SMTP_STEPS
 from payflow_app.emails.templates import (
     RenderedEmail,
     TicketLine,
@@ -355,7 +356,7 @@ def test_a_trickling_smtp_server_cannot_outlast_the_lease(
     """A server that keeps every step inside the timeout (a greeting that never ends)
     is cut at the conversation's deadline, which the lease covers."""
     port = use_smtp(sqlite_db, tmp_path, monkeypatch, smtp_timeout_seconds="0.4")
-    deadline = sender.SMTP_STEPS * 0.4
+    deadline = SMTP_STEPS * 0.4
     assert sender.lease_seconds(1) == pytest.approx(sender.LEASE_MARGIN_SECONDS + deadline)
     order = order_without_emails()
     queue(order, "receipt", render_receipt(order))
