@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = f"sqlite:///{PROJECT_ROOT / '.data' / 'payflow.db'}"
     data_dir: Path = PROJECT_ROOT / ".data"
-    # The port the app listens on (``make run PORT=8080`` passes it as PAYFLOW_PORT).
+    # The port `make run` serves the app on (``make run PORT=8080`` passes it as
+    # PAYFLOW_PORT); only the default public_url below uses it.
     port: int = Field(default=3000, ge=1, le=65535)
     # Where customers and providers reach the app (success/cancel URLs, webhooks);
     # unset: ``http://localhost:{port}``, so an instance on another port sends its
