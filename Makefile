@@ -7,6 +7,13 @@ PY := $(BIN)/python
 export PATH := $(abspath $(BIN)):$(PATH)
 export REFLEX_USE_NPM := 1
 PORT ?= 3000
+# With Redis, Reflex runs several granian workers: one per core unless WORKERS is given
+# (`make run WORKERS=4`); Reflex's own default, min(2 × cores + 1, 8), is 5 on 2 cores.
+# Without Redis there is one worker (the embedded default keeps state in memory).
+ifneq ($(strip $(REFLEX_REDIS_URL)),)
+WORKERS ?= $(or $(GRANIAN_WORKERS),$(shell nproc 2>/dev/null || echo 1))
+RUN_WORKERS := GRANIAN_WORKERS=$(WORKERS)
+endif
 
 .PHONY: run test install install-test migrate seed lint typecheck unit integration e2e bench clean
 
@@ -36,8 +43,9 @@ migrate: install
 seed: migrate
 	$(PY) -m payflow_app.seed
 
+# PAYFLOW_PORT: the public URL defaults to http://localhost:$(PORT) (settings.py).
 run: seed
-	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+	PAYFLOW_PORT=$(PORT) $(RUN_WORKERS) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -45,8 +45,13 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = f"sqlite:///{PROJECT_ROOT / '.data' / 'payflow.db'}"
     data_dir: Path = PROJECT_ROOT / ".data"
-    # Where customers and providers reach the app (success/cancel URLs, webhooks).
-    public_url: str = "http://localhost:3000"
+    # The port `make run` serves the app on (``make run PORT=8080`` passes it as
+    # PAYFLOW_PORT); only the default public_url below uses it.
+    port: int = Field(default=3000, ge=1, le=65535)
+    # Where customers and providers reach the app (success/cancel URLs, webhooks);
+    # unset: ``http://localhost:{port}``, so an instance on another port sends its
+    # checkout sessions and sandbox webhooks to itself.
+    public_url: str = ""
     # Other origins whose pages may call the API and open the websocket with the
     # user's cookie (comma-separated, e.g. "https://pay.example.com"); public_url's own
     # origin is always allowed.
@@ -136,7 +141,9 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_ssl: bool = False
-    smtp_timeout_seconds: float = 10.0
+    # Each SMTP step's timeout; a whole conversation is cut after 6 of them, and the
+    # lease on a message being sent (how long a killed sender holds it) is that + 45 s.
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "payflow <no-reply@payflow.test>"
     email_poll_seconds: float = 1.0
     email_max_attempts: int = 8
@@ -152,6 +159,9 @@ class Settings(BaseSettings):
     inbox_retry_for_seconds: float = 24 * 3600.0
     # A worker's claim on an event; a worker killed mid-way loses it after this long.
     inbox_lease_seconds: float = 60.0
+    # The inbox worker's status query to a provider gives up after this long (the event
+    # is retried with backoff): one slow provider does not hold every other rail's events.
+    worker_status_timeout_seconds: float = Field(default=5.0, gt=0)
 
     # A Prometheus scraper sends it as a bearer token (operators' sessions work too).
     metrics_token: str | None = None
@@ -196,6 +206,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _derive_and_refuse_placeholders(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://localhost:{self.port}"
         uses_sandbox_key = self.stripe_secret_key == SANDBOX_STRIPE_SECRET_KEY
         if self.sandbox_enabled is None:  # on while any rail still uses the sandbox's credentials
             self.sandbox_enabled = (

@@ -7,6 +7,13 @@ and given up after ``email_max_attempts``. A crash between the SMTP hand-off and
 marking the row sent means one resend once the lease has run out; it carries the same
 ``Message-ID``, so receivers can drop the copy.
 
+The lease (:func:`lease_seconds`) must outlast the work done under it, or a second
+sender would send the message too — and it is also how long a message claimed by a
+killed process waits to be sent again. So an SMTP sender claims one message at a time
+and its conversation has a hard deadline (:func:`smtp.send_smtp`: ``SMTP_STEPS`` steps of
+``smtp_timeout_seconds``, a minute by default); the lease is that plus a margin: 105 s.
+The mailbox transport only marks rows, so it claims a batch under the margin alone.
+
 Secrets: once a message has left by SMTP (or has been given up on), every
 ``<code class="secret">`` span of its stored HTML — and the same value in its text —
 is replaced by ``********`` (see :func:`templates.scrub_secrets`): the temporary
@@ -20,14 +27,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import smtplib
-import ssl
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 from sqlmodel import col, or_, select
 
+from payflow_app.emails.smtp import deadline_seconds, send_smtp
 from payflow_app.emails.templates import InlineImage, scrub_secrets
 from payflow_app.models import EmailOutbox, pk, utcnow
 from payflow_app.services import notify
@@ -38,16 +44,33 @@ from payflow_app.settings import get_settings
 log = logging.getLogger(__name__)
 BATCH = 10
 MAX_BACKOFF_SECONDS = 600
+# Building a message and marking it sent (or the mailbox's batch) fit in this, even
+# when the mark waits out SQLite's 30 s busy timeout.
+LEASE_MARGIN_SECONDS = 45.0
 _running: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
 
 
-def claim_due(limit: int = BATCH) -> list[EmailOutbox]:
-    """Take a lease on up to ``limit`` due messages, oldest first. PostgreSQL senders
-    skip rows another sender has locked; SQLite's write lock serialises the claim."""
+def batch_size() -> int:
+    """Messages claimed at once: one by SMTP (so the lease covers one conversation),
+    a batch into the mailbox."""
+    return 1 if get_settings().smtp_host else BATCH
+
+
+def lease_seconds(limit: int) -> float:
+    """A claim on ``limit`` messages: their SMTP conversations at their deadline, plus
+    a margin. After it runs out another sender may take them — also when the sender
+    holding them was killed (105 s with the default 10 s SMTP timeout)."""
+    sending = limit * deadline_seconds() if get_settings().smtp_host else 0.0
+    return LEASE_MARGIN_SECONDS + sending
+
+
+def claim_due(limit: int | None = None) -> list[EmailOutbox]:
+    """Take a lease on up to ``limit`` (:func:`batch_size`) due messages, oldest first.
+    PostgreSQL senders skip rows another sender has locked; SQLite's write lock
+    serialises the claim."""
+    limit = limit or batch_size()
     now = utcnow()
-    # Long enough for a whole batch in which every step of every SMTP conversation
-    # (connect, EHLO, MAIL, RCPT, DATA, QUIT) waits out the timeout.
-    lease = timedelta(seconds=60 + limit * 6 * get_settings().smtp_timeout_seconds)
+    lease = timedelta(seconds=lease_seconds(limit))
     with write_transaction() as session:
         query = (
             select(EmailOutbox)
@@ -118,7 +141,7 @@ def deliver_due() -> int:
     """Deliver every due message; answers how many were delivered. Blocking: the
     async sender runs it in a thread. Safe to run in several threads at once."""
     delivered = 0
-    while rows := claim_due(BATCH):
+    while rows := claim_due():
         delivered += sum(_deliver(row) for row in rows)
     return delivered
 
@@ -147,7 +170,7 @@ def _deliver(row: EmailOutbox) -> bool:
         _mark_sent(pk(row), transport="mailbox")
         return True
     try:
-        _send_smtp(build_message(row))
+        send_smtp(build_message(row))
     except Exception as exc:  # one bad message or a down server must not stop the others
         error = f"{type(exc).__name__}: {exc}"
         log.warning("email %s to %s failed (attempt %s): %s", row.id, row.recipient, row.attempts, error)
@@ -155,22 +178,6 @@ def _deliver(row: EmailOutbox) -> bool:
         return False
     _mark_sent(pk(row), transport="smtp")
     return True
-
-
-def _send_smtp(message: EmailMessage) -> None:
-    settings = get_settings()
-    host, port, timeout = settings.smtp_host or "", settings.smtp_port, settings.smtp_timeout_seconds
-    smtp = (
-        smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
-        if settings.smtp_ssl
-        else smtplib.SMTP(host, port, timeout=timeout)
-    )
-    with smtp:
-        if settings.smtp_starttls and not settings.smtp_ssl:
-            smtp.starttls(context=ssl.create_default_context())
-        if settings.smtp_username:
-            smtp.login(settings.smtp_username, settings.smtp_password or "")
-        smtp.send_message(message)
 
 
 def _mark_sent(row_id: int, *, transport: str) -> None:

@@ -113,15 +113,17 @@ def wake_worker() -> None:
 
 
 def claim_next_event() -> WebhookEvent | None:
-    """Take a lease on the oldest due event. PostgreSQL workers skip rows another
-    worker has locked; SQLite's write lock serialises the claim."""
+    """Take a lease on the event due first (``next_attempt_at``, then arrival): a
+    retry waits its turn by its due time, not by how old the event is. PostgreSQL
+    workers skip rows another worker has locked; SQLite's write lock serialises the
+    claim."""
     now = utcnow()
     with write_transaction() as session:
         query = (
             select(WebhookEvent)
             .where(WebhookEvent.status == "pending", col(WebhookEvent.next_attempt_at) <= now)
             .where(or_(col(WebhookEvent.locked_until).is_(None), col(WebhookEvent.locked_until) < now))
-            .order_by(col(WebhookEvent.id))
+            .order_by(col(WebhookEvent.next_attempt_at), col(WebhookEvent.id))
             .limit(1)
         )
         if not is_sqlite():
@@ -200,7 +202,8 @@ async def process_event(row: WebhookEvent) -> AttemptResult:
             payment_id = pk(payment)
             if payment.provider_reference is None:  # the event overtook the provider's answer
                 raise LookupError(f"payment {payment.id} has no provider reference yet")
-            truth = await payments.verify_payment(payment_id=payment_id)
+            timeout = get_settings().worker_status_timeout_seconds
+            truth = await payments.verify_payment(payment_id=payment_id, timeout=timeout)
             detail = f"provider says {truth.status}"
         else:
             detail = "nothing to settle: the event names no payment"

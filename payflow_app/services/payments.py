@@ -251,11 +251,13 @@ def close_abandoned(payment_id: int) -> None:
         close_payment(payment_id=payment_id, status=PaymentStatus.EXPIRED)
 
 
-async def verify_payment(*, payment_id: int) -> PaymentTruth:
+async def verify_payment(*, payment_id: int, timeout: float | None = None) -> PaymentTruth:
     """Ask the provider for the truth and apply it: the one path of the webhook
     worker, the landing pages and the pending-payment sync to the same idempotent
     fulfilment. What only a stored webhook tells (an M-PESA failure's reason) is
-    added from the latest one the provider sent about this payment."""
+    added from the latest one the provider sent about this payment. ``timeout``
+    bounds the provider's answer (TimeoutError); the provider's own HTTP timeouts
+    apply besides."""
     with read_session() as session:
         payment = session.get(Payment, payment_id)
         if payment is None or payment.provider_reference is None:
@@ -272,7 +274,16 @@ async def verify_payment(*, payment_id: int) -> PaymentTruth:
             .order_by(col(WebhookEvent.id).desc())
         ).first()
     provider = get_provider(payment.provider)
-    truth = await provider.fetch_payment(payment.provider_reference)
+    asking = provider.fetch_payment(payment.provider_reference)
+    if timeout is None:
+        truth = await asking
+    else:
+        try:
+            truth = await asyncio.wait_for(asking, timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{payment.provider} did not answer its status query within {timeout:g} s"
+            ) from None
     if latest is not None:
         truth = provider.refine_truth(truth, json.loads(latest.raw_body))
     await settle(payment_id=payment_id, truth=truth)

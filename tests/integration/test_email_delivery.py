@@ -7,10 +7,13 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,10 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from payflow_app.emails import sender
 from payflow_app.emails.outbox import emails_for_order, queue_email
 from payflow_app.emails.sender import build_message, claim_due, deliver_due, run_email_sender
+from payflow_app.emails.smtp import SMTP_STEPS
 from payflow_app.emails.templates import (
     RenderedEmail,
     TicketLine,
@@ -313,6 +318,75 @@ def test_a_sender_skips_rows_another_sender_is_claiming_on_postgresql(
         lock(other_sender, EmailOutbox, rows()["receipt"].id)
         claimed = pool.submit(claim_due).result(timeout=5)
     assert [row.template for row in claimed] == ["tickets"]
+
+
+def test_a_message_claimed_by_a_killed_sender_is_sent_by_another_within_two_minutes(
+    any_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sender A claims a message and dies before its SMTP conversation ends (its claim is
+    committed, nothing else happens). Sender B leaves it alone while A's lease runs and
+    sends it — once — within two minutes of the claim (it used to be ~11 minutes)."""
+    port = use_smtp(any_db, tmp_path, monkeypatch)
+    order = order_without_emails()
+    queue(order, "receipt", render_receipt(order))
+    queue(order, "tickets", render_tickets(order, "en", tickets_of(order)[:1]))
+    claimed_at = utcnow()
+    (crashed,) = claim_due()  # sender A: one message at a time by SMTP, then SIGKILL
+    assert crashed.template == "receipt" and crashed.locked_until is not None
+    assert crashed.locked_until - claimed_at <= timedelta(minutes=2)
+
+    def sender_b_at(later: timedelta) -> int:
+        monkeypatch.setattr(sender, "utcnow", lambda: claimed_at + later)
+        return deliver_due()
+
+    with smtp_server(port) as smtp:
+        assert sender_b_at(timedelta(seconds=1)) == 1  # the other message is not held up
+        assert sender_b_at(timedelta(seconds=100)) == 0  # A's lease still holds the receipt
+        assert sender_b_at(timedelta(minutes=2)) == 1
+        assert sender_b_at(timedelta(minutes=3)) == 0
+    assert sorted(r.message["Subject"] for r in smtp.received).count(render_receipt(order).subject) == 1
+    assert len(smtp.received) == 2
+    row = rows()["receipt"]
+    assert (row.status, row.transport, row.attempts, row.locked_until) == ("sent", "smtp", 2, None)
+
+
+def test_a_trickling_smtp_server_cannot_outlast_the_lease(
+    sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that keeps every step inside the timeout (a greeting that never ends)
+    is cut at the conversation's deadline, which the lease covers."""
+    port = use_smtp(sqlite_db, tmp_path, monkeypatch, smtp_timeout_seconds="0.4")
+    deadline = SMTP_STEPS * 0.4
+    assert sender.lease_seconds(1) == pytest.approx(sender.LEASE_MARGIN_SECONDS + deadline)
+    order = order_without_emails()
+    queue(order, "receipt", render_receipt(order))
+    stop = threading.Event()
+
+    def trickle(listener: socket.socket) -> None:
+        listener.settimeout(5)
+        connection, _ = listener.accept()
+        with connection:
+            while not stop.is_set():
+                try:
+                    connection.sendall(b"220-still saying hello\r\n")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    with socket.create_server(("127.0.0.1", port)) as listener:
+        server = threading.Thread(target=trickle, args=(listener,), daemon=True)
+        server.start()
+        started = time.monotonic()
+        try:
+            assert deliver_due() == 0
+        finally:
+            stop.set()
+        took = time.monotonic() - started
+        server.join(timeout=5)
+    assert deadline <= took < deadline + 2
+    row = rows()["receipt"]
+    assert row.status == "queued" and row.last_error is not None
+    assert "SMTP conversation was cut after 2.4 s" in row.last_error
 
 
 def test_without_smtp_messages_go_to_the_sandbox_mailbox(

@@ -4,14 +4,18 @@ review flag, and the metrics with their alerts."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import random
+from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
+from sqlmodel import col, select
 
 from payflow_app.models import Order, Payment, ProcessingAttempt, WebhookEvent, utcnow
 from payflow_app.providers.base import ProviderEvent, ProviderStatus
+from payflow_app.seed import seed
 from payflow_app.services import inbox, metrics, operations, payments, timeline
-from payflow_app.services.db import write_transaction
+from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import InvalidInput
 from payflow_app.services.operations import StuckFilter
 from tests import factories
@@ -139,3 +143,108 @@ def test_metrics_and_their_alerts(seeded: str, provider: FakeProvider) -> None: 
     silent = next(a for a in snap.alerts if a.code == "webhooks_silent")
     assert "univapay" in silent.message
     assert snap.manual_intervention_rate == 0.0  # nobody needed a person
+
+
+def _spread_activity(now: datetime, rng: random.Random) -> None:
+    """A few hundred webhooks and sixty paid orders over the last ~26 hours: clock skew
+    (processed "before" received), hour boundaries, microseconds, rows outside the window."""
+    template = factories.order(quantity=1)
+    with write_transaction() as session:
+        for n in range(360):
+            received = now - timedelta(seconds=rng.uniform(0, 26 * 3600), microseconds=rng.randrange(10**6))
+            if n % 40 == 0:
+                received = received.replace(minute=0, second=0, microsecond=0)
+            status = rng.choice(
+                ["processed", "processed", "processed", "pending", "failed", "dead", "rejected"]
+            )
+            processed = received + timedelta(seconds=rng.uniform(-0.5, 30)) if status == "processed" else None
+            if n % 30 == 1:  # SQLite's date functions would round xx.9999 up to the next second
+                status, received = "processed", received.replace(microsecond=100)
+                processed = received + timedelta(seconds=40 + rng.randrange(3), microseconds=999_850)
+            session.add(
+                WebhookEvent(
+                    provider=rng.choice(["stripe", "univapay", "payhero"]),
+                    event_id=f"evt_{n}",
+                    status=status,
+                    headers="{}",
+                    raw_body="{}",
+                    received_at=received,
+                    processed_at=processed,
+                )
+            )
+        for n in range(60):
+            succeeded = now - timedelta(seconds=rng.uniform(0, 26 * 3600), microseconds=rng.randrange(10**6))
+            completed = succeeded + timedelta(seconds=rng.uniform(0, 5)) if n % 7 else None
+            order = Order(
+                number=f"T-METRIC-{n}",
+                user_id=template.user_id,
+                event_id=template.event_id,
+                unit_price_minor=1000,
+                amount_minor=1000,
+                currency=template.currency,
+                status="fulfilled" if completed else "paid",
+                completed_at=completed,
+            )
+            session.add(order)
+            session.flush()
+            session.add(
+                Payment(
+                    order_id=order.id,  # type: ignore[arg-type]
+                    provider="stripe",
+                    provider_reference=f"cs_metric_{n}",
+                    idempotency_key=f"idem-metric-{n}",
+                    amount_minor=1000,
+                    currency=template.currency,
+                    status="succeeded",
+                    succeeded_at=succeeded,
+                    created_at=succeeded - timedelta(seconds=30),
+                    review_code="manual" if n % 11 == 0 else None,
+                )
+            )
+
+
+def _in_python(now: datetime) -> dict[str, object]:
+    """The figures computed the way ``snapshot`` used to: every row loaded and counted."""
+    since = now - metrics.WINDOW
+    with read_session() as session:
+        events = [e for e in session.exec(select(WebhookEvent)).all() if e.received_at >= since]
+        paid = session.exec(select(Payment, Order).join(Order, col(Order.id) == col(Payment.order_id))).all()
+    processed = [
+        max(0.0, (e.processed_at - e.received_at).total_seconds())
+        for e in events
+        if e.status == "processed" and e.processed_at is not None
+    ]
+    to_order = [
+        max(0.0, (o.completed_at - p.succeeded_at).total_seconds())
+        for p, o in paid
+        if p.succeeded_at is not None and p.succeeded_at >= since and o.completed_at is not None
+    ]
+    hours = Counter((e.received_at.replace(minute=0, second=0, microsecond=0), e.provider) for e in events)
+    return {
+        "webhook_processing": metrics.Timing.of(processed),
+        "payment_to_order": metrics.Timing.of(to_order),
+        "events_by_provider": dict(Counter(e.provider for e in events)),
+        "events_by_status": dict(Counter(e.status for e in events)),
+        "events_over_time": sorted((hour, rail, count) for (hour, rail), count in hours.items()),
+        "payments_total": sum(1 for p, _o in paid if p.created_at >= since),
+        "payments_flagged": sum(1 for p, _o in paid if p.created_at >= since and p.review_code),
+    }
+
+
+def test_the_metrics_aggregated_by_the_database_match_counting_every_row(any_db: str) -> None:
+    """``snapshot`` counts, buckets and ranks in SQL on SQLite and PostgreSQL alike."""
+    seed()
+    now = utcnow()
+    _spread_activity(now, random.Random(13))
+    snap = metrics.snapshot(now)
+    expected = _in_python(now)
+    assert snap.events_over_time == expected["events_over_time"]
+    assert all(hour.tzinfo is not None and hour.minute == 0 for hour, _p, _c in snap.events_over_time)
+    for name in ("events_by_provider", "events_by_status", "payments_total", "payments_flagged"):
+        assert getattr(snap, name) == expected[name], name
+    for name in ("webhook_processing", "payment_to_order"):
+        timing, want = getattr(snap, name), expected[name]
+        assert isinstance(want, metrics.Timing)
+        assert timing.count == want.count > 20, name
+        assert timing == want, name  # to the microsecond
+    assert sum(snap.events_by_provider.values()) < 360  # some were older than the window

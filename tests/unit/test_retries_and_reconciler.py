@@ -4,13 +4,14 @@ expiries, and the lease that keeps the reconciler to one worker."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import pytest
 from sqlmodel import select
 
 from payflow_app.models import Order, Payment, ProcessingAttempt, WebhookEvent, utcnow
-from payflow_app.providers.base import ProviderEvent, ProviderStatus
+from payflow_app.providers.base import PaymentTruth, ProviderEvent, ProviderStatus
 from payflow_app.services import inbox, late_money, payments, reconciler
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import DomainError
@@ -273,3 +274,52 @@ def test_a_landing_makes_the_order_provisional_until_the_provider_confirms_it(
         promoted = session.get(Order, order.id)
     assert promoted is not None and promoted.status == "fulfilled" and not promoted.is_provisional
     assert promoted.provisional_created_at == landed.provisional_created_at
+
+
+def test_a_slow_provider_times_out_and_does_not_hold_the_other_events(
+    seeded: str, monkeypatch: pytest.MonkeyPatch, provider: FakeProvider
+) -> None:
+    """The worker's status query gives up after PAYFLOW_WORKER_STATUS_TIMEOUT_SECONDS:
+    the slow rail's event is retried later, the next event is settled meanwhile."""
+    _settings(monkeypatch, worker_status_timeout_seconds="0.3", inbox_retry_first_seconds="60")
+    slow = factories.pending_payment(factories.order(quantity=1), "cs_slow")
+    fast = factories.pending_payment(factories.order(quantity=1, email="b@example.com"), "cs_fast")
+    provider.status = ProviderStatus.SUCCEEDED
+    answer = provider.fetch_payment
+
+    async def hanging_for_cs_slow(reference: str) -> PaymentTruth:
+        if reference == "cs_slow":
+            await asyncio.sleep(30)
+        return await answer(reference)
+
+    monkeypatch.setattr(provider, "fetch_payment", hanging_for_cs_slow)
+    slow_event, fast_event = _store("cs_slow", "evt_slow"), _store("cs_fast", "evt_fast")
+    started = time.monotonic()
+    assert asyncio.run(inbox.drain_inbox()) == 2
+    assert time.monotonic() - started < 5
+    waiting = _event(slow_event)
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert waiting.last_error is not None
+    assert "stripe did not answer its status query within 0.3 s" in waiting.last_error
+    assert waiting.next_attempt_at > utcnow() + timedelta(seconds=30)  # retried with backoff
+    assert _event(fast_event).status == "processed"
+    assert (_payment(fast.id).status, _payment(slow.id).status) == ("succeeded", "pending")  # type: ignore[arg-type]
+
+
+def test_events_are_claimed_by_due_time_not_by_age(seeded: str) -> None:
+    """A retry due in a minute waits behind a newer event due now, and comes before a
+    newer event due after it."""
+    now = utcnow()
+    retry, fresh, later = _store("cs_a", "evt_a"), _store("cs_b", "evt_b"), _store("cs_c", "evt_c")
+    with write_transaction() as session:
+        for event_id, due in ((retry, now - timedelta(seconds=5)), (fresh, now - timedelta(seconds=30))):
+            row = session.get(WebhookEvent, event_id)
+            assert row is not None
+            row.next_attempt_at = due
+        row = session.get(WebhookEvent, later)
+        assert row is not None
+        row.next_attempt_at = now - timedelta(seconds=1)
+    claimed = []
+    while (row := inbox.claim_next_event()) is not None:
+        claimed.append(row.id)
+    assert claimed == [fresh, retry, later]

@@ -1,7 +1,11 @@
+import os
+import shutil
+import subprocess
+
 import pytest
 from pydantic import ValidationError
 
-from payflow_app.settings import Settings
+from payflow_app.settings import PROJECT_ROOT, Settings
 
 
 def test_defaults_run_offline_against_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,3 +78,57 @@ def test_tickets_are_valid_a_day_after_the_start_unless_configured(monkeypatch: 
     monkeypatch.setenv("PAYFLOW_TICKET_VALID_HOURS_AFTER_START", "-1")
     with pytest.raises(ValidationError, match="ticket_valid_hours_after_start"):
         Settings()
+
+
+def test_the_public_url_follows_the_port_unless_it_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``make run PORT=8080``: checkout sessions and sandbox webhooks come back to :8080."""
+    monkeypatch.delenv("PAYFLOW_PUBLIC_URL", raising=False)
+    assert Settings().public_url == "http://localhost:3000"
+    monkeypatch.setenv("PAYFLOW_PORT", "8080")
+    settings = Settings()
+    assert settings.public_url == "http://localhost:8080"
+    assert settings.stripe_api_base == "http://localhost:8080/sandbox/stripe"
+    assert settings.univapay_api_base == "http://localhost:8080/sandbox/univapay"
+    assert settings.payhero_api_base == "http://localhost:8080/sandbox/payhero/api/v2"
+    assert settings.stripe_webhook_url == "http://localhost:8080/api/webhooks/stripe"
+    assert settings.payhero_callback_url.startswith("http://localhost:8080/api/payhero/callback?")
+    assert settings.browser_origins == ["http://localhost:8080"]
+    monkeypatch.setenv("PAYFLOW_PUBLIC_URL", "https://tickets.example.com/")
+    settings = Settings()
+    assert settings.public_url == "https://tickets.example.com"
+    assert settings.stripe_webhook_url == "https://tickets.example.com/api/webhooks/stripe"
+    monkeypatch.setenv("PAYFLOW_PORT", "0")
+    with pytest.raises(ValidationError, match="port"):
+        Settings()
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _make_run(*variables: str, redis_url: str | None = None) -> str:
+    """The command ``make run`` starts the app with (dry run: nothing is executed)."""
+    ours = ("REFLEX_REDIS_URL", "GRANIAN_WORKERS", "WORKERS", "PORT", "MAKEFLAGS")
+    env = {key: value for key, value in os.environ.items() if key not in ours}
+    if redis_url:
+        env["REFLEX_REDIS_URL"] = redis_url
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run", *variables],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return next(line for line in done.stdout.splitlines() if "reflex run" in line)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_run_passes_the_port_and_one_worker_per_core_with_redis() -> None:
+    command = _make_run("PORT=8080")
+    assert "PAYFLOW_PORT=8080" in command and "--backend-port 8080" in command
+    assert "GRANIAN_WORKERS" not in command  # no Redis: one worker, state in memory
+    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
+    command = _make_run(redis_url=REDIS)
+    assert f"GRANIAN_WORKERS={cores} " in command and "PAYFLOW_PORT=3000" in command
+    command = _make_run("WORKERS=4", redis_url=REDIS)
+    assert "GRANIAN_WORKERS=4 " in command
