@@ -310,12 +310,19 @@ class FakeCardProvider:
         return truth
 
 
-def test_a_card_upgrade_paid_after_the_wallet_granted_the_plan_is_refunded(
-    any_db: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def card_provider(monkeypatch: pytest.MonkeyPatch) -> FakeCardProvider:
+    """The card rail the payments and late-money services talk to, recording refunds."""
     provider = FakeCardProvider()
     monkeypatch.setattr(payments, "get_provider", lambda _id: provider)
     monkeypatch.setattr(late_money, "get_provider", lambda _id: provider)
+    return provider
+
+
+def test_a_card_upgrade_paid_after_the_wallet_granted_the_plan_is_refunded(
+    any_db: str, card_provider: FakeCardProvider
+) -> None:
+    provider = card_provider
     seed()
     user_id = _customer_id()
     _fund(user_id, STUDIO)
@@ -346,11 +353,9 @@ def test_a_card_upgrade_paid_after_the_wallet_granted_the_plan_is_refunded(
 
 
 def test_a_card_gallery_publication_after_the_gallery_went_live_is_refunded(
-    sqlite_db: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: str, card_provider: FakeCardProvider
 ) -> None:
-    provider = FakeCardProvider()
-    monkeypatch.setattr(payments, "get_provider", lambda _id: provider)
-    monkeypatch.setattr(late_money, "get_provider", lambda _id: provider)
+    provider = card_provider
     seed()
     user_id = _customer_id()
     gallery = purchases.create_gallery(user_id=user_id, title="Holidays")
