@@ -139,3 +139,45 @@ def test_invalid_form_shows_inline_errors_and_creates_nothing(page: Page, app_se
     expect(page.get_by_text("Choose between 1 and 10 tickets.")).to_be_visible()
     assert "/events/" in page.url
     assert order_count() == before
+
+
+# Installed in every page of the tab before it loads: reports each text the main
+# area of a processing page ever holds, even one replaced before it was painted.
+RECORD_STATUS_TEXTS = """
+(() => {
+  if (!location.pathname.startsWith("/payments/success")) return;
+  let last = null;
+  const record = () => {
+    const text = document.querySelector("main")?.textContent ?? "";
+    if (text !== last) { last = text; window.payflowTestStatusText(text); }
+  };
+  new MutationObserver(record).observe(document, {childList: true, subtree: true, characterData: true});
+})();
+"""
+
+
+def test_the_next_payment_in_the_tab_never_shows_the_previous_one(page: Page) -> None:
+    go_to_pay_page(page, quantity="1")
+    enter_card(page, "4242 4242 4242 4242")
+    expect(page.get_by_role("heading", name="Payment confirmed")).to_be_visible()
+    first_number = page.get_by_role("definition").filter(has_text=re.compile(r"^ORD-\d+-")).inner_text()
+    expect(page.get_by_text("120.00 zł")).to_be_visible()
+
+    texts: list[str] = []
+    page.expose_function("payflowTestStatusText", lambda text: texts.append(text))
+    page.add_init_script(RECORD_STATUS_TEXTS)
+    fill_checkout(page, quantity="3")
+    page.get_by_role("button", name="Continue to payment").click()
+    page.wait_for_url(re.compile(r"/sandbox/stripe/pay/cs_test_"))
+    enter_card(page, "4242 4242 4242 4242")
+    expect(page.get_by_role("heading", name="Payment confirmed")).to_be_visible()
+    expect(page.get_by_text("360.00 zł")).to_be_visible()
+    second_number = page.get_by_role("definition").filter(has_text=re.compile(r"^ORD-\d+-")).inner_text()
+
+    assert second_number != first_number
+    assert texts, "the status area was not observed"
+    for text in texts:
+        assert first_number not in text, f"the first order showed on the second's page: {text!r}"
+        assert "120.00 zł" not in text, f"the first amount showed on the second's page: {text!r}"
+        if "Payment confirmed" in text:
+            assert second_number in text, f"a confirmation before the second order was known: {text!r}"

@@ -1,21 +1,74 @@
 """Following one order live from a page's background task: re-read on every change
 the status bus announces, ask the provider when nothing came for a while, and give
-up after a bound (a closed tab must not keep a task forever)."""
+up after a bound (a closed tab must not keep a task forever).
+
+And never showing one order's state on another order's page. A page state lives as
+long as the tab: after one payment the next order page in the same tab starts from
+the previous payment's values. Resetting in ``on_load`` is too late — a full page
+load first receives the whole stored state (the hydrate snapshot) and renders it,
+and a client-side navigation renders the new page with the state already in memory,
+both before any ``on_load`` handler runs. So each order page's state says which
+reference it holds (``shown_for``, set together with the reset, in one delta) and
+the page renders its content only while that equals the reference in the browser's
+own address bar, read in the render by React Router's ``useLocation`` — never the
+server's idea of the route, which is just as stale until the hydrate."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import reflex as rx
+from reflex.vars import VarData
+from reflex_base.utils.imports import ImportVar
+
 from payflow_app.live.bus import bus
 from payflow_app.services import notify, payments
 from payflow_app.services.status import OrderSnapshot, order_snapshot
+from payflow_app.ui.session import tr
 
 log = logging.getLogger(__name__)
 # A tab stops following after this long; a reload starts again.
 FOLLOW_FOR_SECONDS = 30 * 60
+_LOCATION = "payflowLocation"
+_USE_LOCATION = VarData(
+    imports={"react-router": [ImportVar(tag="useLocation")]},
+    hooks={f"const {_LOCATION} = useLocation();": None},
+)
+
+
+def address_query(name: str) -> rx.Var[str]:
+    """A query parameter of the address the browser shows now ('' when absent)."""
+    return rx.Var(
+        _js_expr=f'(new URLSearchParams({_LOCATION}.search).get({json.dumps(name)}) ?? "")',
+        _var_type=str,
+        _var_data=_USE_LOCATION,
+    )
+
+
+def address_last_segment() -> rx.Var[str]:
+    """The last path segment of the address the browser shows now (a route's ``[param]``)."""
+    return rx.Var(
+        # React Router's pathname is still percent-encoded; a malformed one stays as it is.
+        _js_expr=(
+            f"((segment) => {{ try {{ return decodeURIComponent(segment); }} catch {{ return segment; }} }})"
+            f'({_LOCATION}.pathname.replace(/\\/+$/, "").split("/").pop() ?? "")'
+        ),
+        _var_type=str,
+        _var_data=_USE_LOCATION,
+    )
+
+
+def only_for_address(shown_for: rx.Var, address_reference: rx.Var, content: rx.Component) -> rx.Component:
+    """``content`` while the state holds the order the address names; else "Loading…"."""
+    return rx.cond(
+        shown_for == address_reference,
+        content,
+        rx.el.p(tr("success.loading"), class_name="muted"),
+    )
 
 
 async def verify_quietly(payment_id: int) -> None:

@@ -14,10 +14,13 @@ from payflow_app.services import card_payments, payments
 from payflow_app.services.states import PaymentStatus
 from payflow_app.ui import routes
 from payflow_app.ui.components.layout import message_panel, notice, page
+from payflow_app.ui.components.live import address_query, only_for_address
 from payflow_app.ui.session import SessionState, tr
 
 
 class CardCancelState(rx.State):
+    # The reference whose order the vars below describe (see components/live.py).
+    shown_for: str = ""
     phase: str = "loading"  # loading | not_found | closed
     reason: str = ""
     retry_href: str = routes.MEMBERSHIP
@@ -26,7 +29,8 @@ class CardCancelState(rx.State):
     async def load(self):
         public_id = self.router.url.query_parameters.get("paymentId", "")
         lang = (await self.get_state(SessionState)).language()
-        self.phase, self.reason = "loading", ""
+        self.reset()
+        self.shown_for = public_id
         payment = await asyncio.to_thread(card_payments.cancel_uncharged, public_id=public_id)
         if payment is None or payment.id is None:
             self.phase = "not_found"
@@ -54,18 +58,22 @@ class CardCancelState(rx.State):
 def card_cancel_page() -> rx.Component:
     S = CardCancelState
     return page(
-        rx.match(
-            S.phase,
-            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
-            ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
-            rx.el.div(
-                rx.el.h1(tr("card.cancel_title")),
-                notice(S.reason, tone="error"),
+        only_for_address(
+            S.shown_for,
+            address_query("paymentId"),
+            rx.match(
+                S.phase,
+                ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
+                ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
                 rx.el.div(
-                    rx.el.a(tr("card.try_again"), href=S.retry_href, class_name="button"),
-                    rx.el.a(tr("card.browse"), href=routes.EVENTS, class_name="button secondary"),
-                    class_name="actions",
+                    rx.el.h1(tr("card.cancel_title")),
+                    notice(S.reason, tone="error"),
+                    rx.el.div(
+                        rx.el.a(tr("card.try_again"), href=S.retry_href, class_name="button"),
+                        rx.el.a(tr("card.browse"), href=routes.EVENTS, class_name="button secondary"),
+                        class_name="actions",
+                    ),
                 ),
             ),
-        )
+        ),
     )

@@ -13,11 +13,13 @@ from payflow_app.services import card_payments, payments
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import message_panel, notice, page, step_items, steps_list
-from payflow_app.ui.components.live import follow_order
+from payflow_app.ui.components.live import address_query, follow_order, only_for_address
 from payflow_app.ui.session import SessionState, tr
 
 
 class CardReturnState(rx.State):
+    # The reference whose order the vars below describe (see components/live.py).
+    shown_for: str = ""
     phase: str = "loading"  # loading | not_found | waiting
     delayed: bool = False
     steps: list[dict[str, str]] = []
@@ -27,7 +29,8 @@ class CardReturnState(rx.State):
         async with self:
             public_id = self.router.url.query_parameters.get("paymentId", "")
             lang = (await self.get_state(SessionState)).language()
-            self.phase, self.delayed, self.steps = "loading", False, []
+            self.reset()
+            self.shown_for = public_id
         payment = await asyncio.to_thread(card_payments.find_by_public_id, public_id)
         if payment is None or payment.id is None:
             async with self:
@@ -61,15 +64,19 @@ class CardReturnState(rx.State):
 def card_return_page() -> rx.Component:
     S = CardReturnState
     return page(
-        rx.match(
-            S.phase,
-            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
-            ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
-            rx.el.div(
-                rx.el.h1(tr("card.return_title")),
-                rx.el.p(tr("card.return_text"), class_name="muted", role="status"),
-                rx.cond(S.delayed, notice(tr("success.delayed"))),
-                steps_list(S.steps, label=tr("success.steps")),
+        only_for_address(
+            S.shown_for,
+            address_query("paymentId"),
+            rx.match(
+                S.phase,
+                ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
+                ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
+                rx.el.div(
+                    rx.el.h1(tr("card.return_title")),
+                    rx.el.p(tr("card.return_text"), class_name="muted", role="status"),
+                    rx.cond(S.delayed, notice(tr("success.delayed"))),
+                    steps_list(S.steps, label=tr("success.steps")),
+                ),
             ),
-        )
+        ),
     )

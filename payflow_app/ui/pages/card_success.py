@@ -21,11 +21,13 @@ from payflow_app.ui.components.layout import (
     step_items,
     steps_list,
 )
-from payflow_app.ui.components.live import follow_order
+from payflow_app.ui.components.live import address_query, follow_order, only_for_address
 from payflow_app.ui.session import SessionState, tr
 
 
 class CardSuccessState(rx.State):
+    # The reference whose order the vars below describe (see components/live.py).
+    shown_for: str = ""
     phase: str = "loading"  # loading | not_found | processing | done
     steps: list[dict[str, str]] = []
     order_number: str = ""
@@ -41,7 +43,8 @@ class CardSuccessState(rx.State):
         async with self:
             public_id = self.router.url.query_parameters.get("paymentId", "")
             lang = (await self.get_state(SessionState)).language()
-            self.phase = "loading"
+            self.reset()
+            self.shown_for = public_id
         payment = await asyncio.to_thread(card_payments.find_by_public_id, public_id)
         if payment is None or payment.id is None:
             async with self:
@@ -96,22 +99,26 @@ def _credentials() -> rx.Component:
 def card_success_page() -> rx.Component:
     S = CardSuccessState
     return page(
-        rx.match(
-            S.phase,
-            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
-            ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
-            rx.el.div(
-                rx.cond(
-                    S.phase == "done",
-                    rx.el.h1(tr("card.success_title")),
-                    rx.el.h1(tr("card.success_processing")),
+        only_for_address(
+            S.shown_for,
+            address_query("paymentId"),
+            rx.match(
+                S.phase,
+                ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
+                ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
+                rx.el.div(
+                    rx.cond(
+                        S.phase == "done",
+                        rx.el.h1(tr("card.success_title")),
+                        rx.el.h1(tr("card.success_processing")),
+                    ),
+                    steps_list(S.steps, label=tr("success.steps")),
+                    rx.el.p(
+                        tr("success.order_number"), ": ", S.order_number, " · ", S.amount, class_name="muted"
+                    ),
+                    rx.cond(S.username != "", _credentials()),
+                    emails_section(S.emails),
                 ),
-                steps_list(S.steps, label=tr("success.steps")),
-                rx.el.p(
-                    tr("success.order_number"), ": ", S.order_number, " · ", S.amount, class_name="muted"
-                ),
-                rx.cond(S.username != "", _credentials()),
-                emails_section(S.emails),
             ),
-        )
+        ),
     )

@@ -34,7 +34,7 @@ from payflow_app.ui.components.layout import (
     steps_list,
     ticket_next_steps,
 )
-from payflow_app.ui.components.live import follow_order
+from payflow_app.ui.components.live import address_last_segment, follow_order, only_for_address
 from payflow_app.ui.session import SessionState, tr
 
 
@@ -44,6 +44,8 @@ def _mask_email(address: str) -> str:
 
 
 class MpesaState(rx.State):
+    # The reference whose order the vars below describe (see components/live.py).
+    shown_for: str = ""
     phase: str = "loading"  # loading | not_found | waiting | paid | cancelled | failed
     delayed: bool = False
     order_number: str = ""
@@ -66,7 +68,8 @@ class MpesaState(rx.State):
         async with self:
             reference = str(self.router.page.params.get("order_ref", ""))
             lang = (await self.get_state(SessionState)).language()
-            self.phase, self.delayed = "loading", False
+            self.reset()
+            self.shown_for = reference
         try:
             order, payment = await asyncio.to_thread(orders.order_by_reference, reference)
         except NotFound:
@@ -187,29 +190,33 @@ def _paid() -> rx.Component:
 def mpesa_payment_page() -> rx.Component:
     S = MpesaState
     return page(
-        rx.match(
-            S.phase,
-            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
-            ("not_found", message_panel(tr("mpesa.order_not_found"), tr("mpesa.order_not_found_text"))),
-            ("paid", _paid()),
-            (
-                "cancelled",
-                rx.el.div(
-                    rx.el.h1(tr("mpesa.cancelled_title")),
-                    notice(tr("mpesa.cancelled_text")),
-                    _summary(),
-                    _again(),
+        only_for_address(
+            S.shown_for,
+            address_last_segment(),
+            rx.match(
+                S.phase,
+                ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
+                ("not_found", message_panel(tr("mpesa.order_not_found"), tr("mpesa.order_not_found_text"))),
+                ("paid", _paid()),
+                (
+                    "cancelled",
+                    rx.el.div(
+                        rx.el.h1(tr("mpesa.cancelled_title")),
+                        notice(tr("mpesa.cancelled_text")),
+                        _summary(),
+                        _again(),
+                    ),
                 ),
-            ),
-            (
-                "failed",
-                rx.el.div(
-                    rx.el.h1(tr("mpesa.failed_title")),
-                    notice(S.outcome_text, tone="error"),
-                    _summary(),
-                    _again(),
+                (
+                    "failed",
+                    rx.el.div(
+                        rx.el.h1(tr("mpesa.failed_title")),
+                        notice(S.outcome_text, tone="error"),
+                        _summary(),
+                        _again(),
+                    ),
                 ),
+                _waiting(),
             ),
-            _waiting(),
-        )
+        ),
     )

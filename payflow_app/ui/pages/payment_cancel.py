@@ -21,6 +21,7 @@ from payflow_app.services.states import PaymentStatus
 from payflow_app.services.status import order_holds_nothing, order_snapshot
 from payflow_app.ui import routes
 from payflow_app.ui.components.layout import message_panel, page, steps_list
+from payflow_app.ui.components.live import address_query, only_for_address
 from payflow_app.ui.session import SessionState, tr
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ REDIRECT_AFTER_SECONDS = 1.0
 
 
 class CancelState(rx.State):
+    # The reference whose order the vars below describe (see components/live.py).
+    shown_for: str = ""
     phase: str = "loading"  # loading | cancelled | paid | not_found | error
     kind: str = ""
     steps: list[dict[str, str]] = []
@@ -45,7 +48,8 @@ class CancelState(rx.State):
     async def load(self):
         session_id = self.router.url.query_parameters.get("session_id", "")
         lang = (await self.get_state(SessionState)).language()
-        self.phase, self.kind = "loading", ""
+        self.reset()
+        self.shown_for = session_id
         self._tick(lang, 0)
         yield
         try:
@@ -81,45 +85,49 @@ class CancelState(rx.State):
 def payment_cancel_page() -> rx.Component:
     S = CancelState
     return page(
-        rx.match(
-            S.phase,
-            (
-                "loading",
-                rx.el.div(
-                    rx.el.h1(tr("cancel.title_cancelling")),
-                    steps_list(S.steps, label=tr("cancel.steps")),
-                ),
-            ),
-            (
-                "cancelled",
-                rx.el.div(
-                    rx.el.h1(tr("cancel.title")),
-                    steps_list(S.steps, label=tr("cancel.steps")),
-                    rx.cond(
-                        S.kind == Kind.TICKETS,
-                        rx.el.div(
-                            rx.el.p(tr("cancel.tickets_text")),
-                            rx.el.a(tr("cancel.try_again"), href=S.retry_href, class_name="button"),
-                        ),
-                        rx.el.p(tr("cancel.back_to_dashboard"), class_name="muted"),
+        only_for_address(
+            S.shown_for,
+            address_query("session_id"),
+            rx.match(
+                S.phase,
+                (
+                    "loading",
+                    rx.el.div(
+                        rx.el.h1(tr("cancel.title_cancelling")),
+                        steps_list(S.steps, label=tr("cancel.steps")),
                     ),
                 ),
-            ),
-            (
-                "paid",
-                message_panel(
-                    tr("cancel.paid_title"),
-                    tr("cancel.paid_text"),
-                    action=tr("cancel.see_order"),
-                    href=S.success_href,
+                (
+                    "cancelled",
+                    rx.el.div(
+                        rx.el.h1(tr("cancel.title")),
+                        steps_list(S.steps, label=tr("cancel.steps")),
+                        rx.cond(
+                            S.kind == Kind.TICKETS,
+                            rx.el.div(
+                                rx.el.p(tr("cancel.tickets_text")),
+                                rx.el.a(tr("cancel.try_again"), href=S.retry_href, class_name="button"),
+                            ),
+                            rx.el.p(tr("cancel.back_to_dashboard"), class_name="muted"),
+                        ),
+                    ),
                 ),
-            ),
-            (
-                "not_found",
-                message_panel(
-                    tr("success.not_found"), action=tr("checkout.see_all_events"), href=routes.EVENTS
+                (
+                    "paid",
+                    message_panel(
+                        tr("cancel.paid_title"),
+                        tr("cancel.paid_text"),
+                        action=tr("cancel.see_order"),
+                        href=S.success_href,
+                    ),
                 ),
+                (
+                    "not_found",
+                    message_panel(
+                        tr("success.not_found"), action=tr("checkout.see_all_events"), href=routes.EVENTS
+                    ),
+                ),
+                message_panel(tr("cancel.error_title"), tr("cancel.error_text")),
             ),
-            message_panel(tr("cancel.error_title"), tr("cancel.error_text")),
         ),
     )

@@ -34,7 +34,7 @@ from payflow_app.ui.components.layout import (
     steps_list,
     ticket_next_steps,
 )
-from payflow_app.ui.components.live import verify_quietly
+from payflow_app.ui.components.live import address_query, only_for_address, verify_quietly
 from payflow_app.ui.session import SessionState, tr
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ DASHBOARD_AFTER = {
 
 
 class PaymentStatusState(rx.State):
+    # The session id whose order the vars below describe (see components/live.py).
+    shown_for: str = ""
     phase: str = "loading"  # loading | not_found | processing | done | closed
     delayed: bool = False
     kind: str = ""
@@ -92,7 +94,8 @@ class PaymentStatusState(rx.State):
     async def watch(self):
         async with self:
             session_id = self.router.url.query_parameters.get("session_id", "")
-            self.phase, self.delayed = "loading", False
+            self.reset()
+            self.shown_for = session_id
             lang = (await self.get_state(SessionState)).language()
         payment = await asyncio.to_thread(payments.find_payment_by_reference, session_id)
         if payment is None:
@@ -194,46 +197,50 @@ def _next_steps() -> rx.Component:
 def payment_success_page() -> rx.Component:
     S = PaymentStatusState
     return page(
-        rx.match(
-            S.phase,
-            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
-            (
-                "not_found",
-                message_panel(
-                    tr("success.not_found"),
-                    tr("success.not_found_text"),
-                    action=tr("checkout.see_all_events"),
-                    href=routes.EVENTS,
-                ),
-            ),
-            rx.el.div(
-                rx.match(
-                    S.phase,
-                    ("done", rx.el.h1(tr("success.title_done"))),
-                    ("closed", rx.el.h1(tr("success.title_closed"))),
-                    rx.el.h1(tr("success.title_processing")),
-                ),
-                rx.cond(S.phase == "processing", rx.el.p(tr("success.waiting"), class_name="muted")),
-                rx.cond(
-                    (S.phase == "done") & (S.kind != Kind.TICKETS),
-                    rx.el.p(tr("success.done_redirecting"), class_name="done-message", role="status"),
-                ),
-                rx.cond(S.delayed & (S.phase == "processing"), notice(tr("success.delayed"))),
-                rx.cond(S.problem != "", notice(S.problem, tone="error")),
-                steps_list(S.steps, label=tr("success.steps")),
-                _summary(),
-                rx.cond(
-                    S.tickets.length() > 0,
-                    rx.el.section(
-                        rx.el.h2(tr("success.your_tickets")),
-                        rx.el.div(rx.foreach(S.tickets, _ticket), class_name="tickets"),
+        only_for_address(
+            S.shown_for,
+            address_query("session_id"),
+            rx.match(
+                S.phase,
+                ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
+                (
+                    "not_found",
+                    message_panel(
+                        tr("success.not_found"),
+                        tr("success.not_found_text"),
+                        action=tr("checkout.see_all_events"),
+                        href=routes.EVENTS,
                     ),
                 ),
-                emails_section(S.emails),
-                _next_steps(),
-                rx.cond(
-                    S.phase == "closed",
-                    rx.el.a(tr("success.try_again"), href=S.event_href, class_name="button"),
+                rx.el.div(
+                    rx.match(
+                        S.phase,
+                        ("done", rx.el.h1(tr("success.title_done"))),
+                        ("closed", rx.el.h1(tr("success.title_closed"))),
+                        rx.el.h1(tr("success.title_processing")),
+                    ),
+                    rx.cond(S.phase == "processing", rx.el.p(tr("success.waiting"), class_name="muted")),
+                    rx.cond(
+                        (S.phase == "done") & (S.kind != Kind.TICKETS),
+                        rx.el.p(tr("success.done_redirecting"), class_name="done-message", role="status"),
+                    ),
+                    rx.cond(S.delayed & (S.phase == "processing"), notice(tr("success.delayed"))),
+                    rx.cond(S.problem != "", notice(S.problem, tone="error")),
+                    steps_list(S.steps, label=tr("success.steps")),
+                    _summary(),
+                    rx.cond(
+                        S.tickets.length() > 0,
+                        rx.el.section(
+                            rx.el.h2(tr("success.your_tickets")),
+                            rx.el.div(rx.foreach(S.tickets, _ticket), class_name="tickets"),
+                        ),
+                    ),
+                    emails_section(S.emails),
+                    _next_steps(),
+                    rx.cond(
+                        S.phase == "closed",
+                        rx.el.a(tr("success.try_again"), href=S.event_href, class_name="button"),
+                    ),
                 ),
             ),
         ),
