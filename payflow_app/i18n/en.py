@@ -10,6 +10,8 @@ MESSAGES: dict[str, str] = {
     "nav.dashboard": "Dashboard",
     "nav.log_in": "Log in",
     "nav.log_out": "Log out",
+    "nav.menu": "Menu",
+    "nav.main": "Main",
     # events
     "events.title": "Upcoming events",
     "events.from": "From",

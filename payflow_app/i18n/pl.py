@@ -9,6 +9,8 @@ MESSAGES: dict[str, str] = {
     "nav.dashboard": "Panel",
     "nav.log_in": "Zaloguj się",
     "nav.log_out": "Wyloguj się",
+    "nav.menu": "Menu",
+    "nav.main": "Główna nawigacja",
     "events.title": "Nadchodzące wydarzenia",
     "events.from": "Od",
     "events.get_tickets": "Kup bilety",

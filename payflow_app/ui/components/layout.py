@@ -41,7 +41,7 @@ def _account() -> rx.Component:
     return rx.cond(
         SessionState.signed_in,
         rx.el.div(
-            rx.el.span(SessionState.user_name, class_name="muted"),
+            rx.el.span(SessionState.user_name, class_name="account-name"),
             rx.el.button(tr("nav.log_out"), type="button", on_click=SessionState.log_out, class_name="link"),
             class_name="account",
         ),
@@ -49,27 +49,49 @@ def _account() -> rx.Component:
     )
 
 
+def _navigation() -> rx.Component:
+    return rx.el.nav(
+        rx.el.a(tr("nav.events"), href=routes.EVENTS),
+        rx.el.a(tr("nav.membership"), href=routes.MEMBERSHIP),
+        rx.el.a(tr("nav.my_tickets"), href=routes.MY_TICKETS),
+        rx.el.a(tr("nav.dashboard"), href=routes.DASHBOARD),
+        rx.cond(
+            (SessionState.user_role == "organizer") | (SessionState.user_role == "admin"),
+            rx.el.a("My events", href=routes.ORGANIZER),
+        ),
+        rx.cond(SessionState.user_role == "admin", rx.el.a("Operations", href=routes.ADMIN)),
+        class_name="nav",
+        aria_label=tr("nav.main"),
+    )
+
+
+def _header_items() -> list[rx.Component]:
+    return [_navigation(), _account(), _language_switch()]
+
+
+def site_header() -> rx.Component:
+    """On a wide screen every item in one row; on a narrow one the brand and a
+    "Menu" disclosure. The menu is a ``<details>``: the browser opens and closes it
+    and tells assistive technology whether it is expanded, with no script of ours,
+    and it starts closed on every page. The stylesheet shows one of the two copies
+    of the items at a time (``display: none`` keeps the other out of the
+    accessibility tree, so each link and button is there once)."""
+    return rx.el.header(
+        rx.el.a("payflow", href=routes.EVENTS, class_name="brand"),
+        rx.el.div(*_header_items(), class_name="header-wide"),
+        rx.el.details(
+            rx.el.summary(tr("nav.menu"), class_name="menu-button"),
+            rx.el.div(*_header_items(), class_name="menu-panel"),
+            class_name="header-menu",
+        ),
+        class_name="site-header",
+    )
+
+
 def page(*children: rx.Component, title: rx.Var | str | None = None) -> rx.Component:
     return rx.el.div(
         sandbox_banner() if get_settings().sandbox_enabled else rx.fragment(),
-        rx.el.header(
-            rx.el.a("payflow", href=routes.EVENTS, class_name="brand"),
-            rx.el.nav(
-                rx.el.a(tr("nav.events"), href=routes.EVENTS),
-                rx.el.a(tr("nav.membership"), href=routes.MEMBERSHIP),
-                rx.el.a(tr("nav.my_tickets"), href=routes.MY_TICKETS),
-                rx.el.a(tr("nav.dashboard"), href=routes.DASHBOARD),
-                rx.cond(
-                    (SessionState.user_role == "organizer") | (SessionState.user_role == "admin"),
-                    rx.el.a("My events", href=routes.ORGANIZER),
-                ),
-                rx.cond(SessionState.user_role == "admin", rx.el.a("Operations", href=routes.ADMIN)),
-                class_name="nav",
-            ),
-            _account(),
-            _language_switch(),
-            class_name="site-header",
-        ),
+        site_header(),
         rx.el.main(
             rx.el.h1(title) if title is not None else rx.fragment(),
             *children,
