@@ -10,6 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Request, expect
 
+from tests.e2e.conftest import log_in
+
 pytestmark = pytest.mark.e2e
 STEPS = ["Verifying the payment", "Processing the transaction", "Issuing tickets", "Sending the confirmation"]
 
@@ -145,9 +147,10 @@ def test_invalid_form_shows_inline_errors_and_creates_nothing(page: Page, app_se
 # area of a processing page ever holds, even one replaced before it was painted.
 RECORD_STATUS_TEXTS = """
 (() => {
-  if (!location.pathname.startsWith("/payments/success")) return;
   let last = null;
   const record = () => {
+    // A client-side navigation changes the path within this document.
+    if (!location.pathname.startsWith("/payments/success")) return;
     const text = document.querySelector("main")?.textContent ?? "";
     if (text !== last) { last = text; window.payflowTestStatusText(text); }
   };
@@ -174,10 +177,35 @@ def test_the_next_payment_in_the_tab_never_shows_the_previous_one(page: Page) ->
     expect(page.get_by_text("360.00 zł")).to_be_visible()
     second_number = page.get_by_role("definition").filter(has_text=re.compile(r"^ORD-\d+-")).inner_text()
 
-    assert second_number != first_number
+    assert_never_showed(texts, first=first_number, first_amount="120.00 zł", second=second_number)
+
+
+def assert_never_showed(texts: list[str], *, first: str, first_amount: str, second: str) -> None:
+    assert second != first
     assert texts, "the status area was not observed"
     for text in texts:
-        assert first_number not in text, f"the first order showed on the second's page: {text!r}"
-        assert "120.00 zł" not in text, f"the first amount showed on the second's page: {text!r}"
+        assert first not in text, f"the first order showed on the second's page: {text!r}"
+        assert first_amount not in text, f"the first amount showed on the second's page: {text!r}"
         if "Payment confirmed" in text:
-            assert second_number in text, f"a confirmation before the second order was known: {text!r}"
+            assert second in text, f"a confirmation before the second order was known: {text!r}"
+
+
+def test_a_wallet_payment_after_another_never_shows_the_previous_one(page: Page, make_customer) -> None:
+    # Paying from the wallet moves to the processing page by client-side navigation:
+    # the page renders at once with the state the tab already holds.
+    log_in(page, make_customer(fund=60000))
+    texts: list[str] = []
+    page.expose_function("payflowTestStatusText", lambda text: texts.append(text))
+    numbers: list[str] = []
+    for quantity, amount in (("1", "120.00 zł"), ("3", "360.00 zł")):
+        if numbers:
+            page.add_init_script(RECORD_STATUS_TEXTS)
+        page.goto("/events/warsaw-jazz-night")
+        page.get_by_label("Quantity").fill(quantity)
+        page.get_by_role("button", name="Continue to payment").click()
+        page.get_by_role("button", name="Confirm and pay").click()
+        page.wait_for_url(re.compile(r"/payments/success/?\?session_id=wlt_"))
+        expect(page.get_by_role("heading", name="Payment confirmed")).to_be_visible()
+        expect(page.get_by_text(amount)).to_be_visible()
+        numbers.append(page.get_by_role("definition").filter(has_text=re.compile(r"^ORD-\d+-")).inner_text())
+    assert_never_showed(texts, first=numbers[0], first_amount="120.00 zł", second=numbers[1])
