@@ -23,7 +23,7 @@ import random
 import time
 import traceback
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,6 +42,7 @@ from payflow_app.settings import get_settings
 log = logging.getLogger(__name__)
 _jitter = random.Random()
 _wakeup: asyncio.Event | None = None
+_in_hand: set[int] = set()  # events this process's lanes are processing
 
 
 @dataclass(frozen=True)
@@ -126,16 +127,18 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def claim_next_event(provider: str | None = None) -> WebhookEvent | None:
+def claim_next_event(provider: str | None = None, *, skip: Collection[int] = ()) -> WebhookEvent | None:
     """Take a lease on the event due first (``next_attempt_at``, then arrival), of
-    ``provider`` when given: a retry waits its turn by its due time, not by how old
-    the event is. PostgreSQL workers skip rows another worker has locked; SQLite's
-    write lock serialises the claim."""
+    ``provider`` when given and not in ``skip``: a retry waits its turn by its due
+    time, not by how old the event is. PostgreSQL workers skip rows another worker
+    has locked; SQLite's write lock serialises the claim."""
     now = utcnow()
     with write_transaction() as session:
         query = select(WebhookEvent).where(_due(now))
         if provider is not None:
             query = query.where(WebhookEvent.provider == provider)
+        if skip:
+            query = query.where(col(WebhookEvent.id).not_in(skip))
         query = query.order_by(col(WebhookEvent.next_attempt_at), col(WebhookEvent.id)).limit(1)
         if not is_sqlite():
             query = query.with_for_update(skip_locked=True)
@@ -264,8 +267,13 @@ async def _lane(provider: str, lanes: Counter[str] | None = None) -> int:
     leaves it as soon as it finds nothing to claim)."""
     count = 0
     try:
-        while (row := await asyncio.to_thread(claim_next_event, provider)) is not None:
-            await process_event(row)
+        # Never an event this process still has in hand, even if its lease ran out.
+        while (row := await asyncio.to_thread(claim_next_event, provider, skip=set(_in_hand))) is not None:
+            _in_hand.add(pk(row))
+            try:
+                await process_event(row)
+            finally:
+                _in_hand.discard(pk(row))
             count += 1
     except Exception:
         log.exception("inbox lane for %s failed", provider)
