@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     # The inbox worker's status query to a provider gives up after this long (the event
     # is retried with backoff): one slow provider does not hold every other rail's events.
     worker_status_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Events of one provider the inbox worker processes at once (per process); each
+    # provider has its own, so a failing or slow one never delays another rail.
+    inbox_concurrency_per_provider: int = Field(default=4, ge=1, le=64)
 
     # A Prometheus scraper sends it as a bearer token (operators' sessions work too).
     metrics_token: str | None = None

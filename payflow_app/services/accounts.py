@@ -9,6 +9,7 @@ who abandons a checkout, or types another person's email, sends that person noth
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -55,6 +56,22 @@ def temporary_password() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(12))
 
 
+@dataclass(frozen=True)
+class NewPassword:
+    """A generated password with its hash, made before the write transaction that
+    stores it: argon2 takes ~165 ms, which no other writer should wait for (on
+    SQLite every writer would). Unused when the transaction finds it has nothing to
+    give it to."""
+
+    plain: str
+    hashed: str
+
+
+def new_password() -> NewPassword:
+    plain = temporary_password()
+    return NewPassword(plain, hash_password(plain))
+
+
 def customer_for_checkout(
     session: Session, *, email: str, full_name: str, phone: str | None, language: str
 ) -> User:
@@ -86,18 +103,22 @@ def customer_for_checkout(
     return user
 
 
-def welcome_new_customer(session: Session, *, order: Order, user: User) -> bool:
+def welcome_new_customer(
+    session: Session, *, order: Order, user: User, password: NewPassword | None = None
+) -> bool:
     """Once one of its orders is paid, a guest account (no password yet) gets a
     temporary password and the welcome email that carries it; True when queued.
 
     The caller holds the user's row lock (fulfilment's last step), so two orders
     paid at once welcome the customer once: the second finds the password set. The
     password is set in the same transaction as the email is queued, so the email
-    always carries the password that works; the outbox forgets it once sent."""
+    always carries the password that works; the outbox forgets it once sent. The
+    caller hashes ``password`` before its transaction (:func:`new_password`); without
+    one it is hashed here, inside the transaction."""
     if user.password_hash is not None:
         return False
-    password = temporary_password()
-    user.password_hash = hash_password(password)
+    password = password or new_password()
+    user.password_hash = password.hashed
     user.must_change_password = True
     return queue_email(
         session,
@@ -109,7 +130,7 @@ def welcome_new_customer(session: Session, *, order: Order, user: User) -> bool:
             user.language,
             full_name=user.full_name,
             email=user.email,
-            temporary_password=password,
+            temporary_password=password.plain,
             login_url=f"{get_settings().public_url}/login",
         ),
     )

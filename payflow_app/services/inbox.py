@@ -3,9 +3,12 @@
 ``record_webhook`` stores every request (rejected ones too, for operators) and is the
 only thing the HTTP endpoint waits for. ``run_inbox_worker`` claims stored events
 with a lease, asks the provider for the truth and settles the payment through the
-one idempotent fulfilment. Every attempt is kept (``processing_attempt``: duration,
-error, traceback). A failed attempt is retried with exponential backoff and jitter
-for ``inbox_retry_for_seconds``, then the event is dead-lettered until an operator
+one idempotent fulfilment: up to ``inbox_concurrency_per_provider`` events of each
+provider at once, so one provider's slow or failing status API holds only its own
+events (two events of one payment may run at once; fulfilment locks its rows).
+Every attempt is kept (``processing_attempt``: duration, error, traceback). A
+failed attempt is retried with exponential backoff and jitter for
+``inbox_retry_for_seconds``, then the event is dead-lettered until an operator
 replays it (``replay_event``). A worker killed mid-way loses its lease and another
 worker takes the event again; the fulfilment is idempotent, so it runs once.
 """
@@ -19,10 +22,12 @@ import logging
 import random
 import time
 import traceback
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement, and_, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, or_, select
 
@@ -37,6 +42,7 @@ from payflow_app.settings import get_settings
 log = logging.getLogger(__name__)
 _jitter = random.Random()
 _wakeup: asyncio.Event | None = None
+_in_hand: set[int] = set()  # events this process's lanes are processing
 
 
 @dataclass(frozen=True)
@@ -112,20 +118,28 @@ def wake_worker() -> None:
         _wakeup.set()
 
 
-def claim_next_event() -> WebhookEvent | None:
-    """Take a lease on the event due first (``next_attempt_at``, then arrival): a
-    retry waits its turn by its due time, not by how old the event is. PostgreSQL
-    workers skip rows another worker has locked; SQLite's write lock serialises the
-    claim."""
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Pending, due, and not in another worker's hands."""
+    return and_(
+        col(WebhookEvent.status) == "pending",
+        col(WebhookEvent.next_attempt_at) <= now,
+        or_(col(WebhookEvent.locked_until).is_(None), col(WebhookEvent.locked_until) < now),
+    )
+
+
+def claim_next_event(provider: str | None = None, *, skip: Collection[int] = ()) -> WebhookEvent | None:
+    """Take a lease on the event due first (``next_attempt_at``, then arrival), of
+    ``provider`` when given and not in ``skip``: a retry waits its turn by its due
+    time, not by how old the event is. PostgreSQL workers skip rows another worker
+    has locked; SQLite's write lock serialises the claim."""
     now = utcnow()
     with write_transaction() as session:
-        query = (
-            select(WebhookEvent)
-            .where(WebhookEvent.status == "pending", col(WebhookEvent.next_attempt_at) <= now)
-            .where(or_(col(WebhookEvent.locked_until).is_(None), col(WebhookEvent.locked_until) < now))
-            .order_by(col(WebhookEvent.next_attempt_at), col(WebhookEvent.id))
-            .limit(1)
-        )
+        query = select(WebhookEvent).where(_due(now))
+        if provider is not None:
+            query = query.where(WebhookEvent.provider == provider)
+        if skip:
+            query = query.where(col(WebhookEvent.id).not_in(skip))
+        query = query.order_by(col(WebhookEvent.next_attempt_at), col(WebhookEvent.id)).limit(1)
         if not is_sqlite():
             query = query.with_for_update(skip_locked=True)
         row = session.exec(query).first()
@@ -134,6 +148,18 @@ def claim_next_event() -> WebhookEvent | None:
         row.locked_until = now + timedelta(seconds=get_settings().inbox_lease_seconds)
         row.attempts += 1
         return row
+
+
+def due_events_by_provider() -> dict[str, int]:
+    """How many events of each provider are due and unclaimed (a read: it takes no
+    write lock, so the worker may ask at every wake-up)."""
+    with read_session() as session:
+        rows = session.exec(
+            select(WebhookEvent.provider, func.count())
+            .where(_due(utcnow()))
+            .group_by(col(WebhookEvent.provider))
+        ).all()
+    return {provider: count for provider, count in rows}
 
 
 def retry_delay(attempts: int) -> float:
@@ -235,25 +261,67 @@ def replay_event(*, event_id: int) -> None:
     wake_worker()
 
 
-async def drain_inbox() -> int:
-    """Process every due event; answers how many were processed."""
+async def _lane(provider: str, lanes: Counter[str] | None = None) -> int:
+    """Claim and process ``provider``'s due events one after another until none is
+    left; answers how many. ``lanes`` counts the lanes running per provider (this one
+    leaves it as soon as it finds nothing to claim)."""
     count = 0
-    while (row := await asyncio.to_thread(claim_next_event)) is not None:
-        await process_event(row)
-        count += 1
+    try:
+        # Never an event this process still has in hand, even if its lease ran out.
+        while (row := await asyncio.to_thread(claim_next_event, provider, skip=set(_in_hand))) is not None:
+            _in_hand.add(pk(row))
+            try:
+                await process_event(row)
+            finally:
+                _in_hand.discard(pk(row))
+            count += 1
+    except Exception:
+        log.exception("inbox lane for %s failed", provider)
+    finally:
+        if lanes is not None:
+            lanes[provider] -= 1
     return count
 
 
+def _lanes_wanted(due: Mapping[str, int], running: Mapping[str, int]) -> dict[str, int]:
+    """New lanes per provider: one per due event, up to the per-provider limit."""
+    limit = get_settings().inbox_concurrency_per_provider
+    return {provider: min(count, limit - running.get(provider, 0)) for provider, count in due.items()}
+
+
+async def drain_inbox() -> int:
+    """Process the events due now, up to the per-provider limit at once, until the
+    providers that had some have none left; answers how many were processed."""
+    due = await asyncio.to_thread(due_events_by_provider)
+    lanes = [_lane(p) for p, n in _lanes_wanted(due, {}).items() for _ in range(n)]
+    return sum(await asyncio.gather(*lanes))
+
+
 async def run_inbox_worker() -> None:
-    """Runs for the app's lifetime: woken at once by a stored webhook, else polls."""
+    """Runs for the app's lifetime: woken at once by a stored webhook, else polls.
+    Each provider's due events are processed by lanes of their own, at most
+    ``inbox_concurrency_per_provider`` at once (per process), so a provider whose
+    status API fails or hangs holds only its own lanes, never another rail's events."""
     global _wakeup
     _wakeup = asyncio.Event()
     poll = get_settings().inbox_poll_seconds
-    while True:
-        _wakeup.clear()  # before draining, so a webhook stored meanwhile is not missed
-        try:
-            await drain_inbox()
-        except Exception:
-            log.exception("inbox worker pass failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_wakeup.wait(), timeout=poll)
+    running: Counter[str] = Counter()
+    tasks: set[asyncio.Task[int]] = set()
+    try:
+        while True:
+            _wakeup.clear()  # before looking, so a webhook stored meanwhile is not missed
+            try:
+                due = await asyncio.to_thread(due_events_by_provider)
+                for provider, wanted in _lanes_wanted(due, running).items():
+                    for _ in range(wanted):
+                        running[provider] += 1
+                        task = asyncio.create_task(_lane(provider, running))
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
+            except Exception:
+                log.exception("inbox worker pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_wakeup.wait(), timeout=poll)
+    finally:  # the app stops: an event in hand is taken again once its lease runs out
+        for task in tasks:
+            task.cancel()

@@ -92,7 +92,23 @@ def reopen(session: Session, order: Order, payment: Payment) -> bool:
     return True
 
 
-def deliver(session: Session, order: Order, payment: Payment) -> None:
+def issues_password(session: Session, order: Order) -> bool:
+    """Whether delivering or completing ``order`` (not done yet) gives someone a
+    generated password: a membership's credentials, or a guest's first paid order
+    (:func:`complete`). Fulfilment asks before its steps, to hash one outside them."""
+    if order.kind == Kind.MEMBERSHIP:
+        return order.delivered_at is None
+    if order.kind == Kind.TICKETS and order.completed_at is None:
+        user = session.get(User, order.user_id)
+        return user is not None and user.password_hash is None
+    return False
+
+
+def deliver(
+    session: Session, order: Order, payment: Payment, *, password: accounts.NewPassword | None = None
+) -> None:
+    """``password``: made by the caller before its transaction for a membership's
+    credentials (:func:`issues_password`); hashed here when not given."""
     if order.kind == Kind.TICKETS:
         _issue_tickets(session, order)
     elif order.kind == Kind.TOP_UP:
@@ -107,10 +123,14 @@ def deliver(session: Session, order: Order, payment: Payment) -> None:
         if plans.rank(order.plan_code or "") > plans.rank(user.plan_code):
             user.plan_code = order.plan_code or "free"
     elif order.kind == Kind.MEMBERSHIP:
-        memberships.create_membership(session, order)
+        memberships.create_membership(session, order, password=password)
 
 
-def complete(session: Session, order: Order, payment: Payment) -> None:
+def complete(
+    session: Session, order: Order, payment: Payment, *, password: accounts.NewPassword | None = None
+) -> None:
+    """``password``: made by the caller before its transaction for a guest's welcome
+    (:func:`issues_password`); hashed here when not given."""
     user = lock(session, User, order.user_id)
     if order.kind == Kind.GALLERY:
         lock(session, Gallery, order.gallery_id).locked_by_payment_id = None
@@ -121,7 +141,7 @@ def complete(session: Session, order: Order, payment: Payment) -> None:
     elif order.kind == Kind.TICKETS:
         _queue_tickets_email(session, order, user)
         # A guest account gets its password now that it paid (once: the user row is locked).
-        accounts.welcome_new_customer(session, order=order, user=user)
+        accounts.welcome_new_customer(session, order=order, user=user, password=password)
     # Wallet top-ups: the credit already set the balance in step 3; completing the
     # order publishes it (the caller notifies the customer's open pages). A
     # membership's credentials email was queued with the membership in step 3.

@@ -123,21 +123,25 @@ def place_membership_order(*, form: MembershipForm) -> Order:
         return order
 
 
-def create_membership(session: Session, order: Order) -> None:
-    """Fulfilment's delivery step: the membership, its credentials, their email."""
+def create_membership(
+    session: Session, order: Order, *, password: accounts.NewPassword | None = None
+) -> None:
+    """Fulfilment's delivery step: the membership, its credentials, their email.
+    The caller hashes ``password`` before its transaction (``accounts.new_password``);
+    without one it is hashed here, inside the transaction."""
     chosen = plan(order.plan_code or "")
     assert chosen is not None, f"order {order.id} names no membership plan"
     user = session.get(User, order.user_id)
     assert user is not None
-    password = accounts.temporary_password()
+    password = password or accounts.new_password()
     now = utcnow()
     membership = Membership(
         user_id=order.user_id,
         order_id=pk(order),
         plan_code=chosen.code,
         username=_free_username(session, user.full_name),
-        password_hash=accounts.hash_password(password),
-        password_reveal=_fernet().encrypt(password.encode()).decode(),
+        password_hash=password.hashed,
+        password_reveal=_fernet().encrypt(password.plain.encode()).decode(),
         reveal_until=now + REVEAL_FOR,
         valid_until=now + timedelta(days=round(chosen.months * 30.44)),
     )
@@ -154,7 +158,7 @@ def create_membership(session: Session, order: Order) -> None:
             full_name=user.full_name,
             plan_name=chosen.name,
             username=membership.username,
-            password=password,
+            password=password.plain,
             valid_until=membership.valid_until,
             login_url=f"{get_settings().public_url}/login",
         ),

@@ -20,7 +20,8 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -180,7 +181,7 @@ def test_callbacks_that_never_come_are_completed_by_the_reconciler(
 # --- 3. a status API that fails for a while ----------------------------------------------------
 
 # 8 payments a rail: every failed Stripe status query costs ~1.5 s (the SDK retries a
-# 500 twice before the adapter gives up), and the inbox worker takes one at a time.
+# 500 twice before the adapter gives up), and the inbox takes a few at a time per rail.
 PER_RAIL_OUTAGE = 8
 OUTAGE = "could not be reached; please try again."  # every adapter's PaymentError message
 
@@ -204,9 +205,8 @@ def test_a_failing_status_api_is_retried_until_it_answers_then_each_payment_is_f
     for provider in RAILS:  # the outage begins as the customers pay
         faults.save_faults(provider, Faults(duplicates=2, reorder=True, status_error_rate=1.0))
     outage_began = time.monotonic()
-    # Stripe's customers pay last: the worker retries the oldest due event first, and a
-    # failing Stripe query takes ~1.5 s, so earlier Stripe callbacks would keep the
-    # other rails' callbacks from even being tried until the outage ends.
+    # Stripe's customers pay last (a failing Stripe query takes ~1.5 s; each rail has
+    # lanes of its own, so the other rails' callbacks are tried meanwhile: test 5).
     for provider in reversed(RAILS):
         pay_purchases(server, rails[provider], bought[provider])
     # The callbacks that tell of the payments (not UnivaPay's earlier "awaiting 3-D Secure").
@@ -361,3 +361,78 @@ def test_the_app_killed_mid_burst_and_restarted_processes_every_stored_event_exa
         f"{answered_at_kill} of {burst.copies} callbacks answered; {burst.failed_posts} posts failed "
         f"while it was down and were retried; everything fulfilled once {recovered:.1f} s after the restart"
     )
+
+
+# --- 5. one rail's status API down, the others unaffected -----------------------------------------
+
+STUCK = 20  # Stripe events, stored first, that cannot be settled while its status API is down
+PROMPT = 10  # M-PESA events stored behind them
+
+
+def most_at_once(tries: Iterable[ProcessingAttempt]) -> int:
+    """The most attempts that were under way at the same moment."""
+    edges = sorted(
+        edge
+        for a in tries
+        for edge in ((a.started_at, 1), (a.started_at + timedelta(milliseconds=a.duration_ms), -1))
+    )
+    under_way = most = 0
+    for _, change in edges:  # at a tie an attempt ends before the next begins
+        under_way += change
+        most = max(most, under_way)
+    return most
+
+
+@pytest.mark.parametrize("outage", ["fails", "hangs"])
+def test_a_provider_whose_status_api_fails_or_hangs_does_not_delay_another_rails_callbacks(
+    server: str, monkeypatch: pytest.MonkeyPatch, outage: str
+) -> None:
+    """Stripe's status API answers 500 (~1.5 s a query with the SDK's retries) or
+    hangs (cut at the worker's status timeout); its callbacks, stored first, keep
+    failing and being retried. M-PESA's callbacks stored behind them are fulfilled
+    within seconds, and no rail has more than its limit of events in hand at once."""
+    limit = 4
+    tune(
+        monkeypatch,
+        pending_sync_first_seconds="600",  # the inbox alone
+        inbox_retry_first_seconds="0.5",
+        inbox_retry_max_seconds="2",
+        inbox_concurrency_per_provider=str(limit),
+        worker_status_timeout_seconds="3",
+    )
+    hold_back_sandbox_callbacks()
+    stripe, mpesa = rail_for("stripe"), rail_for("payhero")
+    top_ups, tickets = open_purchases(server, stripe, STUCK), open_purchases(server, mpesa, PROMPT)
+    pay_purchases(server, stripe, top_ups)
+    pay_purchases(server, mpesa, tickets)
+    knob = {"status_error_rate": 1.0} if outage == "fails" else {"status_delay_seconds": 30.0}
+    faults.save_faults("stripe", Faults(drop_rate=1.0, **knob))
+    stripe_events = {cb.event_id for p in top_ups for cb in p.callbacks}
+
+    asyncio.run(deliver(server, [cb for p in top_ups for cb in p.callbacks], copies=1))
+    stored = time.monotonic()
+    asyncio.run(deliver(server, [cb for p in tickets for cb in p.callbacks], copies=1))
+    wait_for(lambda: all_fulfilled(tickets), timeout=60, what=f"{PROMPT} M-PESA orders fulfilled")
+    prompt = time.monotonic() - stored
+    assert not any(all_fulfilled([p]) for p in top_ups)
+    # Stripe's events were in hand all along, and keep failing.
+    wait_for(lambda: failed_attempts("stripe", stripe_events) >= 2 * limit, timeout=30, what="Stripe failing")
+    print(
+        f"\nStripe's status API {outage}: {PROMPT} M-PESA orders fulfilled {prompt:.2f} s after their "
+        f"callbacks followed {STUCK} Stripe ones that kept failing"
+    )
+    assert prompt < 5
+
+    faults.save_faults("stripe", Faults(drop_rate=1.0))  # the status API is back
+    wait_for(lambda: all_fulfilled(top_ups), timeout=90, what=f"{STUCK} Stripe orders fulfilled")
+    wait_for(lambda: all_processed(STUCK + PROMPT), timeout=30, what="every stored event processed")
+    check_fulfilled_once(stripe, top_ups)
+    check_fulfilled_once(mpesa, tickets)
+    assert isinstance(stripe, StripeTopUps)
+    check_ledger(stripe.user_id, top_ups)
+    mpesa_tries = attempts_by_event("payhero")
+    assert {tuple(a.outcome for a in tries) for tries in mpesa_tries.values()} == {("ok",)}
+    stripe_tries = attempts_by_event("stripe")
+    assert {tries[-1].outcome for tries in stripe_tries.values()} == {"ok"}
+    for tries in (stripe_tries, mpesa_tries):
+        assert 2 <= most_at_once(a for t in tries.values() for a in t) <= limit

@@ -1,12 +1,15 @@
+import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlmodel import select
 
-from payflow_app.models import EmailOutbox, Order, Payment, Ticket
+from payflow_app.models import EmailOutbox, Membership, Order, Payment, Ticket, User, pk
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
 from payflow_app.seed import seed
-from payflow_app.services import notify
+from payflow_app.services import accounts, memberships, notify
 from payflow_app.services.db import read_session
 from payflow_app.services.fulfilment import Outcome, fulfil_payment
 from payflow_app.services.tickets import verify_ticket_token
@@ -121,3 +124,62 @@ def test_each_committed_step_notifies_watchers(seeded: str) -> None:
         ("paid", True, False),
         ("fulfilled", True, True),
     ]
+
+
+def _writer_gets_in(database_url: str) -> bool:
+    """Whether another connection takes SQLite's write lock at once."""
+    connection = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0.05, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:  # database is locked
+        return False
+    finally:
+        connection.close()
+
+
+def _paid_membership_order() -> tuple[Order, Payment]:
+    form = memberships.MembershipForm(
+        plan_code="supporter", currency="JPY", full_name="Hanako Yamada", email="hanako@example.jp"
+    )
+    order = memberships.place_membership_order(form=form)
+    return order, factories.pending_payment(order, "charge-hanako", provider="univapay")
+
+
+def _paid_guest_order() -> tuple[Order, Payment]:
+    order = factories.order(quantity=1, email="new.guest@example.com")
+    return order, factories.pending_payment(order)
+
+
+@pytest.mark.parametrize(
+    ("place", "template"), [(_paid_membership_order, "membership"), (_paid_guest_order, "welcome")]
+)
+def test_a_generated_password_is_hashed_while_other_writers_can_write(
+    seeded: str, monkeypatch: pytest.MonkeyPatch, place: Callable[[], tuple[Order, Payment]], template: str
+) -> None:
+    """argon2 takes ~165 ms: fulfilment hashes a membership's credentials or a new
+    guest's temporary password before its transactions, not while every other writer
+    (on SQLite) waits for the write lock. The emailed password is the one that works."""
+    order, payment = place()
+    writers_got_in: list[bool] = []
+    hash_password = accounts.hash_password
+
+    def spy(password: str) -> str:
+        writers_got_in.append(_writer_gets_in(seeded))
+        return hash_password(password)
+
+    monkeypatch.setattr(accounts, "hash_password", spy)
+    assert fulfil_payment(payment_id=pk(payment), truth=factories.paid_truth(payment)) is Outcome.FULFILLED
+    assert writers_got_in == [True]  # one password, hashed outside the write lock
+    with read_session() as session:
+        email = session.exec(
+            select(EmailOutbox).where(EmailOutbox.order_id == order.id, EmailOutbox.template == template)
+        ).one()
+        user = session.get(User, order.user_id)
+        membership = session.exec(select(Membership).where(Membership.order_id == order.id)).first()
+    assert user is not None
+    login = membership.username if membership else user.email
+    line = next(line for line in email.body_text.splitlines() if "password" in line.lower() and ":" in line)
+    password = line.rsplit(":", 1)[1].strip()
+    assert accounts.authenticate(email=login, password=password).id == order.user_id

@@ -323,3 +323,33 @@ def test_events_are_claimed_by_due_time_not_by_age(seeded: str) -> None:
     while (row := inbox.claim_next_event()) is not None:
         claimed.append(row.id)
     assert claimed == [fresh, retry, later]
+
+
+def test_an_event_whose_attempt_outlives_its_lease_is_not_taken_again_by_this_process(
+    seeded: str, monkeypatch: pytest.MonkeyPatch, provider: FakeProvider
+) -> None:
+    """Events of one provider are processed a few at a time: a lane that is free
+    leaves alone an event another lane of this process still has in hand, even once
+    its lease has run out (another process would take it then: the killed-worker case)."""
+    _settings(monkeypatch, inbox_lease_seconds="0.2", inbox_concurrency_per_provider="4")
+    slow = factories.pending_payment(factories.order(quantity=1), "cs_slow")
+    factories.pending_payment(factories.order(quantity=1, email="b@example.com"), "cs_fast")
+    provider.status = ProviderStatus.SUCCEEDED
+    answer = provider.fetch_payment
+
+    async def slow_for_cs_slow(reference: str) -> PaymentTruth:
+        if reference == "cs_slow":
+            await asyncio.sleep(1)  # five leases
+        return await answer(reference)
+
+    monkeypatch.setattr(provider, "fetch_payment", slow_for_cs_slow)
+    slow_event, fast_event = _store("cs_slow", "evt_slow"), _store("cs_fast", "evt_fast")
+    assert asyncio.run(inbox.drain_inbox()) == 2  # two lanes, one event each
+    for event_id in (slow_event, fast_event):
+        assert (_event(event_id).status, _event(event_id).attempts) == ("processed", 1)
+    with read_session() as session:
+        attempts = session.exec(
+            select(ProcessingAttempt).where(ProcessingAttempt.webhook_event_id == slow_event)
+        ).all()
+    assert [a.outcome for a in attempts] == ["ok"]
+    assert _payment(slow.id).status == "succeeded"  # type: ignore[arg-type]
