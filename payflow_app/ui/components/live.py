@@ -28,6 +28,7 @@ from reflex_base.utils.imports import ImportVar
 from payflow_app.live.bus import bus
 from payflow_app.services import notify, payments
 from payflow_app.services.status import OrderSnapshot, order_snapshot
+from payflow_app.ui.components.layout import message_panel
 from payflow_app.ui.session import tr
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,21 @@ def only_for_address(shown_for: rx.Var, address_reference: rx.Var, content: rx.C
         shown_for == address_reference,
         content,
         rx.el.p(tr("success.loading"), class_name="muted"),
+    )
+
+
+def card_payment_view(shown_for: rx.Var, phase: rx.Var, body: rx.Component) -> rx.Component:
+    """A card payment's page (return, success, cancel): "Loading…", "Payment not found"
+    or ``body`` — only ever for the payment the address's ``paymentId`` names."""
+    return only_for_address(
+        shown_for,
+        address_query("paymentId"),
+        rx.match(
+            phase,
+            ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
+            ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
+            body,
+        ),
     )
 
 

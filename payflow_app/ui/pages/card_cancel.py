@@ -13,8 +13,8 @@ from payflow_app.i18n import t
 from payflow_app.services import card_payments, payments
 from payflow_app.services.states import PaymentStatus
 from payflow_app.ui import routes
-from payflow_app.ui.components.layout import message_panel, notice, page
-from payflow_app.ui.components.live import address_query, only_for_address
+from payflow_app.ui.components.layout import notice, page
+from payflow_app.ui.components.live import card_payment_view
 from payflow_app.ui.session import SessionState, tr
 
 
@@ -58,21 +58,16 @@ class CardCancelState(rx.State):
 def card_cancel_page() -> rx.Component:
     S = CardCancelState
     return page(
-        only_for_address(
+        card_payment_view(
             S.shown_for,
-            address_query("paymentId"),
-            rx.match(
-                S.phase,
-                ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
-                ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
+            S.phase,
+            rx.el.div(
+                rx.el.h1(tr("card.cancel_title")),
+                notice(S.reason, tone="error"),
                 rx.el.div(
-                    rx.el.h1(tr("card.cancel_title")),
-                    notice(S.reason, tone="error"),
-                    rx.el.div(
-                        rx.el.a(tr("card.try_again"), href=S.retry_href, class_name="button"),
-                        rx.el.a(tr("card.browse"), href=routes.EVENTS, class_name="button secondary"),
-                        class_name="actions",
-                    ),
+                    rx.el.a(tr("card.try_again"), href=S.retry_href, class_name="button"),
+                    rx.el.a(tr("card.browse"), href=routes.EVENTS, class_name="button secondary"),
+                    class_name="actions",
                 ),
             ),
         ),

@@ -12,8 +12,8 @@ import reflex as rx
 from payflow_app.services import card_payments, payments
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
-from payflow_app.ui.components.layout import message_panel, notice, page, step_items, steps_list
-from payflow_app.ui.components.live import address_query, follow_order, only_for_address
+from payflow_app.ui.components.layout import notice, page, step_items, steps_list
+from payflow_app.ui.components.live import card_payment_view, follow_order
 from payflow_app.ui.session import SessionState, tr
 
 
@@ -64,19 +64,14 @@ class CardReturnState(rx.State):
 def card_return_page() -> rx.Component:
     S = CardReturnState
     return page(
-        only_for_address(
+        card_payment_view(
             S.shown_for,
-            address_query("paymentId"),
-            rx.match(
-                S.phase,
-                ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
-                ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
-                rx.el.div(
-                    rx.el.h1(tr("card.return_title")),
-                    rx.el.p(tr("card.return_text"), class_name="muted", role="status"),
-                    rx.cond(S.delayed, notice(tr("success.delayed"))),
-                    steps_list(S.steps, label=tr("success.steps")),
-                ),
+            S.phase,
+            rx.el.div(
+                rx.el.h1(tr("card.return_title")),
+                rx.el.p(tr("card.return_text"), class_name="muted", role="status"),
+                rx.cond(S.delayed, notice(tr("success.delayed"))),
+                steps_list(S.steps, label=tr("success.steps")),
             ),
         ),
     )

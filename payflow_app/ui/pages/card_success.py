@@ -16,12 +16,11 @@ from payflow_app.ui import routes
 from payflow_app.ui.components.layout import (
     email_items,
     emails_section,
-    message_panel,
     page,
     step_items,
     steps_list,
 )
-from payflow_app.ui.components.live import address_query, follow_order, only_for_address
+from payflow_app.ui.components.live import card_payment_view, follow_order
 from payflow_app.ui.session import SessionState, tr
 
 
@@ -99,26 +98,21 @@ def _credentials() -> rx.Component:
 def card_success_page() -> rx.Component:
     S = CardSuccessState
     return page(
-        only_for_address(
+        card_payment_view(
             S.shown_for,
-            address_query("paymentId"),
-            rx.match(
-                S.phase,
-                ("loading", rx.el.p(tr("success.loading"), class_name="muted")),
-                ("not_found", message_panel(tr("card.not_found"), tr("card.not_found_text"))),
-                rx.el.div(
-                    rx.cond(
-                        S.phase == "done",
-                        rx.el.h1(tr("card.success_title")),
-                        rx.el.h1(tr("card.success_processing")),
-                    ),
-                    steps_list(S.steps, label=tr("success.steps")),
-                    rx.el.p(
-                        tr("success.order_number"), ": ", S.order_number, " · ", S.amount, class_name="muted"
-                    ),
-                    rx.cond(S.username != "", _credentials()),
-                    emails_section(S.emails),
+            S.phase,
+            rx.el.div(
+                rx.cond(
+                    S.phase == "done",
+                    rx.el.h1(tr("card.success_title")),
+                    rx.el.h1(tr("card.success_processing")),
                 ),
+                steps_list(S.steps, label=tr("success.steps")),
+                rx.el.p(
+                    tr("success.order_number"), ": ", S.order_number, " · ", S.amount, class_name="muted"
+                ),
+                rx.cond(S.username != "", _credentials()),
+                emails_section(S.emails),
             ),
         ),
     )
