@@ -3,6 +3,7 @@ test port with its own SQLite database, and drives Debian's chromium with Playwr
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -194,3 +195,23 @@ def log_in(
     # naming it (the login page's own ?next= does).
     page.wait_for_function("p => location.pathname.replace(/\\/$/, '') === p", arg=next_path.rstrip("/"))
     assert any(c["name"] == "payflow_session" and c["httpOnly"] for c in page.context.cookies())
+
+
+@pytest.fixture(scope="session")
+def page_world(app_server: dict[str, Any]) -> dict[str, Any]:
+    """People and a paid order in the app's database, with a session for each person
+    (``tests/e2e/page_world.py``): made once for the whole e2e run."""
+    made = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.page_world"],
+        cwd=ROOT,
+        env=app_server["env"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(made.stdout.strip().splitlines()[-1]))
+
+
+def session_cookie(base: str, token: str) -> dict[str, Any]:
+    """The session cookie as the server sets it, for a context signed in without logging in."""
+    return {"name": "payflow_session", "value": token, "url": base, "httpOnly": True, "sameSite": "Lax"}

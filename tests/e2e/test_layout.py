@@ -5,9 +5,6 @@ Screenshots of every page are saved in the test's tmp dir for a person to look a
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import ROOT
+from tests.e2e.conftest import session_cookie
 
 pytestmark = pytest.mark.e2e
 VIEWPORTS = {"phone": (390, 844), "laptop": (1280, 800)}
@@ -38,22 +35,8 @@ PAIRED_GROUPS = """() => [...document.querySelectorAll(".actions, .lang-switch, 
   }))"""
 
 
-@pytest.fixture(scope="module")
-def world(app_server: dict[str, Any]) -> dict[str, Any]:
-    """The demo customer, with a paid ticket order, and a session for them."""
-    made = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.page_world"],
-        cwd=ROOT,
-        env=app_server["env"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return dict(json.loads(made.stdout.strip().splitlines()[-1]))
-
-
 @pytest.fixture
-def open_page(browser: Browser, app_server: dict[str, Any], world: dict[str, Any]) -> Iterator[Any]:
+def open_page(browser: Browser, app_server: dict[str, Any], page_world: dict[str, Any]) -> Iterator[Any]:
     contexts = []
 
     def open_(viewport: str, lang: str, *, signed_in: bool) -> Page:
@@ -64,15 +47,7 @@ def open_page(browser: Browser, app_server: dict[str, Any], world: dict[str, Any
         context.set_default_timeout(20_000)
         cookies: list[Any] = [{"name": "payflow_lang", "value": lang, "url": app_server["base"]}]
         if signed_in:
-            cookies.append(
-                {
-                    "name": "payflow_session",
-                    "value": world["tokens"]["customer"],
-                    "url": app_server["base"],
-                    "httpOnly": True,
-                    "sameSite": "Lax",
-                }
-            )
+            cookies.append(session_cookie(app_server["base"], page_world["tokens"]["customer"]))
         context.add_cookies(cookies)
         contexts.append(context)
         return context.new_page()

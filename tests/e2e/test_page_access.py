@@ -9,9 +9,6 @@ see it. The page routes come from the app's own table, so a new page fails
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from payflow_app.ui import routes
-from tests.conftest import ROOT
+from tests.e2e.conftest import session_cookie
 
 pytestmark = pytest.mark.e2e
 
@@ -150,38 +147,17 @@ def test_every_page_has_a_rule() -> None:
     assert pages == set(RULES), f"say who may open: {pages - set(RULES)}; stale: {set(RULES) - pages}"
 
 
-@pytest.fixture(scope="module")
-def world(app_server: dict[str, Any]) -> dict[str, Any]:
-    made = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.page_world"],
-        cwd=ROOT,
-        env=app_server["env"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return dict(json.loads(made.stdout.strip().splitlines()[-1]))
-
-
 @pytest.fixture
-def pages(browser: Browser, app_server: dict[str, Any], world: dict[str, Any]) -> Iterator[dict[str, Page]]:
+def pages(
+    browser: Browser, app_server: dict[str, Any], page_world: dict[str, Any]
+) -> Iterator[dict[str, Page]]:
     """One browser context per person, signed in by the session cookie the server sets."""
     contexts = {}
     for person in PEOPLE:
         context = browser.new_context(base_url=app_server["base"])
         context.set_default_timeout(15_000)
         if person != "anonymous":
-            context.add_cookies(
-                [
-                    {
-                        "name": "payflow_session",
-                        "value": world["tokens"][person],
-                        "url": app_server["base"],
-                        "httpOnly": True,
-                        "sameSite": "Lax",
-                    }
-                ]
-            )
+            context.add_cookies([session_cookie(app_server["base"], page_world["tokens"][person])])
         contexts[person] = context
     yield {person: context.new_page() for person, context in contexts.items()}
     for context in contexts.values():
@@ -219,17 +195,17 @@ def _visit(page: Page, url: str, expected: str) -> str:
 
 
 def test_each_person_sees_what_the_rule_gives_and_no_one_elses_data(
-    pages: dict[str, Page], world: dict[str, Any]
+    pages: dict[str, Page], page_world: dict[str, Any]
 ) -> None:
     markers = {
-        "email": world["buyer_email"],
-        "order": world["order_number"],
-        "ticket": world["ticket_number"],
+        "email": page_world["buyer_email"],
+        "order": page_world["order_number"],
+        "ticket": page_world["ticket_number"],
     }
     matrix: dict[str, dict[str, str]] = {}
     wrong, leaks = [], []
     for route, rule in RULES.items():
-        url = rule.url(world)
+        url = rule.url(page_world)
         for person in PEOPLE:
             page = pages[person]
             got = _visit(page, url, rule.outcome[person])
