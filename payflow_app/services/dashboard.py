@@ -55,7 +55,7 @@ class TicketCard:
     qr_token: str  # empty for a revoked ticket: its code admits nobody
 
 
-def orders(*, user_id: int, limit: int = 50) -> list[OrderLine]:
+def orders(*, user_id: int, lang: str = "en", limit: int = 50) -> list[OrderLine]:
     with read_session() as session:
         rows = session.exec(
             select(Order).where(Order.user_id == user_id).order_by(col(Order.id).desc()).limit(limit)
@@ -64,7 +64,7 @@ def orders(*, user_id: int, limit: int = 50) -> list[OrderLine]:
             OrderLine(
                 number=o.number,
                 kind=o.kind,
-                description=kinds.description(session, o),
+                description=kinds.description(session, o, lang),
                 amount=Money(o.amount_minor, o.currency),
                 status=o.status,
                 created_at=o.created_at,

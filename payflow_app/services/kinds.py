@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import TicketLine, receipt_email, tickets_email
+from payflow_app.i18n import t
 from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType, User, pk, utcnow
 from payflow_app.services import accounts, memberships, numbers, plans, tickets, wallet
 from payflow_app.services.checkout import hold_seats, release_seats, void_pending_tickets
@@ -41,23 +42,33 @@ STEPS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-def description(session: Session, order: Order) -> str:
-    """One line for the provider's payment page and the receipt."""
+def description(session: Session, order: Order, lang: str | None = None) -> str:
+    """One line for the provider's payment page, the receipt and the dashboard, in
+    ``lang`` (by default the customer's language); names (events, galleries, plans)
+    stay as their owners wrote them."""
+    if lang is None:
+        customer = session.get(User, order.user_id)
+        lang = customer.language if customer else "en"
     if order.kind == Kind.TICKETS:
         event = session.get(Event, order.event_id)
         ticket_type = session.get(TicketType, order.ticket_type_id)
-        type_name = ticket_type.name if ticket_type else "ticket"
-        return f"{order.quantity} × {type_name} — {event.title if event else ''}"
+        return t(
+            lang,
+            "order.describe.tickets",
+            quantity=order.quantity,
+            type=ticket_type.name if ticket_type else "",
+            event=event.title if event else "",
+        )
     if order.kind == Kind.TOP_UP:
-        return "Wallet top-up"
+        return t(lang, "order.describe.top_up")
     if order.kind == Kind.GALLERY:
         gallery = session.get(Gallery, order.gallery_id)
-        return f"Gallery publication — {gallery.title if gallery else ''}"
+        return t(lang, "order.describe.gallery", title=gallery.title if gallery else "")
     if order.kind == Kind.MEMBERSHIP:
         member_plan = memberships.plan(order.plan_code or "")
-        return f"Membership — {member_plan.name if member_plan else order.plan_code}"
+        return t(lang, "order.describe.membership", name=member_plan.name if member_plan else order.plan_code)
     chosen = plans.plan(order.plan_code or "")
-    return f"Plan upgrade — {chosen.name if chosen else order.plan_code}"
+    return t(lang, "order.describe.plan", name=chosen.name if chosen else order.plan_code)
 
 
 def on_attempt(session: Session, order: Order, payment: Payment) -> None:
@@ -177,7 +188,7 @@ def _issue_tickets(session: Session, order: Order) -> None:
             ticket_number=ticket.number, event_id=order.event_id, event_starts_at=event.starts_at
         )
         ticket.status = "valid"
-    for seat in sorted(set(range(order.quantity)) - {t.seat_index for t in pending}):
+    for seat in sorted(set(range(order.quantity)) - {held.seat_index for held in pending}):
         number = numbers.ticket_number()
         session.add(
             Ticket(

@@ -69,6 +69,34 @@ def parse_amount(text: str, currency: str) -> int:
     return int(whole) * 10**exp + (int(fraction.ljust(exp, "0")) if exp else 0)
 
 
+_SPACES = re.compile(r"[\s\u00a0\u202f']")
+
+
+def typed_amount(text: str, currency: str, lang: str = "en") -> int:
+    """An amount as a person types it in their language, in minor units: Polish writes
+    ``1 500,50`` (or ``1.500,50``), English ``1,500.50``; either language's ``50,5`` and
+    ``50.5`` are fifty and a half. One separator followed by exactly three digits groups
+    thousands unless it is the language's decimal mark (``1,500`` is 1500 in English,
+    ``1.500`` in Polish). Raises ValueError for anything else."""
+    decimal = "," if lang == "pl" else "."
+    cleaned = _SPACES.sub("", text)
+    separators = [c for c in cleaned if c in ",."]
+    if len(set(separators)) == 2:  # both: the last one is the decimal mark
+        decimal = cleaned[max(cleaned.rfind(","), cleaned.rfind("."))]
+    elif separators and separators[0] != decimal:
+        other = separators[0]
+        if len(separators) == 1 and len(cleaned.rpartition(other)[2]) != 3:
+            decimal = other  # "50.5" typed in Polish, "50,5" in English
+    whole, mark, fraction = cleaned.rpartition(decimal) if decimal in cleaned else (cleaned, "", "")
+    group = "." if decimal == "," else ","
+    if group in whole:
+        if not re.fullmatch(rf"[0-9]{{1,3}}(?:{re.escape(group)}[0-9]{{3}})+", whole):
+            raise ValueError(f"not an amount: {text!r}")
+        whole = whole.replace(group, "")
+    canonical = f"{whole}.{fraction}" if mark else whole
+    return parse_amount(canonical, currency)
+
+
 def amount_text(amount: int, currency: str) -> str:
     """The inverse of :func:`parse_amount`, as a person types it: ``(12050, "PLN") ==
     "120.50"``; ``(1500, "JPY") == "1500"``."""

@@ -20,9 +20,8 @@ from payflow_app.models import Event, Gallery, Order, Payment, TicketType, User,
 from payflow_app.services import eligibility, fulfilment, kinds, notify, numbers, payments, plans, wallet
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.inputs import ascii_digits
 from payflow_app.services.kinds import Kind
-from payflow_app.services.money import Money
+from payflow_app.services.money import Money, typed_amount
 from payflow_app.services.states import OrderStatus, PaymentStatus
 
 
@@ -77,20 +76,16 @@ def _new_order(
     )
 
 
-def top_up_amount(text: str, currency: str) -> Money:
-    """Parse what a customer typed (``50``, ``50.5``, ``50,50``) into minor units,
-    within the top-up limits. Raises InvalidInput(amount=i18n key)."""
+def top_up_amount(text: str, currency: str, lang: str = "en") -> Money:
+    """Parse what a customer typed, the way their language writes it (``50``, ``50,50``,
+    ``1 500,00`` in Polish; ``1,500.00`` in English), into minor units within the
+    top-up limits. Raises InvalidInput(amount=i18n key)."""
     if currency not in plans.TOP_UP_LIMITS:
         raise InvalidInput({"currency": "topup.error.currency"})
-    whole, _, fraction = text.strip().replace(",", ".").partition(".")
-    # ASCII digits only: "²0" passes str.isdigit() but int() refuses it.
-    if (
-        not ascii_digits(whole)
-        or len(whole) > 12
-        or (fraction and (not ascii_digits(fraction) or len(fraction) > 2))
-    ):
-        raise InvalidInput({"amount": "topup.error.amount"})
-    minor = int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
+    try:
+        minor = typed_amount(text, currency, lang)
+    except ValueError:
+        raise InvalidInput({"amount": "topup.error.amount"}) from None
     low, high = plans.TOP_UP_LIMITS[currency]
     if not low <= minor <= high:
         raise InvalidInput({"amount": "topup.error.range"})

@@ -1,6 +1,6 @@
 import pytest
 
-from payflow_app.services.money import CurrencyError, Money, amount_text, format_money, parse_amount
+from payflow_app.services.money import CurrencyError, Money, amount_text, format_money, parse_amount, typed_amount
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,31 @@ def test_parse_amount_refuses_unknown_currencies() -> None:
 def test_amount_text_is_what_parse_amount_reads_back(amount: int, currency: str) -> None:
     assert parse_amount(amount_text(amount, currency), currency) == amount
     assert amount_text(12050, "PLN") == "120.50"
+
+
+@pytest.mark.parametrize(
+    ("typed", "lang", "minor"),
+    [
+        ("1 500,50", "pl", 150050),
+        ("1\u00a0500,50", "pl", 150050),  # a no-break space, as Polish formatting writes it
+        ("1.500,50", "pl", 150050),
+        ("1.500", "pl", 150000),
+        ("50,5", "pl", 5050),
+        ("50.5", "pl", 5050),  # the other mark with one or two digits is still a decimal
+        ("1,500.50", "en", 150050),
+        ("1,500", "en", 150000),
+        ("50,50", "en", 5050),
+        ("12,345,678.9", "en", 1234567890),
+    ],
+)
+def test_typed_amount_reads_each_languages_way_of_writing(typed: str, lang: str, minor: int) -> None:
+    assert typed_amount(typed, "PLN", lang) == minor
+
+
+@pytest.mark.parametrize(
+    ("typed", "lang"),
+    [("1.234", "en"), ("1,234", "pl"), ("1,50,0", "en"), ("5.", "en"), (",5", "pl"), ("1.50.000", "pl")],
+)
+def test_typed_amount_refuses_what_is_not_an_amount(typed: str, lang: str) -> None:
+    with pytest.raises(ValueError):
+        typed_amount(typed, "PLN", lang)

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from payflow_app.models import Gallery, LedgerEntry, Order, Payment, User, Wallet
 from payflow_app.seed import seed
-from payflow_app.services import purchases, wallet
+from payflow_app.services import dashboard, purchases, wallet
 from payflow_app.services.db import read_session
 from payflow_app.services.errors import DomainError
 from payflow_app.services.fulfilment import fulfil_payment
@@ -222,3 +222,18 @@ def test_top_up_amounts_are_parsed_to_minor_units_within_limits() -> None:
             purchases.top_up_amount(bad, "PLN")
     with pytest.raises(DomainError):
         purchases.top_up_amount("50", "XYZ")
+    assert purchases.top_up_amount("1 500,50", "PLN", "pl") == Money(150050, "PLN")
+    assert purchases.top_up_amount("1,500.50", "PLN", "en") == Money(150050, "PLN")
+    with pytest.raises(DomainError):
+        purchases.top_up_amount("1,500", "PLN", "pl")  # one and a half: under the minimum
+
+
+def test_the_dashboard_describes_orders_in_the_readers_language(seeded: str) -> None:
+    user_id = _customer_id()
+    _top_up(user_id, 5000, "cs_test_described")
+    purchases.place_plan_upgrade(user_id=user_id, plan_code="pro")
+    described = {line.kind: line.description for line in dashboard.orders(user_id=user_id, lang="pl")}
+    assert described["wallet_topup"] == "Doładowanie portfela"
+    assert described["plan_upgrade"].startswith("Zmiana planu — ")
+    english = {line.kind: line.description for line in dashboard.orders(user_id=user_id, lang="en")}
+    assert english["wallet_topup"] == "Wallet top-up"

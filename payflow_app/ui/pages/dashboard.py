@@ -106,7 +106,7 @@ class DashboardState(rx.State):
         lang = (await self.get_state(SessionState)).language()
         self.errors, self.form_error = {}, ""
         try:
-            amount = purchases.top_up_amount(data.get("amount", ""), data.get("currency", "PLN"))
+            amount = purchases.top_up_amount(data.get("amount", ""), data.get("currency", "PLN"), lang)
         except InvalidInput as exc:
             self.errors = {field: t(lang, key) for field, key in exc.errors.items()}
             return
@@ -205,7 +205,12 @@ def _wallet_section() -> rx.Component:
         rx.el.form(
             rx.el.div(
                 rx.el.label(tr("dashboard.topup_amount"), html_for="amount"),
-                rx.el.input(id="amount", name="amount", input_mode="decimal", placeholder="50.00"),
+                rx.el.input(
+                    id="amount",
+                    name="amount",
+                    input_mode="decimal",
+                    placeholder=tr("dashboard.topup_example"),
+                ),
                 rx.cond(S.errors.contains("amount"), rx.el.p(S.errors["amount"], class_name="field-error")),
                 class_name="field",
             ),

@@ -36,7 +36,7 @@ def dashboard_view(user_id: int, lang: str) -> dict[str, object]:
                 "status": t(lang, f"status.{o.status}"),
                 "date": format_datetime(o.created_at, lang),
             }
-            for o in dashboard.orders(user_id=user_id)
+            for o in dashboard.orders(user_id=user_id, lang=lang)
         ],
         "galleries": [
             {
