@@ -1,6 +1,13 @@
 import pytest
 
-from payflow_app.services.money import CurrencyError, Money, amount_text, format_money, parse_amount, typed_amount
+from payflow_app.services.money import (
+    CurrencyError,
+    Money,
+    amount_text,
+    format_money,
+    parse_amount,
+    typed_amount,
+)
 
 
 @pytest.mark.parametrize(
