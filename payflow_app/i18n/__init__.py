@@ -47,6 +47,16 @@ def t(lang: str, key: str, **params: object) -> str:
     return text.format(**params) if params else text
 
 
+def decline_reason(lang: str, code: str | None, said: str | None) -> str:
+    """Why a payment did not go through, once, with what to do next: payflow's words
+    for a provider code it knows (``decline.univapay_358``), else the provider's own
+    (English) words, else a general line."""
+    key = f"decline.{code}"
+    if code and key in EN:
+        return t(lang, key)
+    return said or t(lang, "success.failed")
+
+
 def format_money(amount: int, currency: str, lang: str = DEFAULT) -> str:
     """Minor units for a reader: ``120.00 zł`` in English, ``120,00 zł`` in Polish."""
     if normalise(lang) == "en":

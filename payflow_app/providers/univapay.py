@@ -221,8 +221,9 @@ def charge_failure(charge: Mapping[str, Any]) -> tuple[str, str]:
     number, said = (error.get("code"), error.get("message")) if isinstance(error, dict) else (None, None)
     code = f"univapay_{number}" if number is not None else f"univapay_{charge['status']}"
     reason = CHARGE_REASONS.get(number) if isinstance(number, int) else None
-    if reason is None:
-        reason = "The payment was cancelled" if charge["status"] == "canceled" else "The card payment failed"
+    if reason is not None:  # our words for a code we know; UnivaPay's would repeat them
+        return code, f"{reason}."
+    reason = "The payment was cancelled" if charge["status"] == "canceled" else "The card payment failed"
     return code, f"{reason} ({said})." if said else f"{reason}."
 
 

@@ -38,6 +38,7 @@ class OrderSnapshot:
     payment_status: str
     payment_reference: str | None
     failure_message: str | None
+    failure_code: str | None  # the provider's decline code (i18n.decline_reason words it)
     receipt_number: str | None
     payment_provider: str | None
     steps: list[tuple[str, bool]]  # (step key, done), in order
@@ -99,6 +100,7 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
         payment_status=payment.status if payment else "none",
         payment_reference=payment.provider_reference if payment else None,
         failure_message=(payment.review_reason or payment.failure_message) if payment else None,
+        failure_code=payment.failure_code if payment and not payment.review_reason else None,
         receipt_number=payment.receipt_number if payment else None,
         payment_provider=payment.provider if payment else None,
         awaiting_provider=bool(payment and payment.review_code == "no_final_answer"),

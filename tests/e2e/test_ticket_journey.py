@@ -111,6 +111,11 @@ def test_cancel_from_the_pay_page(page: Page) -> None:
     page.get_by_role("link", name="← Back").click()
     expect(page.get_by_role("heading", name="Payment cancelled")).to_be_visible()
     expect(page.get_by_text("you have not been charged")).to_be_visible()
+    # A ticket order stays here to offer a retry: no redirect is promised.
+    steps = page.get_by_role("list", name="Cancellation steps").get_by_role("listitem")
+    expect(steps).to_have_count(2)
+    expect(steps.nth(1)).to_have_attribute("data-state", "done")
+    expect(page.get_by_text("Preparing the redirect")).to_have_count(0)
     page.get_by_role("link", name="Try again").click()
     expect(page.get_by_role("heading", name="Buy tickets")).to_be_visible()
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
-from payflow_app.i18n import t
+from payflow_app.i18n import decline_reason, t
 from payflow_app.services import card_payments, payments
 from payflow_app.services.states import PaymentStatus
 from payflow_app.ui import routes
@@ -48,7 +48,11 @@ class CardCancelState(rx.State):
         elif payment.status == PaymentStatus.CANCELLED and not payment.failure_message:
             self.reason = t(lang, "card.cancel_abandoned")
         elif payment.failure_message:
-            self.reason = t(lang, "card.cancel_failed", reason=payment.failure_message)
+            self.reason = t(
+                lang,
+                "card.cancel_failed",
+                reason=decline_reason(lang, payment.failure_code, payment.failure_message),
+            )
         else:
             self.reason = t(lang, "card.cancel_generic")
         self.phase = "closed"

@@ -16,7 +16,7 @@ import asyncio
 import reflex as rx
 
 from payflow_app.emails.outbox import emails_for_order
-from payflow_app.i18n import format_money, t
+from payflow_app.i18n import decline_reason, format_money, t
 from payflow_app.services import orders
 from payflow_app.services.errors import NotFound
 from payflow_app.services.phones import mask_phone
@@ -89,7 +89,7 @@ class MpesaState(rx.State):
                 self.amount = format_money(snap.amount_minor, snap.currency, lang)
                 self.steps = step_items(snap.steps, lang)
                 self.receipt = snap.receipt_number or ""
-                self.reason = snap.failure_message or t(lang, "success.failed")
+                self.reason = decline_reason(lang, snap.failure_code, snap.failure_message)
                 self.waiting_text = t(lang, "mpesa.waiting_text", amount=self.amount, phone=phone)
                 self.support_text = t(lang, "mpesa.delayed_support", order=snap.order_number)
                 self.outcome_text = (

@@ -1,9 +1,10 @@
 """``/payments/cancel?session_id=…``: the customer left the pay page.
 
-Three steps, each ticked once it is true in the database: the payment is cancelled
-(at the provider and here), the locks it held are gone (seats released, gallery
-unlocked — in the same transaction as the cancellation), and the way back is ready.
-A dashboard purchase then returns to the dashboard; a ticket order offers a retry."""
+Steps, each ticked once it is true in the database: the payment is cancelled (at the
+provider and here), the locks it held are gone (seats released, gallery unlocked — in
+the same transaction as the cancellation); a dashboard purchase then returns to the
+dashboard by itself (a third step, "preparing the redirect"), a ticket order stays
+and offers a retry."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from payflow_app.ui.components.live import address_query, only_for_address
 from payflow_app.ui.session import SessionState, tr
 
 log = logging.getLogger(__name__)
-CANCEL_STEPS = ("cancel_transaction", "clear_locks", "prepare_redirect")
+CANCEL_STEPS = ("cancel_transaction", "clear_locks")
+REDIRECT_STEP = "prepare_redirect"  # only where the page sends the customer back itself
 REDIRECT_AFTER_SECONDS = 1.0
 
 
@@ -41,8 +43,13 @@ class CancelState(rx.State):
     def _tick(self, lang: str, done: int) -> None:
         self.steps = [
             {"label": t(lang, f"steps.{key}"), "state": "done" if i < done else "pending"}
-            for i, key in enumerate(CANCEL_STEPS)
+            for i, key in enumerate(self._step_keys())
         ]
+
+    def _step_keys(self) -> tuple[str, ...]:
+        """A ticket order stays here to offer a retry: no redirect step to promise."""
+        redirects = self.kind not in ("", Kind.TICKETS)
+        return CANCEL_STEPS + ((REDIRECT_STEP,) if redirects else ())
 
     @rx.event
     async def load(self):

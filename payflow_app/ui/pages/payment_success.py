@@ -16,7 +16,7 @@ import time
 import reflex as rx
 
 from payflow_app.emails.outbox import emails_for_order
-from payflow_app.i18n import format_money, t
+from payflow_app.i18n import decline_reason, format_money, t
 from payflow_app.live.bus import bus
 from payflow_app.models import pk
 from payflow_app.services import notify, payments
@@ -151,7 +151,7 @@ def _problem_text(snap: OrderSnapshot, lang: str) -> str:
         return t(lang, "success.review")
     if snap.order_status in ("cancelled", "expired"):
         return t(lang, "success.cancelled")
-    return snap.failure_message or t(lang, "success.failed")
+    return decline_reason(lang, snap.failure_code, snap.failure_message)
 
 
 def _ticket(ticket: rx.Var) -> rx.Component:
