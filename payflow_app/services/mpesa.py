@@ -15,6 +15,7 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from payflow_app.i18n import t
@@ -69,6 +70,33 @@ async def direct_checkout(*, form: CheckoutForm) -> Order:
     return order
 
 
+async def prompt_again(
+    *, reference: str, phone: str | None, language: str, client_address: str | None
+) -> Order:
+    """The same tickets again after a prompt that was cancelled or failed, to the same
+    phone or to ``phone``. The closed order released its seats, so this is a new order
+    (seats held again, a prompt of its own) with the first one's customer, tickets
+    and quantity — a guest's checkout, throttled like one. An order still waiting for
+    its prompt, or paid, is refused."""
+    order, last = await asyncio.to_thread(order_for_prompt, reference)
+    if order.status not in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+        raise DomainError(t(language, "mpesa.error.not_closed"), code="order_not_closed")
+    with read_session() as session:
+        customer = session.get(User, order.user_id)
+    if customer is None or order.ticket_type_id is None:
+        raise NotFound("We could not find this order.")
+    form = CheckoutForm(
+        full_name=customer.full_name,
+        email=customer.email,
+        phone=phone or last.payer_phone or "",
+        ticket_type_id=order.ticket_type_id,
+        quantity=order.quantity,
+        language=language,
+        client_address=client_address,
+    )
+    return await direct_checkout(form=form)
+
+
 def order_for_prompt(reference: str) -> tuple[Order, Payment]:
     """The M-PESA order a prompt may be pushed again for, by its public reference (only
     whoever holds the order's link may push), and its latest M-PESA attempt. Another
@@ -114,7 +142,9 @@ def _create_attempt(order_id: int, phone: str, language: str) -> tuple[int, Paym
         if order.status != OrderStatus.PENDING:
             raise DomainError(t(language, "mpesa.error.order_closed"), code="order_not_pending")
         _refuse_busy_phone(session, phone, order_id, language)
-        payment = payments.new_attempt(order, PROVIDER, payer_phone=phone)
+        payment = payments.new_attempt(
+            order, PROVIDER, idempotency_key=_account(session, order), payer_phone=phone
+        )
         session.add(payment)
         session.flush()
         user = session.get(User, order.user_id)
@@ -130,6 +160,17 @@ def _create_attempt(order_id: int, phone: str, language: str) -> tuple[int, Paym
             metadata={"customer_name": user.full_name if user else ""},
         )
         return pk(payment), request
+
+
+def _account(session: Session, order: Order) -> str:
+    """What the customer's phone shows as the account in the prompt and the SMS: the
+    order number (``-2``, ``-3`` for later attempts, so each key stays unique)."""
+    earlier = session.exec(
+        select(func.count())
+        .select_from(Payment)
+        .where(Payment.order_id == pk(order), Payment.provider == PROVIDER)
+    ).one()
+    return order.number if earlier == 0 else f"{order.number}-{earlier + 1}"
 
 
 def refuse_busy_phone(phone: str, language: str) -> None:

@@ -92,13 +92,16 @@ def _create_attempt(order_id: int, provider_id: str) -> tuple[int, PaymentReques
         return pk(payment), request
 
 
-def new_attempt(order: Order, provider: str, **columns: Any) -> Payment:
+def new_attempt(
+    order: Order, provider: str, *, idempotency_key: str | None = None, **columns: Any
+) -> Payment:
     """A payment attempt for the whole order, with a fresh idempotency key (the
-    provider sees it; a retried call with it never makes a second payment)."""
+    provider sees it; a retried call with it never makes a second payment), unless
+    the rail gives one that must read well (M-PESA shows it as the account)."""
     return Payment(
         order_id=pk(order),
         provider=provider,
-        idempotency_key=f"pay_{order.number}_{secrets.token_hex(8)}",
+        idempotency_key=idempotency_key or f"pay_{order.number}_{secrets.token_hex(8)}",
         amount_minor=order.amount_minor,
         currency=order.currency,
         **columns,

@@ -114,6 +114,8 @@ def answer_on_phone(page: Page, phone: str, *, pin: str | None) -> None:
     handset = page.context.new_page()
     handset.goto(f"/sandbox/payhero/phone/{phone}")
     expect(handset.get_by_text(re.compile(r"Enter PIN to pay KES \d"))).to_be_visible()
+    # Like a real prompt, the account is the order number, not a technical key.
+    expect(handset.get_by_text(re.compile(r"^Account: ORD-\d+-[A-Z2-9]{6}$"))).to_be_visible()
     if pin is None:
         handset.get_by_role("button", name="Cancel").click()
     else:
@@ -154,21 +156,38 @@ def test_the_waiting_page_opens_by_its_link_only(page: Page) -> None:
     answer_on_phone(page, "254712000106", pin=None)
 
 
-def test_mpesa_cancelled_on_the_phone(page: Page) -> None:
-    start_mpesa(page, "+254 712 000 102")
+def test_mpesa_cancelled_on_the_phone_then_the_prompt_sent_again(page: Page) -> None:
+    first = start_mpesa(page, "+254 712 000 102")
+    # While it waits, the page shows for how long, pushed by the server.
+    expect(page.get_by_text(re.compile(r"^Waiting for 0:0[2-9]$"))).to_be_visible(timeout=10_000)
     answer_on_phone(page, "254712000102", pin=None)
     expect(page.get_by_role("heading", name="Payment cancelled")).to_be_visible()
-    expect(page.get_by_role("link", name="Try again")).to_have_attribute(
-        "href", "/events/nairobi-tech-summit"
-    )
     expect(page.get_by_role("link", name="Browse events")).to_be_visible()
+    # The same tickets again, to the same phone: a new order with a prompt of its own.
+    page.get_by_role("button", name="Send the prompt again").click()
+    page.wait_for_url(lambda url: "/payment/ord_" in url and url != first)
+    expect(page.get_by_role("heading", name="Waiting for payment")).to_be_visible()
+    answer_on_phone(page, "254712000102", pin="1234")
+    expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
 
 
-def test_mpesa_wrong_pin_fails_with_the_reason(page: Page) -> None:
+def test_mpesa_wrong_pin_fails_with_the_reason_then_another_number_pays(page: Page) -> None:
     start_mpesa(page, "712000103")
     answer_on_phone(page, "254712000103", pin="9999")
     expect(page.get_by_role("heading", name="Payment failed")).to_be_visible()
-    expect(page.get_by_role("alert")).to_contain_text("The M-PESA PIN was wrong.")
+    expect(page.get_by_role("alert")).to_have_text(
+        "M-PESA did not take the payment, and nothing was charged. The M-PESA PIN was wrong. Please try again."
+    )
+    page.get_by_text("Use another number").click()
+    page.get_by_label("M-PESA phone number").fill("12345")
+    page.get_by_role("button", name="Send the prompt to this number").click()
+    expect(page.get_by_text("Enter a Kenyan M-PESA number")).to_be_visible()
+    page.get_by_label("M-PESA phone number").fill("0712 000 113")
+    page.get_by_role("button", name="Send the prompt to this number").click()
+    expect(page.get_by_role("heading", name="Waiting for payment")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"We sent the prompt to .*113"))).to_be_visible()
+    answer_on_phone(page, "254712000113", pin="1234")
+    expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
 
 
 def test_mpesa_without_callbacks_is_delayed_then_settled_by_the_status_query(page: Page) -> None:

@@ -3,7 +3,10 @@ reference, ``ord_…``; a row id finds nothing). "Check your phone and enter you
 M-PESA PIN", then — pushed live from the server, no polling — paid (summary, emails,
 next steps), cancelled or failed (the reason; Try again / Browse events). With no
 answer after ``PAYFLOW_MPESA_DELAYED_AFTER_SECONDS`` it says the confirmation is
-delayed and what to do, while the pending-payment sync keeps asking PayHero.
+delayed and what to do, while the pending-payment sync keeps asking PayHero. While it
+waits it shows for how long (the server pushes the elapsed time each second). After a
+cancelled or failed prompt the customer can send the prompt again, to the same phone
+or another number: a new order for the same tickets (the first released its seats).
 
 Whoever holds the link can open the page (a guest has no session), so it shows no QR
 codes and masks the phone and the email address: the tickets are in the customer's
@@ -17,8 +20,10 @@ import reflex as rx
 
 from payflow_app.emails.outbox import emails_for_order
 from payflow_app.i18n import decline_reason, format_money, t
-from payflow_app.services import orders
-from payflow_app.services.errors import NotFound
+from payflow_app.models import utcnow
+from payflow_app.providers.base import PaymentError
+from payflow_app.services import mpesa, orders
+from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.phones import mask_phone
 from payflow_app.services.states import PaymentStatus
 from payflow_app.services.status import OrderSnapshot
@@ -35,7 +40,13 @@ from payflow_app.ui.components.layout import (
     ticket_next_steps,
 )
 from payflow_app.ui.components.live import address_last_segment, follow_order, only_for_address
+from payflow_app.ui.components.payment_choice import error_text
 from payflow_app.ui.session import SessionState, tr
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}:{rest:02d}"
 
 
 def _mask_email(address: str) -> str:
@@ -62,6 +73,11 @@ class MpesaState(rx.State):
     waiting_text: str = ""
     support_text: str = ""
     outcome_text: str = ""
+    elapsed: str = ""  # "Waiting for 0:42", in the tab's language
+    again_text: str = ""
+    again_error: str = ""  # why a new prompt could not be sent
+    phone_error: str = ""  # the other number, refused
+    sending: bool = False
 
     @rx.event(background=True)
     async def watch(self):
@@ -79,6 +95,7 @@ class MpesaState(rx.State):
                 self.phase = "not_found"
             return
         order_id, phone = order.id, mask_phone(payment.payer_phone or "")
+        started_at = payment.created_at
 
         async def show(snap: OrderSnapshot) -> None:
             emails = await asyncio.to_thread(emails_for_order, order_id) if snap.is_processed else []
@@ -91,6 +108,7 @@ class MpesaState(rx.State):
                 self.receipt = snap.receipt_number or ""
                 self.reason = decline_reason(lang, snap.failure_code, snap.failure_message)
                 self.waiting_text = t(lang, "mpesa.waiting_text", amount=self.amount, phone=phone)
+                self.again_text = t(lang, "mpesa.prompt_again_to", phone=phone)
                 self.support_text = t(lang, "mpesa.delayed_support", order=snap.order_number)
                 self.outcome_text = (
                     t(lang, "mpesa.paid_text", receipt=self.receipt)
@@ -110,12 +128,26 @@ class MpesaState(rx.State):
             async with self:
                 self.delayed = True
 
-        snap = await follow_order(
-            order_id,
-            show=show,
-            delayed_after=get_settings().mpesa_delayed_after_seconds,
-            on_delayed=delayed,
-        )
+        async def tick() -> None:
+            """The elapsed time, pushed each second while the page waits."""
+            while True:
+                async with self:
+                    if self.phase not in ("loading", "waiting"):
+                        return
+                    waited = _elapsed((utcnow() - started_at).total_seconds())
+                    self.elapsed = t(lang, "mpesa.elapsed", elapsed=waited)
+                await asyncio.sleep(1)
+
+        ticker = asyncio.create_task(tick())
+        try:
+            snap = await follow_order(
+                order_id,
+                show=show,
+                delayed_after=get_settings().mpesa_delayed_after_seconds,
+                on_delayed=delayed,
+            )
+        finally:
+            ticker.cancel()
         if snap.is_processed:
             # The emails go out just after fulfilment: follow them for a little while.
             for _ in range(20):
@@ -128,6 +160,41 @@ class MpesaState(rx.State):
                 if sent and all(e.status == "sent" for e in sent):
                     return
                 await asyncio.sleep(0.5)
+
+    @rx.event
+    async def prompt_again(self):
+        async for step in self._again(None):
+            yield step
+
+    @rx.event
+    async def prompt_other(self, data: dict[str, str]):
+        async for step in self._again(data.get("phone", "")):
+            yield step
+
+    async def _again(self, phone: str | None):
+        """A new order for the same tickets, its prompt sent; the page moves to it."""
+        lang = (await self.get_state(SessionState)).language()
+        self.again_error, self.phone_error, self.sending = "", "", True
+        yield
+        try:
+            order = await mpesa.prompt_again(
+                reference=self.shown_for,
+                phone=phone,
+                language=lang,
+                client_address=self.router.session.client_ip or "unknown",
+            )
+        except InvalidInput as exc:
+            errors = dict(exc.errors)
+            if phone is not None:  # a number typed here: said beside its field
+                self.phone_error = errors.pop("phone", "")
+            self.again_error = " ".join(errors.values())
+            return
+        except (DomainError, PaymentError) as exc:
+            self.again_error = error_text(lang, exc)
+            return
+        finally:
+            self.sending = False
+        yield rx.redirect(routes.mpesa_path(order.public_id))
 
 
 def _summary() -> rx.Component:
@@ -146,10 +213,49 @@ def _summary() -> rx.Component:
 
 
 def _again() -> rx.Component:
-    return rx.el.div(
-        rx.el.a(tr("mpesa.try_again"), href=MpesaState.event_href, class_name="button"),
-        rx.el.a(tr("mpesa.browse"), href=routes.EVENTS, class_name="button secondary"),
-        class_name="actions",
+    """After a cancelled or failed prompt: the prompt again, another number, or browse."""
+    S = MpesaState
+    return rx.el.section(
+        rx.el.h2(tr("mpesa.again_title"), id="again-title"),
+        rx.el.p(S.again_text),
+        rx.cond(S.again_error != "", rx.el.p(S.again_error, role="alert", class_name="field-error")),
+        rx.el.div(
+            rx.el.button(
+                tr("mpesa.prompt_again"),
+                type="button",
+                on_click=S.prompt_again,
+                disabled=S.sending,
+                class_name="button",
+            ),
+            rx.el.a(tr("mpesa.browse"), href=routes.EVENTS, class_name="button secondary"),
+            class_name="actions",
+        ),
+        rx.el.details(
+            rx.el.summary(tr("mpesa.other_number")),
+            rx.el.form(
+                rx.el.div(
+                    rx.el.label(tr("mpesa.phone"), html_for="other-phone"),
+                    rx.el.input(
+                        id="other-phone",
+                        name="phone",
+                        type="tel",
+                        input_mode="tel",
+                        auto_complete="tel",
+                        aria_describedby="other-phone-hint",
+                    ),
+                    rx.el.p(tr("mpesa.hint"), id="other-phone-hint", class_name="muted"),
+                    rx.cond(S.phone_error != "", rx.el.p(S.phone_error, class_name="field-error")),
+                    class_name="field",
+                ),
+                rx.el.button(
+                    tr("mpesa.other_number_send"), type="submit", disabled=S.sending, class_name="button"
+                ),
+                on_submit=S.prompt_other,
+                reset_on_submit=False,
+            ),
+            class_name="other-number",
+        ),
+        aria_labelledby="again-title",
     )
 
 
@@ -158,6 +264,11 @@ def _waiting() -> rx.Component:
     return rx.el.div(
         rx.cond(S.delayed, rx.el.h1(tr("mpesa.delayed_title")), rx.el.h1(tr("mpesa.waiting_title"))),
         rx.el.p(S.waiting_text, role="status"),
+        rx.el.div(
+            rx.el.progress(aria_label=tr("mpesa.progress")),
+            rx.el.span(S.elapsed, class_name="muted"),
+            class_name="waiting-progress",
+        ),
         rx.cond(
             S.delayed,
             rx.el.section(
