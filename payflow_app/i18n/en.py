@@ -230,7 +230,7 @@ MESSAGES: dict[str, str] = {
     "card.username": "Username",
     "card.password": "Password",
     "card.password_hidden": "Shown only right after the purchase — it is in the email we sent you.",
-    "card.credentials_note": "Write the password down or keep the email: we store only a scrambled form of it. Log in with the username or your email.",
+    "card.credentials_note": "Log in with this username and password: they are yours to keep, with nothing to change at the first login. Write the password down or keep the email — we store only a scrambled form of it and cannot show it again.",
     "card.plan": "Membership",
     "card.valid_until": "Valid until",
     "card.log_in": "Log in",

@@ -218,7 +218,7 @@ MESSAGES: dict[str, str] = {
     "card.username": "Nazwa użytkownika",
     "card.password": "Hasło",
     "card.password_hidden": "Pokazujemy je tylko zaraz po zakupie — znajdziesz je w wysłanym e-mailu.",
-    "card.credentials_note": "Zapisz hasło albo zachowaj e-mail: przechowujemy tylko jego zaszyfrowany skrót. Zaloguj się nazwą użytkownika albo e-mailem.",
+    "card.credentials_note": "Zaloguj się tą nazwą użytkownika i hasłem: są Twoje na stałe, przy pierwszym logowaniu niczego nie trzeba zmieniać. Zapisz hasło albo zachowaj e-mail — przechowujemy tylko jego zaszyfrowany skrót i nie pokażemy go ponownie.",
     "card.plan": "Członkostwo",
     "card.valid_until": "Ważne do",
     "card.log_in": "Zaloguj się",

@@ -36,6 +36,8 @@ def pay_in_widget(page: Page, card: str) -> None:
 def expect_credentials(page: Page, email: str) -> tuple[str, str]:
     page.wait_for_url(re.compile(r"/payment/success/?\?paymentId=pay_"))
     expect(page.get_by_role("heading", name="Welcome, member!")).to_be_visible()
+    # One story: the login shown here works as it is (the tests log in with it).
+    expect(page.get_by_text("with nothing to change at the first login")).to_be_visible()
     username = page.locator("#membership-username").inner_text().strip()
     password = page.locator("#membership-password").inner_text().strip()
     assert re.fullmatch(r"hanako\.yamada\.\d{4}", username), username
@@ -53,7 +55,7 @@ def test_membership_paid_at_once_shows_and_emails_working_credentials(page: Page
     start_membership(page, email)
     pay_in_widget(page, "4242 4242 4242 4242")
     username, password = expect_credentials(page, email)
-    # The credentials are a login.
+    # The credentials are a login, as the page says: nothing to change first.
     page.goto("/login")
     page.get_by_label("Email").fill(username)
     page.get_by_label("Password").fill(password)
