@@ -60,6 +60,11 @@ class StartedPayment:
     status: ProviderStatus = ProviderStatus.PENDING
 
 
+# A status query's bare "failed" (PayHero's status API gives no reason): a callback
+# that names the reason may still follow and refine it (``payments.close_payment``).
+COARSE_FAILURE_CODES = frozenset({"mpesa_failed"})
+
+
 @dataclass(frozen=True)
 class PaymentTruth:
     """What the provider says about a payment right now."""

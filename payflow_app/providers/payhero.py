@@ -31,6 +31,7 @@ from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.settings import Settings
 
 CANCELLED_BY_CUSTOMER = 1032
+STATUS_QUERY_FAILED = "mpesa_failed"  # one of base.COARSE_FAILURE_CODES
 # What each M-PESA ResultCode means to the customer (Daraja's codes, passed through).
 MPESA_REASONS = {
     1: "Your M-PESA balance is too low for this payment.",
@@ -103,7 +104,7 @@ class PayHeroProvider:
                 provider_reference=provider_reference,
                 status=ProviderStatus.FAILED,
                 amount=None,
-                failure_code="mpesa_failed",
+                failure_code=STATUS_QUERY_FAILED,
                 failure_message=NOT_COMPLETED,
             )
         return PaymentTruth(provider_reference=provider_reference, status=ProviderStatus.PENDING, amount=None)

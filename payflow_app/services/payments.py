@@ -16,7 +16,13 @@ from sqlmodel import Session, col, or_, select
 
 from payflow_app.models import Order, Payment, User, WebhookEvent, pk, utcnow
 from payflow_app.providers import get_provider
-from payflow_app.providers.base import PaymentError, PaymentRequest, PaymentTruth, ProviderStatus
+from payflow_app.providers.base import (
+    COARSE_FAILURE_CODES,
+    PaymentError,
+    PaymentRequest,
+    PaymentTruth,
+    ProviderStatus,
+)
 from payflow_app.services import fulfilment, kinds, late_money, notify
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
@@ -211,20 +217,43 @@ def close_payment(*, payment_id: int, status: PaymentStatus, truth: PaymentTruth
     """End an unpaid attempt (failed, cancelled, expired) and release the order's seats."""
     with write_transaction() as session:
         payment = lock(session, Payment, payment_id)
-        if payment.status in TERMINAL:
-            return
-        payment.status = check_payment_transition(payment.status, status)
-        if truth is not None and truth.failure_code:
-            payment.failure_code, payment.failure_message = truth.failure_code, truth.failure_message
-        payment.updated_at = utcnow()
         order = lock(session, Order, payment.order_id)
-        if order.status in (OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT):
-            target = OrderStatus.EXPIRED if status is PaymentStatus.EXPIRED else OrderStatus.CANCELLED
-            order.status = check_order_transition(order.status, target)
-            order.updated_at = utcnow()
-            kinds.on_closed(session, order)
         order_id, user_id = pk(order), order.user_id
+        if payment.status in TERMINAL:
+            if not _refine_reason(payment, truth):
+                return
+        else:
+            _close(session, payment, order, status, truth)
     notify.order_changed(order_id, user_id=user_id)
+
+
+def _close(
+    session: Session, payment: Payment, order: Order, status: PaymentStatus, truth: PaymentTruth | None
+) -> None:
+    payment.status = check_payment_transition(payment.status, status)
+    if truth is not None and truth.failure_code:
+        payment.failure_code, payment.failure_message = truth.failure_code, truth.failure_message
+    payment.updated_at = utcnow()
+    if order.status in (OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT):
+        target = OrderStatus.EXPIRED if status is PaymentStatus.EXPIRED else OrderStatus.CANCELLED
+        order.status = check_order_transition(order.status, target)
+        order.updated_at = utcnow()
+        kinds.on_closed(session, order)
+
+
+def _refine_reason(payment: Payment, truth: PaymentTruth | None) -> bool:
+    """A closed attempt keeps its status, but when a status query closed it with only
+    a bare "failed" and the callback then names the reason (the customer cancelled,
+    a wrong PIN), the customer is told the reason. True when it changed."""
+    if payment.status not in (PaymentStatus.FAILED, PaymentStatus.CANCELLED) or truth is None:
+        return False
+    if payment.failure_code not in COARSE_FAILURE_CODES or not truth.failure_code:
+        return False
+    if truth.failure_code in COARSE_FAILURE_CODES:
+        return False
+    payment.failure_code, payment.failure_message = truth.failure_code, truth.failure_message
+    payment.updated_at = utcnow()
+    return True
 
 
 def customer_landed(payment_id: int) -> None:

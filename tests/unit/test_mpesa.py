@@ -199,3 +199,40 @@ def test_the_sync_settles_a_payment_whose_callback_never_came(seeded: str, payhe
     assert (payment.status, payment.receipt_number) == ("succeeded", "SAB12CD34E")
     assert {t.status for t in tickets} == {"valid"}
     assert all(verify_ticket_token(t.qr_token).ticket_number == t.number for t in tickets)
+
+
+def test_a_late_callback_names_the_reason_a_status_query_could_not(seeded: str) -> None:
+    """PayHero's status query says only "failed"; the callback that follows says the
+    customer cancelled: the closed attempt keeps its status and gets the reason. A
+    later bare "failed" never overwrites a reason."""
+    from tests import factories
+
+    payment = factories.pending_payment(factories.order(quantity=1), reference="ph_late", provider="payhero")
+    bare = PaymentTruth(
+        provider_reference="ph_late",
+        status=ProviderStatus.FAILED,
+        amount=None,
+        failure_code="mpesa_failed",
+        failure_message="M-PESA did not complete the payment.",
+    )
+    named = PaymentTruth(
+        provider_reference="ph_late",
+        status=ProviderStatus.CANCELLED,
+        amount=None,
+        failure_code="mpesa_1032",
+        failure_message="You cancelled the M-PESA prompt.",
+    )
+
+    def stored() -> tuple[str, str | None, str]:
+        with read_session() as session:
+            row = session.get(Payment, payment.id)
+            order = session.get(Order, payment.order_id)
+            assert row is not None and order is not None
+            return row.status, row.failure_code, order.status
+
+    payments.settle_payment(payment_id=payment.id, truth=bare)  # type: ignore[arg-type]
+    assert stored() == ("failed", "mpesa_failed", "cancelled")
+    payments.settle_payment(payment_id=payment.id, truth=named)  # type: ignore[arg-type]
+    assert stored() == ("failed", "mpesa_1032", "cancelled")
+    payments.settle_payment(payment_id=payment.id, truth=bare)  # type: ignore[arg-type]
+    assert stored() == ("failed", "mpesa_1032", "cancelled")

@@ -22,6 +22,7 @@ from payflow_app.emails.outbox import emails_for_order
 from payflow_app.i18n import decline_reason, format_money, t
 from payflow_app.models import utcnow
 from payflow_app.providers.base import PaymentError
+from payflow_app.providers.payhero import CANCELLED_BY_CUSTOMER
 from payflow_app.services import mpesa, orders
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.phones import mask_phone
@@ -119,7 +120,9 @@ class MpesaState(rx.State):
                 if snap.is_processed:
                     self.phase = "paid"
                 elif snap.is_closed:
-                    cancelled = snap.payment_status == PaymentStatus.CANCELLED
+                    cancelled = snap.payment_status == PaymentStatus.CANCELLED or (
+                        snap.failure_code == f"mpesa_{CANCELLED_BY_CUSTOMER}"  # said by a late callback
+                    )
                     self.phase = "cancelled" if cancelled else "failed"
                 else:
                     self.phase = "waiting"

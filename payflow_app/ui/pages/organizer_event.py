@@ -196,9 +196,21 @@ def _devices() -> rx.Component:
     S = EventDashboardState
     return rx.el.section(
         rx.el.h2("Scanning devices"),
+        rx.el.ul(
+            rx.el.li(
+                rx.el.strong("Gate name: "),
+                "where a device scans, such as “North entrance” — the check-in list shows it beside each scan.",
+            ),
+            rx.el.li(
+                rx.el.strong("Device token: "),
+                "the password a scanning phone or handheld uses to check tickets in for this event only; "
+                "type it into the device once, as it is shown only when issued.",
+            ),
+            class_name="definitions",
+        ),
         rx.el.p(
-            "A device (a phone or a handheld scanner app) calls POST /api/checkin with its token; "
-            "it can verify tickets offline with /.well-known/jwks.json and upload its scans later.",
+            "For scanner apps: POST /api/checkin with the token; tickets can be verified offline with "
+            "/.well-known/jwks.json and the scans uploaded later.",
             class_name="muted small",
         ),
         rx.cond(
