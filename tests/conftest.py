@@ -3,6 +3,7 @@ migrations (SQLite: a migrated template file is copied; PostgreSQL: a fresh data
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -69,8 +70,10 @@ def _pg_available() -> bool:
         return False
 
 
-@pytest.fixture
-def postgres_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database migrated to head (its URL), dropped afterwards. Fails
+    in CI and skips elsewhere when PostgreSQL is not running."""
     if not _pg_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is expected at 127.0.0.1:5432 in CI")
@@ -80,15 +83,23 @@ def postgres_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     name = f"payflow_t_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    migrate(url)
-    use_database(url, tmp_path, monkeypatch)
-    yield url
-    from payflow_app.services import db
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    db.dispose_engines()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+@pytest.fixture
+def postgres_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        use_database(url, tmp_path, monkeypatch)
+        yield url
+        from payflow_app.services import db
+
+        db.dispose_engines()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
