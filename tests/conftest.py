@@ -70,14 +70,19 @@ def _pg_available() -> bool:
         return False
 
 
-@contextlib.contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new PostgreSQL database migrated to head (its URL), dropped afterwards. Fails
-    in CI and skips elsewhere when PostgreSQL is not running."""
+def require_postgres() -> None:
+    """Fails the test in CI, skips it elsewhere, when PostgreSQL is not running."""
     if not _pg_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is expected at 127.0.0.1:5432 in CI")
         pytest.skip("PostgreSQL is not running")
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database migrated to head (its URL), dropped afterwards
+    (:func:`require_postgres` first)."""
+    require_postgres()
     import psycopg
 
     name = f"payflow_t_{uuid.uuid4().hex[:10]}"

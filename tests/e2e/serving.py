@@ -40,9 +40,9 @@ def wait_for(url: str, seconds: float, process: subprocess.Popen[bytes], log: Pa
     raise RuntimeError(f"{url} did not answer in {seconds}s:\n{log.read_text()[-4000:]}")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group, SIGKILL if it has not ended 15 s later."""
-    os.killpg(process.pid, signal.SIGTERM)
+def stop(process: subprocess.Popen[bytes], first: signal.Signals = signal.SIGTERM) -> None:
+    """``first`` (SIGTERM) to the process group, SIGKILL if it has not ended 15 s later."""
+    os.killpg(process.pid, first)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
