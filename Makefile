@@ -36,6 +36,11 @@ install-test: $(VENV)/.installed-test
 	  echo "installing Debian chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+# The scale-out test runs its own nginx (its own config and port), never the system service.
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+	  echo "installing Debian nginx for the scale-out test"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; }
 
 migrate: install
 	$(BIN)/alembic upgrade head

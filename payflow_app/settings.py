@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     # unset: ``http://localhost:{port}``, so an instance on another port sends its
     # checkout sessions and sandbox webhooks to itself.
     public_url: str = ""
+    _public_url_given: bool = PrivateAttr(default=False)
     # Other origins whose pages may call the API and open the websocket with the
     # user's cookie (comma-separated, e.g. "https://pay.example.com"); public_url's own
     # origin is always allowed.
@@ -209,6 +210,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _derive_and_refuse_placeholders(self) -> Settings:
+        self._public_url_given = bool(self.public_url)
         if not self.public_url:
             self.public_url = f"http://localhost:{self.port}"
         uses_sandbox_key = self.stripe_secret_key == SANDBOX_STRIPE_SECRET_KEY
@@ -245,6 +247,14 @@ class Settings(BaseSettings):
         websocket, state-changing requests): public_url's and ``allowed_origins``."""
         own = web_origin(self.public_url)
         return [own, *(origin for origin in self.allowed_origins if origin != own)]
+
+    @property
+    def frontend_api_url(self) -> str | None:
+        """Where the built pages open their websocket (Reflex's ``api_url``): the public
+        URL's origin when one is set, so a tab behind a reverse proxy in front of several
+        hosts connects through the proxy; None (Reflex's default, the backend's own
+        port) when the public URL is only derived from the port."""
+        return web_origin(self.public_url) if self._public_url_given else None
 
     @property
     def stripe_webhook_url(self) -> str:

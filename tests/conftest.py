@@ -3,6 +3,7 @@ migrations (SQLite: a migrated template file is copied; PostgreSQL: a fresh data
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -69,26 +70,41 @@ def _pg_available() -> bool:
         return False
 
 
-@pytest.fixture
-def postgres_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def require_postgres() -> None:
+    """Fails the test in CI, skips it elsewhere, when PostgreSQL is not running."""
     if not _pg_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is expected at 127.0.0.1:5432 in CI")
         pytest.skip("PostgreSQL is not running")
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database migrated to head (its URL), dropped afterwards
+    (:func:`require_postgres` first)."""
+    require_postgres()
     import psycopg
 
     name = f"payflow_t_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    migrate(url)
-    use_database(url, tmp_path, monkeypatch)
-    yield url
-    from payflow_app.services import db
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        migrate(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    db.dispose_engines()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+@pytest.fixture
+def postgres_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        use_database(url, tmp_path, monkeypatch)
+        yield url
+        from payflow_app.services import db
+
+        db.dispose_engines()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from tests.conftest import ROOT
+from tests.e2e import serving
 
 PORT = int(os.environ.get("PAYFLOW_E2E_PORT", "3111"))
 BASE = f"http://localhost:{PORT}"
@@ -39,21 +37,6 @@ document.addEventListener("securitypolicyviolation", (e) => {
 });
 """
 CSP_VIOLATIONS: list[str] = []
-
-
-def _wait_for(url: str, seconds: float, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited early:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the app did not answer {url} in {seconds}s:\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -86,34 +69,26 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True)
     subprocess.run([sys.executable, "-m", "payflow_app.seed"], cwd=ROOT, env=env, check=True)
     log = work / "app.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                f"{venv_bin}/reflex",
-                "run",
-                "--env",
-                "prod",
-                "--frontend-port",
-                str(PORT),
-                "--backend-port",
-                str(PORT),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = serving.start(
+        [
+            f"{venv_bin}/reflex",
+            "run",
+            "--env",
+            "prod",
+            "--frontend-port",
+            str(PORT),
+            "--backend-port",
+            str(PORT),
+        ],
+        env=env,
+        log=log,
+    )
     try:
-        _wait_for(f"{BASE}/ping", 240, process, log)
-        _wait_for(f"{BASE}/", 60, process, log)
+        serving.wait_for(f"{BASE}/ping", 240, process, log)
+        serving.wait_for(f"{BASE}/", 60, process, log)
         yield {"base": BASE, "db": str(work / "payflow.db"), "log": str(log), "env": env}
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        serving.stop(process)
 
 
 @pytest.fixture(scope="session")

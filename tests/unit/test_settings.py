@@ -102,6 +102,20 @@ def test_the_public_url_follows_the_port_unless_it_is_set(monkeypatch: pytest.Mo
         Settings()
 
 
+def test_the_pages_open_their_websocket_at_the_public_address_once_it_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Behind a reverse proxy the tab's websocket goes through the proxy (rxconfig.py's
+    ``api_url``); without a public URL Reflex's own default, the backend's port, stays."""
+    monkeypatch.delenv("PAYFLOW_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("PAYFLOW_PORT", "8080")
+    assert Settings().frontend_api_url is None
+    monkeypatch.setenv("PAYFLOW_PUBLIC_URL", "https://Tickets.example.com:443/")
+    assert Settings().frontend_api_url == "https://tickets.example.com"
+    monkeypatch.setenv("PAYFLOW_PUBLIC_URL", "http://localhost:8000")
+    assert Settings().frontend_api_url == "http://localhost:8000"
+
+
 REDIS = "redis://127.0.0.1:6379/0"
 
 
