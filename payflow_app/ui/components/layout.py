@@ -135,10 +135,13 @@ def steps_list(steps: rx.Var, *, label: rx.Var | str) -> rx.Component:
     return rx.el.ol(rx.foreach(steps, step), class_name="steps", aria_label=label)
 
 
-def form_field(label: rx.Var | str, name: str, control: rx.Component, errors: rx.Var) -> rx.Component:
-    """A labelled control with its error (``errors`` maps field names to messages)."""
+def form_field(
+    label: rx.Var | str, name: str, control: rx.Component, errors: rx.Var, *, control_id: str = ""
+) -> rx.Component:
+    """A labelled control with its error (``errors`` maps field names to messages);
+    ``control_id``: the control's id when it is not the field's name."""
     return rx.el.div(
-        rx.el.label(label, html_for=name),
+        rx.el.label(label, html_for=control_id or name),
         control,
         rx.cond(
             errors.contains(name),
@@ -229,3 +232,15 @@ def redirect_overlay() -> rx.Component:
         class_name="overlay",
         role="status",
     )
+
+
+def labelled_file_input(upload: rx.Component, label: str) -> rx.Component:
+    """``rx.upload`` with an accessible name on the file input it hides inside (its
+    own props never reach that input; the button beside it is what people use)."""
+    stack = [upload]
+    while stack:
+        component = stack.pop()
+        if getattr(component, "tag", None) == "input":
+            component.custom_attrs["aria-label"] = label
+        stack.extend(component.children)
+    return upload

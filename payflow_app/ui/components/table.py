@@ -29,6 +29,7 @@ def data_table(
             ),
             class_name="table",
             aria_label=text(label_key),
+            tab_index=0,  # it scrolls sideways on a phone: reachable from the keyboard
         ),
         rx.el.p(text(empty_key), class_name="muted"),
     )

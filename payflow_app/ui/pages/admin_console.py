@@ -189,6 +189,7 @@ def _console() -> rx.Component:
                 ),
                 rx.el.tbody(rx.foreach(S.rows, _row)),
                 class_name="table",
+                tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
                 aria_label="Payments needing attention",
             ),
             rx.el.p("Nothing here: no payment needs attention under this filter.", class_name="muted"),

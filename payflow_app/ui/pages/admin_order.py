@@ -144,7 +144,7 @@ class OrderTimelineState(rx.State):
 def _payment(p: rx.Var) -> rx.Component:
     S = OrderTimelineState
     return rx.el.article(
-        rx.el.h3("Payment #" + p["id"] + " · " + p["provider"] + " · " + p["status"]),
+        rx.el.h2("Payment #" + p["id"] + " · " + p["provider"] + " · " + p["status"]),
         rx.el.p(p["amount"] + " · " + p["reference"], class_name="mono"),
         rx.cond(p["note"] != "", rx.el.p(p["note"])),
         rx.el.div(

@@ -239,6 +239,7 @@ def organizer_attendees_page() -> rx.Component:
                     )
                 ),
                 class_name="table",
+                tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
                 aria_label="Attendees",
             ),
             rx.el.p("No ticket matches.", class_name="muted"),

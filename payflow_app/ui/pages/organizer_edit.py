@@ -15,7 +15,7 @@ from payflow_app.models import Event, TicketType, pk
 from payflow_app.services import event_images, organizer
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.money import amount_text, format_money
-from payflow_app.ui.components.layout import form_field, notice, page
+from payflow_app.ui.components.layout import form_field, labelled_file_input, notice, page
 from payflow_app.ui.components.organizer import (
     acting_on_event,
     event_gone,
@@ -188,7 +188,10 @@ def _types_table() -> rx.Component:
         S.types.length() > 0,
         rx.el.table(
             rx.el.thead(
-                rx.el.tr(*[rx.el.th(h) for h in ("Name", "Price", "Capacity", "Sold or held", "On sale", "")])
+                rx.el.tr(
+                    *[rx.el.th(h) for h in ("Name", "Price", "Capacity", "Sold or held", "On sale")],
+                    rx.el.th(rx.el.span("Actions", class_name="sr-only")),
+                )
             ),
             rx.el.tbody(
                 rx.foreach(
@@ -212,6 +215,7 @@ def _types_table() -> rx.Component:
                 )
             ),
             class_name="table",
+            tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
             aria_label="Ticket types",
         ),
         notice("No ticket types yet: nobody can buy a ticket until you add one."),
@@ -293,17 +297,20 @@ def organizer_edit_page() -> rx.Component:
         rx.el.h2("Picture"),
         rx.el.div(
             rx.cond(S.image_url != "", rx.el.img(src=S.image_url, alt=S.title, class_name="event-image")),
-            rx.upload(
-                rx.el.button(
-                    "Choose a picture (PNG, JPEG or WebP, at most 5 MB)",
-                    type="button",
-                    class_name="button secondary",
+            labelled_file_input(
+                rx.upload(
+                    rx.el.button(
+                        "Choose a picture (PNG, JPEG or WebP, at most 5 MB)",
+                        type="button",
+                        class_name="button secondary",
+                    ),
+                    id="event_image",
+                    accept=IMAGE_TYPES,
+                    max_files=1,
+                    multiple=False,
+                    on_drop=S.upload_image,
                 ),
-                id="event_image",
-                accept=IMAGE_TYPES,
-                max_files=1,
-                multiple=False,
-                on_drop=S.upload_image,
+                "Event picture",
             ),
             rx.cond(S.errors.contains("image"), rx.el.p(S.errors["image"], class_name="field-error")),
             class_name="card",

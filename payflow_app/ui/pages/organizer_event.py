@@ -223,7 +223,14 @@ def _devices() -> rx.Component:
             ),
         ),
         rx.el.table(
-            rx.el.thead(rx.el.tr(rx.el.th("Gate"), rx.el.th("State"), rx.el.th("Last seen"), rx.el.th(""))),
+            rx.el.thead(
+                rx.el.tr(
+                    rx.el.th("Gate"),
+                    rx.el.th("State"),
+                    rx.el.th("Last seen"),
+                    rx.el.th(rx.el.span("Actions", class_name="sr-only")),
+                )
+            ),
             rx.el.tbody(
                 rx.foreach(
                     S.devices,
@@ -246,10 +253,17 @@ def _devices() -> rx.Component:
                 )
             ),
             class_name="table",
+            tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
             aria_label="Devices",
         ),
         rx.el.form(
-            form_field("Gate name", "name", rx.el.input(id="device-name", name="name"), S.device_errors),
+            form_field(
+                "Gate name",
+                "name",
+                rx.el.input(id="device-name", name="name"),
+                S.device_errors,
+                control_id="device-name",
+            ),
             rx.el.button("Issue a device token", type="submit", class_name="button secondary small"),
             on_submit=S.issue_device,
             reset_on_submit=True,
