@@ -152,11 +152,11 @@ def organizer_checkin_page() -> rx.Component:
         ),
         _answer(),
         rx.el.form(
+            rx.el.label("Ticket number", html_for="ticket-number"),
             rx.el.input(
                 id="ticket-number",
                 name="number",
-                placeholder="Ticket number, e.g. TKT-1760000000-ABCDEF",
-                aria_label="Ticket number",
+                placeholder="TKT-1760000000-ABCDEF",
                 auto_complete="off",
                 auto_capitalize="characters",
                 spell_check=False,
