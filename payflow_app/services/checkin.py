@@ -37,25 +37,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Integer, String, bindparam, case, exists, func
-from sqlalchemy import insert as sa_insert
+from sqlalchemy import Connection
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from payflow_app.models import (
-    CheckIn,
-    CheckInScan,
-    Event,
-    Order,
-    RevokedToken,
-    Ticket,
-    TicketType,
-    User,
-    utcnow,
-)
+from payflow_app.models import CheckInScan, utcnow
+from payflow_app.services import checkin_rows as rows
 from payflow_app.services import notify
+from payflow_app.services.checkin_rows import FirstCheckIn
 from payflow_app.services.db import autocommit_connection, get_engine, is_sqlite
 from payflow_app.services.errors import InvalidInput
 from payflow_app.services.group_commit import GroupCommit
@@ -68,8 +58,8 @@ MAX_CODE_LENGTH = 2000  # a ticket's QR token is far shorter
 
 
 class Reason(StrEnum):
-    VALID = "valid"
-    ALREADY_REDEEMED = "already_redeemed"
+    VALID = rows.VALID
+    ALREADY_REDEEMED = rows.ALREADY_REDEEMED
     REVOKED = "revoked"
     UNPAID = "unpaid"
     WRONG_EVENT = "wrong_event"
@@ -88,13 +78,6 @@ MESSAGES = {
     Reason.UNKNOWN_TICKET: "Unknown ticket — no ticket has this number",
     Reason.EXPIRED: "Expired — tickets for this event are no longer valid",
 }
-
-
-@dataclass(frozen=True)
-class FirstCheckIn:
-    at: datetime
-    gate: str
-    operator: str
 
 
 @dataclass(frozen=True)
@@ -195,14 +178,18 @@ def _scan(
     if nonce is not None and (earlier := _uploaded(connection, gate, nonce)) is not None:
         return earlier
     if isinstance(scanned, ScanResult):  # names no ticket: forged, not a ticket number
-        connection.execute(_RECORD_SCAN, _scan_row(gate, scanned, scanned_at, nonce))
+        rows.record_scan(connection, _scan_row(gate, scanned, scanned_at, nonce))
         return scanned
     facts = _facts(connection, scanned)
     result = _judge(gate, scanned, facts, scanned_at)
     if facts is None or not result.ok:
-        connection.execute(_RECORD_SCAN, _scan_row(gate, result, scanned_at, nonce))
+        rows.record_scan(connection, _scan_row(gate, result, scanned_at, nonce))
         return result
-    if _redeem(connection, gate, facts.ticket_id, result, scanned_at, nonce):
+    if rows.redeem(
+        connection,
+        _check_in_row(gate, facts.ticket_id, scanned_at),
+        _scan_row(gate, result, scanned_at, nonce),
+    ):
         return result
     # Another gate's transaction redeemed it since we read: name the scan that did.
     again = _judge(gate, scanned, _facts(connection, scanned), scanned_at)
@@ -253,96 +240,13 @@ def _read_code(code: str) -> _Scanned | ScanResult:
     return _Scanned(number)
 
 
-@dataclass(frozen=True)
-class _Facts:
-    """Everything the answer to a scan depends on, read in one query."""
-
-    ticket_id: int
-    number: str
-    status: str
-    qr_token: str
-    event_id: int | None
-    order_status: str
-    holder: str
-    ticket_type: str
-    starts_at: datetime
-    first: FirstCheckIn | None
-    listed: bool  # what was scanned is on the revocation list
+def _facts(connection: Connection, scanned: _Scanned) -> rows.TicketFacts | None:
+    return rows.read_facts(connection, number=scanned.number, token_nonce=scanned.token_nonce)
 
 
-def _facts_query(*, by_token_nonce: bool) -> Executable:
-    """The ticket a scan names with its order, holder, type, event and redemption.
-
-    On the revocation list, what was scanned names the ticket it was revoked from: a
-    replaced QR token by its nonce, a replaced ticket number (a reissued ticket has a
-    new one) by itself. Otherwise the ticket is the one with the number."""
-    listing = (
-        sa_select(col(RevokedToken.ticket_id))
-        .where(
-            col(RevokedToken.nonce) == bindparam("token_nonce")
-            if by_token_nonce
-            else col(RevokedToken.ticket_number) == bindparam("number")
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    by_number = sa_select(col(Ticket.id)).where(col(Ticket.number) == bindparam("number")).scalar_subquery()
-    return (
-        sa_select(
-            col(Ticket.id),
-            col(Ticket.number),
-            col(Ticket.status),
-            col(Ticket.qr_token),
-            col(Order.event_id),
-            col(Order.status),
-            col(User.full_name),
-            col(TicketType.name),
-            col(Event.starts_at),
-            col(CheckIn.scanned_at),
-            col(CheckIn.gate),
-            col(CheckIn.operator),
-            listing.is_not(None),
-        )
-        .join(Order, col(Order.id) == col(Ticket.order_id))
-        .join(TicketType, col(TicketType.id) == col(Ticket.ticket_type_id))
-        .join(User, col(User.id) == col(Order.user_id))
-        .join(Event, col(Event.id) == col(Order.event_id))
-        .outerjoin(CheckIn, col(CheckIn.ticket_id) == col(Ticket.id))
-        .where(col(Ticket.id) == func.coalesce(listing, by_number))
-    )
-
-
-# Built once: SQLAlchemy then reuses each one's compiled SQL.
-_FACTS_BY_TOKEN = _facts_query(by_token_nonce=True)
-_FACTS_BY_NUMBER = _facts_query(by_token_nonce=False)
-
-
-def _facts(connection: Connection, scanned: _Scanned) -> _Facts | None:
-    if scanned.token_nonce is not None:
-        query, params = _FACTS_BY_TOKEN, {"number": scanned.number, "token_nonce": scanned.token_nonce}
-    else:
-        query, params = _FACTS_BY_NUMBER, {"number": scanned.number}
-    row = connection.execute(query, params).first()
-    if row is None:
-        return None
-    (ticket_id, number, status, qr_token, event_id, order_status, holder, kind, starts_at) = row[:9]
-    first_at, first_gate, first_operator, listed = row[9:]
-    return _Facts(
-        ticket_id=ticket_id,
-        number=number,
-        status=status,
-        qr_token=qr_token,
-        event_id=event_id,
-        order_status=order_status,
-        holder=holder,
-        ticket_type=kind,
-        starts_at=starts_at,
-        first=FirstCheckIn(at=first_at, gate=first_gate, operator=first_operator) if first_at else None,
-        listed=bool(listed),
-    )
-
-
-def _judge(gate: Gate, scanned: _Scanned, facts: _Facts | None, scanned_at: datetime | None) -> ScanResult:
+def _judge(
+    gate: Gate, scanned: _Scanned, facts: rows.TicketFacts | None, scanned_at: datetime | None
+) -> ScanResult:
     """The answer to a scan, from what was read; VALID means it may be redeemed now."""
     if facts is None:
         reason = Reason.FORGED if scanned.token is not None else Reason.UNKNOWN_TICKET
@@ -365,19 +269,9 @@ def _judge(gate: Gate, scanned: _Scanned, facts: _Facts | None, scanned_at: date
     return found
 
 
-def _redeem(
-    connection: Connection,
-    gate: Gate,
-    ticket_id: int,
-    result: ScanResult,
-    scanned_at: datetime | None,
-    nonce: str | None,
-) -> bool:
-    """Redeem the ticket unless it already is, and write the scan down: ``valid``, or
-    ``already_redeemed`` when another gate's transaction got there first (only on
-    PostgreSQL: SQLite's write lock is held from the read on). The unique ticket id
-    decides between gates that scan it at once (``ON CONFLICT DO NOTHING``)."""
-    check_in_row = {
+def _check_in_row(gate: Gate, ticket_id: int, scanned_at: datetime | None) -> dict[str, Any]:
+    """A :class:`CheckIn`: the ticket let in, where, by whom and when."""
+    return {
         "ticket_id": ticket_id,
         "event_id": gate.event_id,
         "gate": gate.name,
@@ -387,16 +281,6 @@ def _redeem(
         "scanned_at": scanned_at or utcnow(),
         "recorded_at": utcnow(),
     }
-    scan_row = _scan_row(gate, result, scanned_at, nonce)
-    if connection.dialect.name == "postgresql":  # one statement: both rows or neither
-        return (
-            connection.execute(_REDEEM_AND_RECORD, {**check_in_row, **scan_row}).scalar_one() == Reason.VALID
-        )
-    redeemed = connection.execute(_REDEEM, check_in_row).first() is not None
-    connection.execute(
-        _RECORD_SCAN, scan_row | {"reason": (Reason.VALID if redeemed else Reason.ALREADY_REDEEMED).value}
-    )
-    return redeemed
 
 
 def _scan_row(
@@ -414,61 +298,6 @@ def _scan_row(
         "scanned_at": scanned_at or utcnow(),
         "recorded_at": utcnow(),
     }
-
-
-_RECORD_SCAN = sa_insert(CheckInScan)
-# INSERT INTO check_in … ON CONFLICT (ticket_id) DO NOTHING RETURNING id
-_REDEEM = (
-    sqlite.insert(CheckIn).on_conflict_do_nothing(index_elements=["ticket_id"]).returning(col(CheckIn.id))
-)
-
-
-def _redeem_and_record() -> Executable:
-    """PostgreSQL, one statement: WITH redeemed AS (INSERT INTO check_in … ON CONFLICT
-    DO NOTHING RETURNING id) INSERT INTO check_in_scan … 'valid' if a row was
-    inserted, else 'already_redeemed' … RETURNING reason."""
-    scanned_at_type = CheckIn.__table__.c.scanned_at.type  # type: ignore[attr-defined]
-
-    def param(name: str, type_: Any) -> Any:
-        return bindparam(name, type_=type_)
-
-    redeemed = (
-        postgresql.insert(CheckIn)
-        .values(
-            ticket_id=param("ticket_id", Integer),
-            event_id=param("event_id", Integer),
-            gate=param("gate", String),
-            operator=param("operator", String),
-            user_id=param("user_id", Integer),
-            device_id=param("device_id", Integer),
-            scanned_at=param("scanned_at", scanned_at_type),
-            recorded_at=param("recorded_at", scanned_at_type),
-        )
-        .on_conflict_do_nothing(index_elements=["ticket_id"])
-        .returning(col(CheckIn.id))
-        .cte("redeemed")
-    )
-    reason = case((exists(sa_select(redeemed.c.id)), Reason.VALID.value), else_=Reason.ALREADY_REDEEMED.value)
-    row = sa_select(
-        param("event_id", Integer),
-        param("device_id", Integer),
-        param("nonce", String),
-        param("ticket_number", String),
-        reason,
-        param("gate", String),
-        param("operator", String),
-        param("scanned_at", scanned_at_type),
-        param("recorded_at", scanned_at_type),
-    )
-    columns = ["event_id", "device_id", "nonce", "ticket_number", "reason", "gate", "operator"]
-    return (
-        sa_insert(CheckInScan)
-        .from_select([*columns, "scanned_at", "recorded_at"], row)
-        .returning(col(CheckInScan.reason))
-    )
-
-
-_REDEEM_AND_RECORD = _redeem_and_record()
 
 
 def _uploaded(connection: Connection, gate: Gate, nonce: str) -> ScanResult | None:
