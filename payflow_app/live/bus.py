@@ -2,9 +2,11 @@
 tabs watching that topic.
 
 Services notify from any thread (:mod:`payflow_app.services.notify`); the bus hands
-each notification to the event loop, where every watcher's queue of that topic
-receives it. A watcher is a Reflex background task of one tab (see the processing page),
-which re-reads the snapshot and pushes it through Reflex state — no browser polling.
+each notification to the event loop, where every watcher of that topic hears it
+(:class:`Changes`). A watcher is a Reflex background task of one tab (see the
+processing page), which re-reads the snapshot and pushes it through Reflex state — no
+browser polling. Notifications that come while a watcher is busy coalesce: a burst
+(fulfilment notifies after each committed step) is one re-read, made after the last.
 
 With ``REFLEX_REDIS_URL`` set (several workers), a tab's task may live in another
 worker than the one that fulfilled the order, so notifications are also published
@@ -28,20 +30,49 @@ log = logging.getLogger(__name__)
 CHANNEL = "payflow:changed"
 
 
+class Changes:
+    """What one watcher hears of its topic: whether it changed since the watcher last
+    looked. Any number of notifications since then are one change, and none is lost —
+    a wait that times out or is cancelled leaves a change that came meanwhile for the
+    next wait. Read the state after :meth:`wait` answers True: it then shows at least
+    the newest change (notifications are sent after the change is committed)."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Event()
+
+    def notify(self) -> None:
+        self._changed.set()
+
+    def clear(self) -> None:
+        """Forget what was heard so far: the caller is about to read the state."""
+        self._changed.clear()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """True once the topic changed since the last wait (or :meth:`clear`); False
+        when ``timeout`` seconds passed first."""
+        if not self._changed.is_set():
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            except TimeoutError:
+                return False
+        self._changed.clear()
+        return True
+
+
 class StatusBus:
     def __init__(self) -> None:
-        self._watchers: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
+        self._watchers: dict[str, set[Changes]] = defaultdict(set)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis: Redis | None = None
 
     @contextlib.asynccontextmanager
-    async def watch(self, topic: str) -> AsyncIterator[asyncio.Queue[str]]:
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        self._watchers[topic].add(queue)
+    async def watch(self, topic: str) -> AsyncIterator[Changes]:
+        changes = Changes()
+        self._watchers[topic].add(changes)
         try:
-            yield queue
+            yield changes
         finally:
-            self._watchers[topic].discard(queue)
+            self._watchers[topic].discard(changes)
             if not self._watchers[topic]:
                 del self._watchers[topic]
 
@@ -49,8 +80,8 @@ class StatusBus:
         return len(self._watchers.get(topic, ()))
 
     def _deliver_local(self, topic: str) -> None:
-        for queue in list(self._watchers.get(topic, ())):
-            queue.put_nowait(topic)
+        for changes in list(self._watchers.get(topic, ())):
+            changes.notify()
 
     def publish(self, topic: str) -> None:
         """Thread-safe: callable from the event loop or from worker threads."""

@@ -14,10 +14,14 @@ holds the start as it was at signing, and an organizer may have moved the event 
 (tokens are not re-signed; see ``services.tickets``). Tokens issued before tickets
 had an expiry (no ``exp``) expire the same way.
 
-Exactly once: the ticket row is locked (``SELECT … FOR UPDATE``; SQLite's write
-transaction holds the database lock) and the check-in insert runs in a savepoint, so
-a concurrent scan at another gate that got there first makes this one answer
-``already_redeemed`` instead of failing.
+Exactly once: the check-in row is inserted ``ON CONFLICT (ticket_id) DO NOTHING``, so
+the unique ticket id decides between gates that scan a ticket at the same moment; the
+others answer ``already_redeemed``, naming the one that got there first. A scan is one
+read — ticket, order, holder, type, event, revocation list and earlier check-in in one
+query — and one write. On SQLite, scans from every gate share transactions (group
+commit, :mod:`services.group_commit`); on PostgreSQL a scan is that read and a single
+writing statement, with no transaction round trips. A scan and a revocation at the
+same moment are ordered as if the scan came first.
 
 A scanning device (``services.devices``) working offline uploads its scans later;
 each carries a nonce, and (device, nonce) is unique, so an upload sent twice is
@@ -27,29 +31,24 @@ answered from the first time and changes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import Connection
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import col
 
-from payflow_app.models import (
-    CheckIn,
-    CheckInScan,
-    Event,
-    Order,
-    RevokedToken,
-    Ticket,
-    TicketType,
-    User,
-    pk,
-    utcnow,
-)
+from payflow_app.models import CheckInScan, utcnow
+from payflow_app.services import checkin_rows as rows
 from payflow_app.services import notify
-from payflow_app.services.db import lock, read_session, write_transaction
+from payflow_app.services.checkin_rows import FirstCheckIn
+from payflow_app.services.db import autocommit_connection, get_engine, is_sqlite
 from payflow_app.services.errors import InvalidInput
+from payflow_app.services.group_commit import GroupCommit
 from payflow_app.services.states import PAID_ORDER_STATUSES
 from payflow_app.services.tickets import InvalidTicketToken, valid_until, verify_ticket_token
 
@@ -59,8 +58,8 @@ MAX_CODE_LENGTH = 2000  # a ticket's QR token is far shorter
 
 
 class Reason(StrEnum):
-    VALID = "valid"
-    ALREADY_REDEEMED = "already_redeemed"
+    VALID = rows.VALID
+    ALREADY_REDEEMED = rows.ALREADY_REDEEMED
     REVOKED = "revoked"
     UNPAID = "unpaid"
     WRONG_EVENT = "wrong_event"
@@ -79,13 +78,6 @@ MESSAGES = {
     Reason.UNKNOWN_TICKET: "Unknown ticket — no ticket has this number",
     Reason.EXPIRED: "Expired — tickets for this event are no longer valid",
 }
-
-
-@dataclass(frozen=True)
-class FirstCheckIn:
-    at: datetime
-    gate: str
-    operator: str
 
 
 @dataclass(frozen=True)
@@ -153,8 +145,8 @@ def check_in(
         # The same upload, sent twice at once: the other request stored the nonce first.
         if nonce is None:
             raise
-        with read_session() as session:
-            earlier = _uploaded(session, gate, nonce)
+        with get_engine().connect() as connection:
+            earlier = _uploaded(connection, gate, nonce)
         if earlier is None:
             raise
         return earlier
@@ -168,33 +160,55 @@ def _check_in(gate: Gate, code: str, scanned_at: datetime | None, nonce: str | N
         raise InvalidInput({"code": "This is not a payflow ticket."})
     # Names and operators come from devices and a browser's storage: cut to the columns.
     gate = replace(gate, name=gate.name.strip()[:80] or "Main gate", operator=gate.operator.strip()[:200])
-    claims = None
-    if _looks_like_token(code):
-        try:
-            # The event's current start decides expiry (in _redeem), not the token's exp.
-            claims = verify_ticket_token(code, check_expiry=False)
-        except InvalidTicketToken:
-            return _record(gate, None, ScanResult(Reason.FORGED), scanned_at, nonce)
-        number = claims.ticket_number
-    else:
-        number = code.upper()
-        if not TICKET_NUMBER.fullmatch(number):
-            return _record(gate, number[:40], ScanResult(Reason.UNKNOWN_TICKET), scanned_at, nonce)
-    with write_transaction() as session:
-        if nonce is not None and (earlier := _uploaded(session, gate, nonce)) is not None:
-            return earlier
-        ticket, listed = _scanned_ticket(session, number, claims.nonce if claims else None)
-        if ticket is None:
-            reason = Reason.FORGED if claims is not None else Reason.UNKNOWN_TICKET
-            return _record_in(session, gate, ScanResult(reason, ticket_number=number), scanned_at, nonce)
-        ticket = lock(session, Ticket, pk(ticket))
-        result = _redeem(
-            session, gate, ticket, token=code if claims else None, listed=listed, scanned_at=scanned_at
-        )
-        result = _record_in(session, gate, result, scanned_at, nonce)
+    scanned = _read_code(code)  # before the transaction: the signature check is the costly part
+    result = _run_scan(lambda connection: _scan(connection, gate, scanned, scanned_at, nonce))
     if result.ok:
         notify.publish(checkins_topic(gate.event_id))
     return result
+
+
+def _scan(
+    connection: Connection,
+    gate: Gate,
+    scanned: _Scanned | ScanResult,
+    scanned_at: datetime | None,
+    nonce: str | None,
+) -> ScanResult:
+    """The answer to a scan: judged on one read, then redeemed and written down."""
+    if nonce is not None and (earlier := _uploaded(connection, gate, nonce)) is not None:
+        return earlier
+    if isinstance(scanned, ScanResult):  # names no ticket: forged, not a ticket number
+        rows.record_scan(connection, _scan_row(gate, scanned, scanned_at, nonce))
+        return scanned
+    facts = _facts(connection, scanned)
+    result = _judge(gate, scanned, facts, scanned_at)
+    if facts is None or not result.ok:
+        rows.record_scan(connection, _scan_row(gate, result, scanned_at, nonce))
+        return result
+    if rows.redeem(
+        connection,
+        _check_in_row(gate, facts.ticket_id, scanned_at),
+        _scan_row(gate, result, scanned_at, nonce),
+    ):
+        return result
+    # Another gate's transaction redeemed it since we read: name the scan that did.
+    again = _judge(gate, scanned, _facts(connection, scanned), scanned_at)
+    if again.ok:
+        raise RuntimeError(f"ticket {again.ticket_number}: the check-in it conflicted with is not there")
+    return again
+
+
+def _run_scan(work: Callable[[Connection], ScanResult]) -> ScanResult:
+    """SQLite: in the next shared transaction (group commit: one writer at a time, so a
+    rush of scans costs one commit per batch, not one each). PostgreSQL: at once,
+    statement by statement (autocommit): a read, then one statement that writes."""
+    if is_sqlite():
+        return _gate_writes.run(work)
+    with autocommit_connection() as connection:
+        return work(connection)
+
+
+_gate_writes = GroupCommit("check-in writer")
 
 
 def checkins_topic(event_id: int) -> str:
@@ -202,131 +216,107 @@ def checkins_topic(event_id: int) -> str:
     return f"checkins:{event_id}"
 
 
-def _scanned_ticket(session: Session, number: str, nonce: str | None) -> tuple[Ticket | None, bool]:
-    """The ticket a scan names, and whether what was scanned is on the revocation list:
-    a replaced QR token by its nonce, a replaced ticket number (reissued tickets get a
-    new one) by itself."""
-    listed = session.exec(
-        select(RevokedToken).where(
-            RevokedToken.nonce == nonce if nonce is not None else RevokedToken.ticket_number == number
-        )
-    ).first()
-    if listed is not None:
-        return session.get(Ticket, listed.ticket_id), True
-    return session.exec(select(Ticket).where(Ticket.number == number)).first(), False
+@dataclass(frozen=True)
+class _Scanned:
+    """What a code names: a ticket number and, for a QR token, the token and its nonce."""
+
+    number: str
+    token: str | None = None
+    token_nonce: str | None = None
 
 
-def _redeem(
-    session: Session,
-    gate: Gate,
-    ticket: Ticket,
-    *,
-    token: str | None,
-    listed: bool,
-    scanned_at: datetime | None,
+def _read_code(code: str) -> _Scanned | ScanResult:
+    """The ticket a code names, or the answer when it names none (forged, not a number)."""
+    if _looks_like_token(code):
+        try:
+            # The event's current start decides expiry (in _judge), not the token's exp.
+            claims = verify_ticket_token(code, check_expiry=False)
+        except InvalidTicketToken:
+            return ScanResult(Reason.FORGED)
+        return _Scanned(claims.ticket_number, token=code, token_nonce=claims.nonce)
+    number = code.upper()
+    if not TICKET_NUMBER.fullmatch(number):
+        return ScanResult(Reason.UNKNOWN_TICKET, ticket_number=number[:40])
+    return _Scanned(number)
+
+
+def _facts(connection: Connection, scanned: _Scanned) -> rows.TicketFacts | None:
+    return rows.read_facts(connection, number=scanned.number, token_nonce=scanned.token_nonce)
+
+
+def _judge(
+    gate: Gate, scanned: _Scanned, facts: rows.TicketFacts | None, scanned_at: datetime | None
 ) -> ScanResult:
-    order = session.get(Order, ticket.order_id)
-    ticket_type = session.get(TicketType, ticket.ticket_type_id)
-    assert order is not None and ticket_type is not None
-    if order.event_id != gate.event_id:
-        return ScanResult(Reason.WRONG_EVENT, ticket_number=ticket.number)
-    holder = session.get(User, order.user_id)
+    """The answer to a scan, from what was read; VALID means it may be redeemed now."""
+    if facts is None:
+        reason = Reason.FORGED if scanned.token is not None else Reason.UNKNOWN_TICKET
+        return ScanResult(reason, ticket_number=scanned.number)
+    if facts.event_id != gate.event_id:
+        return ScanResult(Reason.WRONG_EVENT, ticket_number=facts.number)
     found = ScanResult(
-        Reason.VALID,
-        ticket_number=ticket.number,
-        holder=holder.full_name if holder else "",
-        ticket_type=ticket_type.name,
+        Reason.VALID, ticket_number=facts.number, holder=facts.holder, ticket_type=facts.ticket_type
     )
-    if listed or ticket.status == "revoked" or (token is not None and token != ticket.qr_token):
+    if facts.listed or facts.status == "revoked" or (scanned.token not in (None, facts.qr_token)):
         # Listed: revoked or replaced by a reissue. A token neither current nor listed
         # was never this ticket's. None of them admits anyone.
         return replace(found, reason=Reason.REVOKED)
-    if order.status not in PAID_ORDER_STATUSES or ticket.status != "valid":
+    if facts.order_status not in PAID_ORDER_STATUSES or facts.status != "valid":
         return replace(found, reason=Reason.UNPAID)
-    event = session.get(Event, gate.event_id)
-    assert event is not None
-    if (scanned_at or utcnow()) > valid_until(event.starts_at):
+    if (scanned_at or utcnow()) > valid_until(facts.starts_at):
         return replace(found, reason=Reason.EXPIRED)
-    first = _first_check_in(session, pk(ticket))
-    if first is not None:
-        return replace(found, reason=Reason.ALREADY_REDEEMED, first=first)
-    row = CheckIn(
-        ticket_id=pk(ticket),
-        event_id=gate.event_id,
-        gate=gate.name,
-        operator=gate.operator,
-        user_id=gate.user_id,
-        device_id=gate.device_id,
-        scanned_at=scanned_at or utcnow(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Another gate's transaction redeemed it and committed since our check.
-        first = _first_check_in(session, pk(ticket))
-        if first is None:
-            raise
-        return replace(found, reason=Reason.ALREADY_REDEEMED, first=first)
+    if facts.first is not None:
+        return replace(found, reason=Reason.ALREADY_REDEEMED, first=facts.first)
     return found
 
 
-def _first_check_in(session: Session, ticket_id: int) -> FirstCheckIn | None:
-    row = session.exec(select(CheckIn).where(CheckIn.ticket_id == ticket_id)).first()
-    return FirstCheckIn(at=row.scanned_at, gate=row.gate, operator=row.operator) if row else None
+def _check_in_row(gate: Gate, ticket_id: int, scanned_at: datetime | None) -> dict[str, Any]:
+    """A :class:`CheckIn`: the ticket let in, where, by whom and when."""
+    return {
+        "ticket_id": ticket_id,
+        "event_id": gate.event_id,
+        "gate": gate.name,
+        "operator": gate.operator,
+        "user_id": gate.user_id,
+        "device_id": gate.device_id,
+        "scanned_at": scanned_at or utcnow(),
+        "recorded_at": utcnow(),
+    }
 
 
-def _record(
-    gate: Gate, ticket_number: str | None, result: ScanResult, scanned_at: datetime | None, nonce: str | None
-) -> ScanResult:
-    with write_transaction() as session:
-        if nonce is not None and (earlier := _uploaded(session, gate, nonce)) is not None:
-            return earlier
-        return _record_in(
-            session, gate, replace(result, ticket_number=ticket_number or ""), scanned_at, nonce
-        )
+def _scan_row(
+    gate: Gate, result: ScanResult, scanned_at: datetime | None, nonce: str | None
+) -> dict[str, Any]:
+    """A :class:`CheckInScan`: every scan and its answer are written down."""
+    return {
+        "event_id": gate.event_id,
+        "device_id": gate.device_id,
+        "nonce": nonce,
+        "ticket_number": result.ticket_number or None,
+        "reason": result.reason.value,
+        "gate": gate.name,
+        "operator": gate.operator,
+        "scanned_at": scanned_at or utcnow(),
+        "recorded_at": utcnow(),
+    }
 
 
-def _record_in(
-    session: Session, gate: Gate, result: ScanResult, scanned_at: datetime | None, nonce: str | None
-) -> ScanResult:
-    session.add(
-        CheckInScan(
-            event_id=gate.event_id,
-            device_id=gate.device_id,
-            nonce=nonce,
-            ticket_number=result.ticket_number or None,
-            reason=result.reason.value,
-            gate=gate.name,
-            operator=gate.operator,
-            scanned_at=scanned_at or utcnow(),
-        )
-    )
-    return result
-
-
-def _uploaded(session: Session, gate: Gate, nonce: str) -> ScanResult | None:
+def _uploaded(connection: Connection, gate: Gate, nonce: str) -> ScanResult | None:
     """The answer given to this device's scan ``nonce`` the first time it came in."""
-    earlier = session.exec(
-        select(CheckInScan).where(CheckInScan.device_id == gate.device_id, CheckInScan.nonce == nonce)
+    earlier = connection.execute(
+        sa_select(col(CheckInScan.reason), col(CheckInScan.ticket_number)).where(
+            col(CheckInScan.device_id) == gate.device_id, col(CheckInScan.nonce) == nonce
+        )
     ).first()
     if earlier is None:
         return None
-    first = None
-    holder = ticket_type = ""
-    ticket = session.exec(select(Ticket).where(Ticket.number == earlier.ticket_number)).first()
-    if ticket is not None and earlier.reason != Reason.WRONG_EVENT:
-        first = _first_check_in(session, pk(ticket))
-        order = session.get(Order, ticket.order_id)
-        user = session.get(User, order.user_id) if order else None
-        kind = session.get(TicketType, ticket.ticket_type_id)
-        holder, ticket_type = (user.full_name if user else ""), (kind.name if kind else "")
+    reason, number = Reason(earlier.reason), earlier.ticket_number
+    facts = _facts(connection, _Scanned(number)) if number and reason is not Reason.WRONG_EVENT else None
     return ScanResult(
-        Reason(earlier.reason),
-        ticket_number=earlier.ticket_number or "",
-        holder=holder,
-        ticket_type=ticket_type,
-        first=first if earlier.reason == Reason.ALREADY_REDEEMED else None,
+        reason,
+        ticket_number=number or "",
+        holder=facts.holder if facts else "",
+        ticket_type=facts.ticket_type if facts else "",
+        first=facts.first if facts and reason is Reason.ALREADY_REDEEMED else None,
         duplicate=True,
     )
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlmodel import Session, SQLModel, select
 
 from payflow_app.services import audit  # noqa: F401  (records every status change)
@@ -72,6 +72,23 @@ def is_sqlite() -> bool:
 def read_session() -> Iterator[Session]:
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
+
+
+@contextmanager
+def write_connection() -> Iterator[Connection]:
+    """A Core connection in one write transaction (as :func:`write_transaction`):
+    for hot paths — a scan at the gate — where the ORM session's bookkeeping costs
+    more than the statements themselves."""
+    with get_engine().execution_options(payflow_write=True).begin() as connection:
+        yield connection
+
+
+@contextmanager
+def autocommit_connection() -> Iterator[Connection]:
+    """A Core connection where each statement commits on its own (PostgreSQL): no
+    BEGIN and COMMIT round trips, for work whose writes are a single statement."""
+    with get_engine().connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @contextmanager

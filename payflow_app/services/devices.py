@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +24,11 @@ from payflow_app.services.tickets import valid_until
 
 DEVICE_TOKEN_PREFIX = "pfd_"
 LAST_SEEN_EVERY = timedelta(minutes=1)
+# How long a device found by its token is trusted without asking the database again:
+# a gate scans many times a second, and a revoked device is refused this much later
+# at most (at once in the process that revoked it).
+AUTH_CACHE_SECONDS = 5.0
+_recent: dict[str, tuple[CheckInDevice, float]] = {}  # token hash → (device, trusted until)
 
 
 def _hash(token: str) -> str:
@@ -62,17 +68,21 @@ def revoke_device(user: SessionUser, *, event_id: int, device_id: int) -> bool:
         if device.revoked_at is not None:
             return False
         device.revoked_at = utcnow()
-        return True
+    _forget(device_id)
+    return True
 
 
 def device_for_token(token: str) -> CheckInDevice | None:
-    """The device a bearer token names, unless it was revoked. Runs on every scan:
-    ``last_seen_at`` is written at most once a minute, not at each request."""
+    """The device a bearer token names, unless it was revoked. Runs on every scan, so
+    a device found is remembered for ``AUTH_CACHE_SECONDS`` (:func:`cached_device`)
+    and ``last_seen_at`` is written at most once a minute, not at each request."""
     if not token.startswith(DEVICE_TOKEN_PREFIX):
         return None
+    token_hash = _hash(token)
     with read_session() as session:
-        device = session.exec(select(CheckInDevice).where(CheckInDevice.token_hash == _hash(token))).first()
+        device = session.exec(select(CheckInDevice).where(CheckInDevice.token_hash == token_hash)).first()
     if device is None or device.revoked_at is not None:
+        _recent.pop(token_hash, None)
         return None
     now = utcnow()
     if device.last_seen_at is None or now - device.last_seen_at >= LAST_SEEN_EVERY:
@@ -81,7 +91,26 @@ def device_for_token(token: str) -> CheckInDevice | None:
                 update(CheckInDevice).where(col(CheckInDevice.id) == device.id).values(last_seen_at=now)
             )
         device.last_seen_at = now
+    _recent[token_hash] = (device, time.monotonic() + AUTH_CACHE_SECONDS)
     return device
+
+
+def cached_device(token: str) -> CheckInDevice | None:
+    """The device :func:`device_for_token` found for this token in the last
+    ``AUTH_CACHE_SECONDS``, without touching the database (None: ask it). A device
+    revoked in this process is forgotten at once; in another worker it is refused
+    within ``AUTH_CACHE_SECONDS``."""
+    token_hash = _hash(token)
+    found = _recent.get(token_hash)
+    if found is None or found[1] < time.monotonic():
+        return None
+    return found[0]
+
+
+def _forget(device_id: int) -> None:
+    for token_hash, (device, _until) in list(_recent.items()):
+        if device.id == device_id:
+            _recent.pop(token_hash, None)
 
 
 def devices(event_id: int) -> list[CheckInDevice]:

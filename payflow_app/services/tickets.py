@@ -32,7 +32,8 @@ from functools import lru_cache
 import qrcode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jose import ExpiredSignatureError, JWTError, jwt
+from jose import JWTError, jwk, jwt
+from jose.backends.base import Key
 from qrcode.constants import ERROR_CORRECT_H
 
 from payflow_app.services.keys import generated_secret
@@ -148,13 +149,24 @@ def verify_ticket_token(
     """Check the signature with the public key only, as an offline scanner would, and
     the ``exp`` unless ``check_expiry`` is off (the gate judges by the event's current
     start instead). :class:`ExpiredTicketToken` when it has passed."""
+    claims = _signed_claims(token, public_key or public_key_pem())
+    if check_expiry and claims.expires_at is not None and claims.expires_at < int(time.time()):
+        raise ExpiredTicketToken("Signature has expired.")
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _signed_claims(token: str, public_pem: str) -> TicketClaims:
+    """A token's claims once its signature holds under the key. Cached: a ticket
+    scanned at several gates (or again) has its signature checked once; a token that
+    fails raises, and failures are not cached."""
     try:
         claims = jwt.decode(
             token,
-            public_key or public_key_pem(),
+            _verification_key(public_pem),
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"verify_exp": check_expiry},
+            options={"verify_exp": False},
         )
         expires = claims.get("exp")
         return TicketClaims(
@@ -164,10 +176,14 @@ def verify_ticket_token(
             issued_at=int(claims["iat"]),
             expires_at=int(expires) if expires is not None else None,
         )
-    except ExpiredSignatureError as exc:
-        raise ExpiredTicketToken(str(exc)) from exc
     except (JWTError, KeyError, TypeError, ValueError) as exc:
         raise InvalidTicketToken(str(exc)) from exc
+
+
+@lru_cache(maxsize=4)
+def _verification_key(public_pem: str) -> Key:
+    """The parsed public key: parsing the PEM costs more than checking a signature."""
+    return jwk.construct(public_pem, ALGORITHM)
 
 
 def qr_png(data: str, *, box_size: int = 6) -> bytes:

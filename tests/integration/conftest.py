@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -26,12 +27,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@contextmanager
+def _serving(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     use_database(
-        sqlite_db,
+        database_url,
         tmp_path,
         monkeypatch,
         public_url=base,
@@ -50,6 +51,19 @@ def server(sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     yield base
     uv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with _serving(sqlite_db, tmp_path, monkeypatch) as base:
+        yield base
+
+
+@pytest.fixture
+def any_server(any_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The same server on each database payflow supports (SQLite, PostgreSQL)."""
+    with _serving(any_db, tmp_path, monkeypatch) as base:
+        yield base
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -262,6 +264,42 @@ def test_a_device_checks_a_paid_ticket_in_once(http: httpx.Client, organizer_htt
     }
     assert "gate North gate, by Olga" in again["message"]
     assert (redeemed.ticket_id, redeemed.operator) == (ticket.id, "Olga")
+
+
+def test_three_gates_scanning_the_same_tickets_at_once_admit_each_once(any_server: str) -> None:
+    """The rush at the doors, over HTTP: every ticket is scanned at three gates at the
+    same moment (QR code or typed number); each is let in exactly once, and the other
+    gates are told who let it in."""
+    organizer = _session_user(ORGANIZER)
+    gates = [devices.issue_device(organizer, event_id=_jazz_night(), name=f"Gate {g}").token for g in "ABC"]
+    tickets = [
+        t
+        for i in range(3)
+        for t in factories.tickets_of(factories.paid_order(quantity=4, email=f"r{i}@x.io"))
+    ]
+    jobs = [(ticket, gate) for ticket in tickets for gate in gates]
+    start = threading.Barrier(len(jobs))
+
+    def scan(job: tuple[Ticket, str]) -> dict[str, Any]:
+        ticket, gate = job
+        with _client(any_server) as client:
+            start.wait()
+            return _scan(client, gate, ticket.qr_token if ticket.seat_index % 2 else ticket.number)
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        answers = list(pool.map(scan, jobs))
+
+    with read_session() as session:
+        redeemed = {c.ticket_id: c for c in session.exec(select(CheckIn)).all()}
+        scans = session.exec(select(CheckInScan.reason)).all()
+    assert sorted(redeemed) == sorted(pk(t) for t in tickets)
+    assert sorted(scans) == ["already_redeemed"] * (2 * len(tickets)) + ["valid"] * len(tickets)
+    for ticket in tickets:
+        answered = [a for (t, _gate), a in zip(jobs, answers, strict=True) if t is ticket]
+        assert sorted(a["reason"] for a in answered) == ["already_redeemed", "already_redeemed", "valid"]
+        winner = redeemed[pk(ticket)]
+        assert {a["first_check_in"]["gate"] for a in answered if not a["ok"]} == {winner.gate}
+        assert all(a["ticket"]["number"] == ticket.number for a in answered)
 
 
 def test_a_typed_ticket_number_checks_in(http: httpx.Client, organizer_http: httpx.Client) -> None:

@@ -1,6 +1,6 @@
-"""Following one order live from a page's background task: re-read on every change
-the status bus announces, ask the provider when nothing came for a while, and give
-up after a bound (a closed tab must not keep a task forever).
+"""Following one order live from a page's background task: re-read when the status
+bus announces a change (once for a burst of them), ask the provider when nothing came
+for a while, and give up after a bound (a closed tab must not keep a task forever).
 
 And never showing one order's state on another order's page. A page state lives as
 long as the tab: after one payment the next order page in the same tab starts from
@@ -126,11 +126,9 @@ async def follow_order(
                 deadlines.append(verify_after - elapsed)
             if not delayed and delayed_after is not None:
                 deadlines.append(delayed_after - elapsed)
-            try:
-                await asyncio.wait_for(changes.get(), timeout=max(0.0, min(deadlines)))
-                continue
-            except TimeoutError:
-                elapsed = time.monotonic() - started
+            if await changes.wait(timeout=max(0.0, min(deadlines))):
+                continue  # one re-read for every change since the last one
+            elapsed = time.monotonic() - started
             if not verified and elapsed >= verify_after and verify_payment_id is not None:
                 verified = True
                 await verify_quietly(verify_payment_id)

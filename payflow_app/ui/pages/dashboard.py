@@ -90,7 +90,7 @@ class DashboardState(rx.State):
         user_id = user.id
         async with bus.watch(notify.user_topic(user_id)) as changes:
             while True:
-                await changes.get()
+                await changes.wait()
                 view = await asyncio.to_thread(dashboard_view, user_id, lang)
                 async with self:
                     self._show(view)

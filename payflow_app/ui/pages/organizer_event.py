@@ -144,11 +144,10 @@ class EventDashboardState(rx.State):
             return
         async with bus.watch(checkin.checkins_topic(pk(event))) as changes:
             while True:
-                await changes.get()
+                await changes.wait()
                 # A busy gate checks in several people a second: one re-read for them all.
                 await asyncio.sleep(REFRESH_AT_MOST_EVERY_SECONDS)
-                while not changes.empty():
-                    changes.get_nowait()
+                changes.clear()
                 view = await asyncio.to_thread(event_dashboard_view, event)
                 async with self:
                     self._show(view)

@@ -17,7 +17,7 @@ import reflex as rx
 
 from payflow_app.emails.outbox import emails_for_order
 from payflow_app.i18n import decline_reason, format_money, t
-from payflow_app.live.bus import bus
+from payflow_app.live.bus import Changes, bus
 from payflow_app.models import pk
 from payflow_app.services import notify, payments
 from payflow_app.services.kinds import Kind
@@ -119,12 +119,10 @@ class PaymentStatusState(rx.State):
             await asyncio.sleep(REDIRECT_AFTER_SECONDS)
             yield rx.redirect(f"{routes.DASHBOARD}?payment=success&section={target}")
 
-    async def _follow(
-        self, order_id: int, snap: OrderSnapshot, changes: asyncio.Queue[str], lang: str
-    ) -> OrderSnapshot:
-        """Re-read on every change until the order is settled (and, for a ticket
-        order, its emails are out — the sender announces each — or the grace period
-        is over)."""
+    async def _follow(self, order_id: int, snap: OrderSnapshot, changes: Changes, lang: str) -> OrderSnapshot:
+        """Re-read after each change (once for a burst) until the order is settled
+        (and, for a ticket order, its emails are out — the sender announces each — or
+        the grace period is over)."""
         delay = get_settings().payment_delayed_after_seconds
         emails_deadline: float | None = None
         while True:
@@ -135,9 +133,7 @@ class PaymentStatusState(rx.State):
                     return snap
                 emails_deadline = emails_deadline or time.monotonic() + EMAILS_GRACE_SECONDS
             timeout = delay if emails_deadline is None else emails_deadline - time.monotonic()
-            try:
-                await asyncio.wait_for(changes.get(), timeout=max(timeout, 0))
-            except TimeoutError:
+            if not await changes.wait(timeout=max(timeout, 0)):
                 if emails_deadline is not None:
                     return snap
                 async with self:
