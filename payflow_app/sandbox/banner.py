@@ -3,7 +3,13 @@ to the fault knobs."""
 
 from __future__ import annotations
 
-BANNER = (
-    '<div class="banner" role="status">Sandbox — no real money'
-    ' · <a href="/sandbox/faults">Fault knobs</a></div>'
-)
+import html
+
+from payflow_app.sandbox.texts import text
+
+
+def banner(lang: str) -> str:
+    return (
+        f'<div class="banner" role="status">{html.escape(text(lang, "banner"))}'
+        f' · <a href="/sandbox/faults">{html.escape(text(lang, "banner.faults"))}</a></div>'
+    )

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from payflow_app.api.errors import BadRequest, error_response, json_object
 from payflow_app.sandbox import faults
-from payflow_app.sandbox.banner import BANNER
+from payflow_app.sandbox.banner import banner
 from payflow_app.sandbox.faults import KNOBS, PROVIDERS, Faults
 
 RAIL_NAMES = {"stripe": "Stripe", "univapay": "UnivaPay", "payhero": "PayHero M-PESA"}
@@ -31,7 +31,7 @@ label{{font-family:ui-monospace,monospace;font-size:14px}}input[type=number]{{pa
 .error{{background:#fee2e2;color:#991b1b;padding:10px;border-radius:6px}}
 .saved{{background:#dcfce7;color:#166534;padding:10px;border-radius:6px}}.note{{font-size:14px;color:#92400e}}</style></head><body>
 """
-    + BANNER
+    + banner("en")  # the knobs are for operators: English only
     + """<main><h1>Fault knobs</h1>
 <p>Make each provider misbehave on purpose: late, repeated, lost, reordered or forged callbacks,
 and a failing or slow status API. Every process of the app reads these knobs.</p>
