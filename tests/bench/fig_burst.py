@@ -20,14 +20,15 @@ import threading
 import time
 
 from tests.bench import tabs
-from tests.bench.client import MpesaOrder, World, client, limited, paid_orders
+from tests.bench.client import MpesaOrder, World, limited, paid_orders
+from tests.bench.load import Pool
 from tests.bench.report import Figure, percentile, summary_ms
 from tests.bench.setups import Bench
 
 ORDERS = int(os.environ.get("BENCH_BURST_ORDERS", "200"))
 QUANTITY = int(os.environ.get("BENCH_BURST_QUANTITY", "2"))
 TABS = int(os.environ.get("BENCH_BURST_TABS", "3"))
-SWEEPERS = 4
+SWEEPERS = int(os.environ.get("BENCH_BURST_SWEEPERS", "4"))
 EMAILS = {"tickets": 1, "receipt": 1}
 
 
@@ -37,27 +38,27 @@ async def fire_and_watch(world: World, orders: list[MpesaOrder]) -> tuple[dict[s
     first seen fulfilled."""
     sent: dict[str, float] = {}
     fulfilled: dict[str, float] = {}
-    async with client(world.base, connections=64) as http:
+    pool = Pool(world.base)
+    callback_path = world.callback_url.removeprefix(world.base)
 
-        async def fire(order: MpesaOrder) -> None:
-            sent[order.order_id] = time.time() * 1000
-            answer = await http.post(
-                world.callback_url, content=order.callback, headers={"Content-Type": "application/json"}
-            )
-            assert answer.status_code == 200, answer.text
+    async def fire(order: MpesaOrder) -> None:
+        sent[order.order_id] = time.time() * 1000
+        answer = await pool.post_json(callback_path, order.callback)
+        assert answer.status == 200, answer
 
-        async def check(order: MpesaOrder) -> None:
-            answer = await http.get(f"/api/orders/{order.order_id}/status")
-            if answer.json()["isFulfilled"]:
-                fulfilled.setdefault(order.order_id, time.time() * 1000)
+    async def check(order: MpesaOrder) -> None:
+        answer = await pool.request("GET", f"/api/orders/{order.order_id}/status")
+        if answer.json()["isFulfilled"]:
+            fulfilled.setdefault(order.order_id, time.time() * 1000)
 
-        firing = asyncio.gather(*(fire(order) for order in orders))
-        deadline = time.monotonic() + 300
-        while len(fulfilled) < len(orders) and time.monotonic() < deadline:
-            waiting = [o for o in orders if o.order_id not in fulfilled and o.order_id in sent]
-            await limited([lambda o=o: check(o) for o in waiting], SWEEPERS)  # type: ignore[misc]
-            await asyncio.sleep(0.01)
-        await firing
+    firing = asyncio.gather(*(fire(order) for order in orders))
+    deadline = time.monotonic() + 300
+    while len(fulfilled) < len(orders) and time.monotonic() < deadline:
+        waiting = [o for o in orders if o.order_id not in fulfilled and o.order_id in sent]
+        await limited([lambda o=o: check(o) for o in waiting], SWEEPERS)  # type: ignore[misc]
+        await asyncio.sleep(0.01)
+    await firing
+    pool.close()
     assert len(fulfilled) == len(orders), f"{len(orders) - len(fulfilled)} orders never fulfilled"
     return sent, fulfilled
 

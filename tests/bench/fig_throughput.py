@@ -53,7 +53,7 @@ def per_second(summary: dict[str, Any]) -> float:
 def bare_ceiling(port: int, workers: int, account: str) -> dict[str, Any]:
     """wrk against the bare Starlette endpoint under granian on ``port``."""
     granian = str(Path(sys.executable).parent / "granian")
-    command = [granian, "--interface", "asgi", "--host", "0.0.0.0", "--port", str(port)]
+    command = [granian, "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers), "tests.bench.bare_app:app"]
     url = f"http://127.0.0.1:{port}/api/payhero/callback"
     log = Path(tempfile.mkdtemp(prefix="payflow-bare-")) / "granian.log"

@@ -75,7 +75,7 @@ class Bench:
         """Figures start on a quiet system: the previous figure's webhooks processed."""
         deadline = time.monotonic() + seconds
         while self.db("inbox") and time.monotonic() < deadline:
-            time.sleep(1)
+            time.sleep(3)  # each look starts a Python process: not too often
 
 
 def _flush_redis(url: str) -> None:
