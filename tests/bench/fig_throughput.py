@@ -1,5 +1,5 @@
 """Figure 4 — the most webhooks a second with 16 connections, against the ceiling of the
-same server software: ``wrk`` (``BENCH_WRK_SECONDS``, 8 s, 2 threads, 16 connections,
+same server software: ``wrk`` (``BENCH_WRK_SECONDS``, 5 s, 2 threads, 16 connections,
 ``callbacks.lua``) POSTs valid PayHero callbacks, each with an event id of its own,
 first to payflow, then to a bare Starlette endpoint (``bare_app.py``) served by
 granian with the same worker count on the next port — the same requests, the same
@@ -26,7 +26,7 @@ from tests.bench.report import Figure
 from tests.bench.setups import Bench
 from tests.served import ROOT, running
 
-SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "8"))
+SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "5"))
 CONNECTIONS = 16
 SCRIPT = Path(__file__).with_name("callbacks.lua")
 

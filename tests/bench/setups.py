@@ -71,11 +71,15 @@ class Bench:
         )
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def wait_until_inbox_drained(self, seconds: float = 120) -> None:
-        """Figures start on a quiet system: the previous figure's webhooks processed."""
+    def wait_until_inbox_drained(self, seconds: float = 300) -> bool:
+        """Figures start on a quiet system: the previous figure's webhooks processed.
+        Answers whether the inbox drained in time."""
         deadline = time.monotonic() + seconds
-        while self.db("inbox") and time.monotonic() < deadline:
+        while self.db("inbox"):
+            if time.monotonic() > deadline:
+                return False
             time.sleep(3)  # each look starts a Python process: not too often
+        return True
 
 
 def _flush_redis(url: str) -> None:
