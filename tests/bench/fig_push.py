@@ -19,6 +19,7 @@ import threading
 import time
 
 import httpx
+from playwright.sync_api import Browser
 
 from tests.bench import tabs
 from tests.bench.client import MpesaOrder, paid_orders
@@ -50,9 +51,7 @@ class Poller(threading.Thread):
                 time.sleep(max(0.0, tick - time.monotonic()))
 
 
-def _sample(
-    bench: Bench, browser: tabs.Browser, http: httpx.Client, order: MpesaOrder
-) -> tuple[float, float]:
+def _sample(bench: Bench, browser: Browser, http: httpx.Client, order: MpesaOrder) -> tuple[float, float]:
     page = tabs.open_waiting(browser, bench.base, order.order_id)
     poller = Poller(bench.base, order.reference)
     poller.start()
