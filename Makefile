@@ -68,9 +68,16 @@ integration: install-test
 e2e: install-test
 	$(BIN)/pytest tests/e2e
 
+# `make bench`: the app served as `make run` serves it, measured over HTTP (tests/bench/);
+# one table per set-up. SETUP=sqlite or SETUP=pg for one of them; sizes: BENCH_* (see
+# tests/bench/*.py). Needs PostgreSQL and Redis on 127.0.0.1 for SETUP=pg.
+SETUP ?= sqlite,pg
 bench: install-test
-	$(PY) -m tests.bench.fulfil_bench
-	$(PY) -m tests.bench.checkin_bench
+	@command -v wrk >/dev/null || { \
+	  echo "installing Debian wrk for the benchmarks"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
+	BENCH_SETUP=$(SETUP) $(PY) -m tests.bench
 
 test: install-test lint typecheck
 	$(BIN)/pytest

@@ -1,5 +1,5 @@
-"""Serves the real app exactly as ``make run`` does (``reflex run --env prod``) on a
-test port with its own SQLite database, and drives Debian's chromium with Playwright."""
+"""Serves the real app exactly as ``make run`` does (``tests/served.py``) on a test
+port with its own SQLite database, and drives Debian's chromium with Playwright."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from tests.conftest import ROOT
-from tests.e2e import serving
+from tests.served import app_env, served_app
 
 PORT = int(os.environ.get("PAYFLOW_E2E_PORT", "3111"))
 BASE = f"http://localhost:{PORT}"
@@ -42,53 +42,28 @@ CSP_VIOLATIONS: list[str] = []
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     work = tmp_path_factory.mktemp("e2e")
-    venv_bin = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
-        "REFLEX_USE_NPM": "1",
-        "PAYFLOW_DATABASE_URL": f"sqlite:///{work / 'payflow.db'}",
-        "PAYFLOW_DATA_DIR": str(work / "data"),
-        "PAYFLOW_PUBLIC_URL": BASE,
+    env = app_env(
+        PORT,
+        f"sqlite:///{work / 'payflow.db'}",
+        work / "data",
+        PAYFLOW_PUBLIC_URL=BASE,
         # Every journey checks out as a guest from 127.0.0.1, in one app for the session.
-        "PAYFLOW_CHECKOUTS_PER_ADDRESS_PER_HOUR": "1000",
-        "PAYFLOW_CHECKOUTS_PER_EMAIL_PER_HOUR": "1000",
+        PAYFLOW_CHECKOUTS_PER_ADDRESS_PER_HOUR="1000",
+        PAYFLOW_CHECKOUTS_PER_EMAIL_PER_HOUR="1000",
         # Short, so the "confirmation is delayed" notice can be seen in a test.
-        "PAYFLOW_PAYMENT_DELAYED_AFTER_SECONDS": "4",
-        "PAYFLOW_MPESA_DELAYED_AFTER_SECONDS": "6",
+        PAYFLOW_PAYMENT_DELAYED_AFTER_SECONDS="4",
+        PAYFLOW_MPESA_DELAYED_AFTER_SECONDS="6",
         # A payment whose callback never comes is asked about within seconds.
-        "PAYFLOW_PENDING_SYNC_FIRST_SECONDS": "2",
-        "PAYFLOW_PENDING_SYNC_MAX_SECONDS": "3",
+        PAYFLOW_PENDING_SYNC_FIRST_SECONDS="2",
+        PAYFLOW_PENDING_SYNC_MAX_SECONDS="3",
         # ... and flagged for an operator after 8 unanswered queries (~25 s); a webhook
         # whose processing keeps failing is dead-lettered after 5 s.
-        "PAYFLOW_PENDING_SYNC_MAX_ATTEMPTS": "8",
-        "PAYFLOW_INBOX_RETRY_FIRST_SECONDS": "0.5",
-        "PAYFLOW_INBOX_RETRY_FOR_SECONDS": "5",
-    }
-    env.pop("REFLEX_REDIS_URL", None)
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True)
-    subprocess.run([sys.executable, "-m", "payflow_app.seed"], cwd=ROOT, env=env, check=True)
-    log = work / "app.log"
-    process = serving.start(
-        [
-            f"{venv_bin}/reflex",
-            "run",
-            "--env",
-            "prod",
-            "--frontend-port",
-            str(PORT),
-            "--backend-port",
-            str(PORT),
-        ],
-        env=env,
-        log=log,
+        PAYFLOW_PENDING_SYNC_MAX_ATTEMPTS="8",
+        PAYFLOW_INBOX_RETRY_FIRST_SECONDS="0.5",
+        PAYFLOW_INBOX_RETRY_FOR_SECONDS="5",
     )
-    try:
-        serving.wait_for(f"{BASE}/ping", 240, process, log)
-        serving.wait_for(f"{BASE}/", 60, process, log)
-        yield {"base": BASE, "db": str(work / "payflow.db"), "log": str(log), "env": env}
-    finally:
-        serving.stop(process)
+    with served_app(PORT, env, work / "app.log") as app:
+        yield {"base": BASE, "db": str(work / "payflow.db"), "log": str(app.log), "env": env}
 
 
 @pytest.fixture(scope="session")
