@@ -8,14 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("PAYFLOW_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.served import PG_ADMIN_URL, ROOT, postgres_database
 
 
 def migrate(url: str) -> None:
@@ -83,18 +81,9 @@ def fresh_postgres_database() -> Iterator[str]:
     """A new PostgreSQL database migrated to head (its URL), dropped afterwards
     (:func:`require_postgres` first)."""
     require_postgres()
-    import psycopg
-
-    name = f"payflow_t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with postgres_database() as url:
         migrate(url)
         yield url
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -47,12 +47,21 @@ def app_env(port: int, database_url: str, data_dir: Path, **settings: str) -> di
     return env
 
 
+def start(command: list[str], *, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Runs ``command`` from the project root in a process group of its own (so
+    :func:`stop` ends its workers too), its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
 def wait_for(url: str, seconds: float, process: subprocess.Popen[bytes], log: Path) -> None:
     """Until ``url`` answers 200; fails with the log's tail if the process exits or time runs out."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the server exited early:\n{log.read_text()[-4000:]}")
+            raise RuntimeError(f"{process.args[0]} exited early:\n{log.read_text()[-4000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -60,32 +69,35 @@ def wait_for(url: str, seconds: float, process: subprocess.Popen[bytes], log: Pa
         except OSError:
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"the server did not answer {url} in {seconds}s:\n{log.read_text()[-4000:]}")
+    raise RuntimeError(f"{url} did not answer in {seconds}s:\n{log.read_text()[-4000:]}")
+
+
+def stop(process: subprocess.Popen[bytes], first: signal.Signals = signal.SIGTERM) -> None:
+    """``first`` (SIGTERM) to the process group, SIGKILL if it has not ended 15 s later."""
+    os.killpg(process.pid, first)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
 
 
 @contextmanager
 def running(command: list[str], env: Mapping[str, str], log: Path, *ready_urls: str) -> Iterator[None]:
     """Run ``command`` (in its own process group, output to ``log``) until the block
     ends; the block starts once each of ``ready_urls`` answers 200, in turn."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    process = start(command, env=env, log=log)
     try:
         for url in ready_urls:
             wait_for(url, 240, process, log)
         yield
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
 
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one run (dropped after); answers its URL."""
+    """A new, empty PostgreSQL database (dropped after the block); answers its URL."""
     import psycopg
 
     name = f"payflow_b_{uuid.uuid4().hex[:10]}"

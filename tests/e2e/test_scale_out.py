@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Browser, Page, expect
 
+from tests import served
 from tests.conftest import ROOT, fresh_postgres_database, require_postgres
-from tests.e2e import serving
 from tests.e2e.conftest import PORT
 from tests.e2e.test_card_and_mpesa import answer_on_phone, start_mpesa
 
@@ -133,13 +133,13 @@ def payflow_host(port: int, web: Path, env: dict[str, str], log: Path, *, worker
     """One host: the built frontend and the backend on ``port`` with ``workers``
     granian workers, until the block ends."""
     env = {**_base_env(), **env, "REFLEX_WEB_WORKDIR": str(web), "GRANIAN_WORKERS": str(workers)}
-    process = serving.start([sys.executable, "-m", "tests.e2e.serve_built", str(port)], env=env, log=log)
+    process = served.start([sys.executable, "-m", "tests.e2e.serve_built", str(port)], env=env, log=log)
     try:
-        serving.wait_for(f"http://127.0.0.1:{port}/ping", 120, process, log)
-        serving.wait_for(f"http://127.0.0.1:{port}/", 30, process, log)
+        served.wait_for(f"http://127.0.0.1:{port}/ping", 120, process, log)
+        served.wait_for(f"http://127.0.0.1:{port}/", 30, process, log)
         yield
     finally:
-        serving.stop(process)
+        served.stop(process)
 
 
 @contextlib.contextmanager
@@ -181,16 +181,16 @@ http {{
 }}
 """)
     log = work / "nginx.out"
-    process = serving.start(
+    process = served.start(
         [nginx, "-e", f"{work}/error.log", "-p", str(work), "-c", f"{work}/nginx.conf"],
         env=_base_env(),
         log=log,
     )
     try:
-        serving.wait_for(f"http://127.0.0.1:{PUBLIC_PORT}/ping", 30, process, log)
+        served.wait_for(f"http://127.0.0.1:{PUBLIC_PORT}/ping", 30, process, log)
         yield access_log
     finally:
-        serving.stop(process, first=signal.SIGQUIT)  # graceful: every request logged
+        served.stop(process, first=signal.SIGQUIT)  # graceful: every request logged
 
 
 @contextlib.contextmanager
