@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -28,6 +29,14 @@ from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 CHANNEL = "payflow:changed"
+
+
+def channel() -> str:
+    """The Redis channel of this deployment: pub/sub ignores Redis's database numbers,
+    so two deployments (or test runs) on one Redis server would otherwise hear each
+    other's changes. Named by the database they share (a digest, not the URL)."""
+    digest = hashlib.sha256(get_settings().database_url.encode()).hexdigest()[:16]
+    return f"{CHANNEL}:{digest}"
 
 
 class Changes:
@@ -64,6 +73,7 @@ class StatusBus:
         self._watchers: dict[str, set[Changes]] = defaultdict(set)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis: Redis | None = None
+        self._channel = CHANNEL  # this deployment's (``channel()``), from ``run``
 
     @contextlib.asynccontextmanager
     async def watch(self, topic: str) -> AsyncIterator[Changes]:
@@ -103,7 +113,7 @@ class StatusBus:
     async def _redis_publish(self, topic: str) -> None:
         try:
             assert self._redis is not None
-            await self._redis.publish(CHANNEL, topic)
+            await self._redis.publish(self._channel, topic)
         except Exception:
             log.exception("redis publish failed; delivering locally only")
             self._deliver_local(topic)
@@ -125,10 +135,11 @@ class StatusBus:
             self._loop = None
 
     async def _relay_redis(self, redis_url: str) -> None:
+        self._channel = channel()
         self._redis = Redis.from_url(redis_url)
         try:
             pubsub = self._redis.pubsub()
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(self._channel)
             async for message in pubsub.listen():
                 if message.get("type") == "message":
                     data = message["data"]
