@@ -165,3 +165,24 @@ def page_world(app_server: dict[str, Any]) -> dict[str, Any]:
 def session_cookie(base: str, token: str) -> dict[str, Any]:
     """The session cookie as the server sets it, for a context signed in without logging in."""
     return {"name": "payflow_session", "value": token, "url": base, "httpOnly": True, "sameSite": "Lax"}
+
+
+@pytest.fixture
+def open_as(browser: Browser, app_server: dict[str, Any], page_world: dict[str, Any]) -> Iterator[Any]:
+    """``open_as(person, lang, width)``: a new page in a window ``width`` px wide, in
+    ``lang``, signed in as one of ``page_world``'s people (or "anonymous")."""
+    contexts = []
+
+    def open_(person: str, lang: str, width: int) -> Page:
+        context = browser.new_context(base_url=app_server["base"], viewport={"width": width, "height": 844})
+        context.set_default_timeout(20_000)
+        cookies: list[Any] = [{"name": "payflow_lang", "value": lang, "url": app_server["base"]}]
+        if person != "anonymous":
+            cookies.append(session_cookie(app_server["base"], page_world["tokens"][person]))
+        context.add_cookies(cookies)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_
+    for context in contexts:
+        context.close()

@@ -8,15 +8,13 @@ Screenshots are saved in the test's tmp dir for a person to look at."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
-from tests.e2e.conftest import session_cookie
 from tests.e2e.test_page_access import CONTENT, NOT_FOUND, RULES
 
 pytestmark = pytest.mark.e2e
@@ -66,25 +64,6 @@ def _visitor(route: str) -> tuple[str, str]:
         if outcome[person] == CONTENT:
             return person, CONTENT
     return "anonymous", outcome["anonymous"]
-
-
-@pytest.fixture
-def open_as(browser: Browser, app_server: dict[str, Any], page_world: dict[str, Any]) -> Iterator[Any]:
-    contexts = []
-
-    def open_(person: str, lang: str, width: int) -> Page:
-        context = browser.new_context(base_url=app_server["base"], viewport={"width": width, "height": 844})
-        context.set_default_timeout(20_000)
-        cookies: list[Any] = [{"name": "payflow_lang", "value": lang, "url": app_server["base"]}]
-        if person != "anonymous":
-            cookies.append(session_cookie(app_server["base"], page_world["tokens"][person]))
-        context.add_cookies(cookies)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_
-    for context in contexts:
-        context.close()
 
 
 def _settle(page: Page, url: str, lang: str) -> None:

@@ -5,14 +5,11 @@ Screenshots of every page are saved in the test's tmp dir for a person to look a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
-
-from tests.e2e.conftest import session_cookie
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 VIEWPORTS = {"phone": (390, 844), "laptop": (1280, 800)}
@@ -33,28 +30,6 @@ PAIRED_GROUPS = """() => [...document.querySelectorAll(".actions, .lang-switch, 
     const r = el.getBoundingClientRect();
     return {text: el.innerText.trim(), left: r.left, top: r.top, right: r.right, bottom: r.bottom};
   }))"""
-
-
-@pytest.fixture
-def open_page(browser: Browser, app_server: dict[str, Any], page_world: dict[str, Any]) -> Iterator[Any]:
-    contexts = []
-
-    def open_(viewport: str, lang: str, *, signed_in: bool) -> Page:
-        width, height = VIEWPORTS[viewport]
-        context = browser.new_context(
-            base_url=app_server["base"], viewport={"width": width, "height": height}
-        )
-        context.set_default_timeout(20_000)
-        cookies: list[Any] = [{"name": "payflow_lang", "value": lang, "url": app_server["base"]}]
-        if signed_in:
-            cookies.append(session_cookie(app_server["base"], page_world["tokens"]["customer"]))
-        context.add_cookies(cookies)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_
-    for context in contexts:
-        context.close()
 
 
 def _apart(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -138,14 +113,15 @@ READY = {
 @pytest.mark.parametrize("lang", ["en", "pl"])
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_customer_pages_fit_and_keep_their_spacing(
-    open_page: Any, viewport: str, lang: str, tmp_path: Path
+    open_as: Any, viewport: str, lang: str, tmp_path: Path
 ) -> None:
     ready = READY[lang]
-    guest = open_page(viewport, lang, signed_in=False)
+    width = VIEWPORTS[viewport][0]
+    guest = open_as("anonymous", lang, width)
     _visit(guest, "/login", lang, ready=ready["login"])
     _check(guest, f"{viewport}-{lang}-login", tmp_path)
 
-    customer = open_page(viewport, lang, signed_in=True)
+    customer = open_as("customer", lang, width)
     _visit(customer, "/", lang, ready=ready["events"])
     _check(customer, f"{viewport}-{lang}-events", tmp_path)
     event_href = customer.locator("main a.button").first.get_attribute("href")
