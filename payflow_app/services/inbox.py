@@ -1,7 +1,8 @@
 """The webhook inbox: store first, acknowledge, process after.
 
-``record_webhook`` stores every request (rejected ones too, for operators) and is the
-only thing the HTTP endpoint waits for. ``run_inbox_worker`` claims stored events
+``store_webhook`` stores every verified request, with the others arriving at the same
+time in one transaction (group commit), and is the only thing the HTTP endpoint waits
+for; ``record_rejection`` keeps rejected ones for operators. ``run_inbox_worker`` claims stored events
 with a lease, asks the provider for the truth and settles the payment through the
 one idempotent fulfilment: up to ``inbox_concurrency_per_provider`` events of each
 provider at once, so one provider's slow or failing status API holds only its own
@@ -23,19 +24,22 @@ import random
 import time
 import traceback
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, or_, select
+from sqlmodel import Session, col, or_, select
 
 from payflow_app.models import ProcessingAttempt, WebhookEvent, pk, utcnow
 from payflow_app.providers.base import ProviderEvent
 from payflow_app.services import payments, rejections
 from payflow_app.services.db import is_sqlite, lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
+from payflow_app.services.group_commit import GroupCommit
 from payflow_app.services.redaction import redact_headers
 from payflow_app.settings import get_settings
 
@@ -56,16 +60,31 @@ def _headers_json(headers: Mapping[str, str]) -> str:
     return json.dumps(redact_headers(headers), sort_keys=True)
 
 
-def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str, str], body: bytes) -> Stored:
-    """Store a verified event once per (provider, event id); a repeat is acknowledged."""
-    row = WebhookEvent(
-        provider=provider,
-        event_id=event.event_id,
-        event_type=event.event_type,
-        provider_reference=event.provider_reference,
-        headers=_headers_json(headers),
-        raw_body=body.decode("utf-8", errors="replace"),
+@dataclass(frozen=True)
+class Incoming:
+    """A verified webhook to store."""
+
+    provider: str
+    event: ProviderEvent
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _new_row(item: Incoming) -> WebhookEvent:
+    return WebhookEvent(
+        provider=item.provider,
+        event_id=item.event.event_id,
+        event_type=item.event.event_type,
+        provider_reference=item.event.provider_reference,
+        headers=_headers_json(item.headers),
+        raw_body=item.body.decode("utf-8", errors="replace"),
     )
+
+
+def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str, str], body: bytes) -> Stored:
+    """Store a verified event once per (provider, event id); a repeat is acknowledged.
+    One transaction of its own: the endpoint stores through :func:`store_webhook`."""
+    row = _new_row(Incoming(provider, event, headers, body))
     try:
         with write_transaction() as session:
             session.add(row)
@@ -73,12 +92,63 @@ def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str,
             return Stored(id=pk(row), duplicate=False)
     except IntegrityError:
         with read_session() as session:
-            existing = session.exec(
-                select(WebhookEvent).where(
-                    WebhookEvent.provider == provider, WebhookEvent.event_id == event.event_id
-                )
-            ).one()
-            return Stored(id=pk(existing), duplicate=True)
+            return Stored(id=_stored_id(session, provider, event.event_id), duplicate=True)
+
+
+def _stored_id(session: Session, provider: str, event_id: str) -> int:
+    found = session.exec(
+        select(WebhookEvent.id).where(WebhookEvent.provider == provider, WebhookEvent.event_id == event_id)
+    ).one()
+    assert found is not None
+    return found
+
+
+def _store_batch(items: Sequence[Incoming]) -> list[Stored]:
+    """Store ``items`` in one transaction, each (provider, event id) once: a repeat
+    in the batch, or of an event stored before, is answered as a duplicate."""
+    firsts: dict[tuple[str, str], int] = {}  # the first item of each key
+    for index, item in enumerate(items):
+        firsts.setdefault((item.provider, item.event.event_id), index)
+    ids: dict[tuple[str, str], int] = {}
+    new: set[tuple[str, str]] = set()
+    with write_transaction() as session:
+        insert = sqlite_insert if is_sqlite() else postgresql_insert
+        for key, index in firsts.items():
+            values = _new_row(items[index]).model_dump(exclude={"id"})
+            statement = (
+                insert(WebhookEvent)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+                .returning(col(WebhookEvent.id))
+            )
+            row_id = session.execute(statement).scalar_one_or_none()
+            if row_id is None:  # stored before (or by a concurrent process): a repeat
+                row_id = _stored_id(session, *key)
+            else:
+                new.add(key)
+            ids[key] = row_id
+    return [
+        Stored(id=ids[key], duplicate=not (key in new and firsts[key] == index))
+        for index, key in enumerate((item.provider, item.event.event_id) for item in items)
+    ]
+
+
+def _store_one(item: Incoming) -> Stored:
+    return record_webhook(provider=item.provider, event=item.event, headers=item.headers, body=item.body)
+
+
+_writer: GroupCommit[Incoming, Stored] = GroupCommit(
+    "webhook-inbox-writer", write_batch=_store_batch, write_one=_store_one
+)
+
+
+async def store_webhook(
+    *, provider: str, event: ProviderEvent, headers: Mapping[str, str], body: bytes
+) -> Stored:
+    """What the endpoint waits for: the event stored with the others arriving at the
+    same time, in one transaction (:mod:`~payflow_app.services.group_commit`);
+    answered once that transaction has committed. Raises when it could not be stored."""
+    return await _writer.write(Incoming(provider, event, headers, body))
 
 
 def record_rejection(

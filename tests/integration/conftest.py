@@ -28,10 +28,20 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(sqlite_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    yield from _serve(sqlite_db, tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def any_server(any_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The server on each database payflow supports (``any_db``)."""
+    yield from _serve(any_db, tmp_path, monkeypatch)
+
+
+def _serve(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     use_database(
-        sqlite_db,
+        url,
         tmp_path,
         monkeypatch,
         public_url=base,
