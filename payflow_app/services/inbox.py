@@ -200,24 +200,29 @@ def _due(now: datetime) -> ColumnElement[bool]:
 def claim_next_event(provider: str | None = None, *, skip: Collection[int] = ()) -> WebhookEvent | None:
     """Take a lease on the event due first (``next_attempt_at``, then arrival), of
     ``provider`` when given and not in ``skip``: a retry waits its turn by its due
-    time, not by how old the event is. PostgreSQL workers skip rows another worker
-    has locked; SQLite's write lock serialises the claim."""
-    now = utcnow()
+    time, not by how old the event is."""
     with write_transaction() as session:
-        query = select(WebhookEvent).where(_due(now))
-        if provider is not None:
-            query = query.where(WebhookEvent.provider == provider)
-        if skip:
-            query = query.where(col(WebhookEvent.id).not_in(skip))
-        query = query.order_by(col(WebhookEvent.next_attempt_at), col(WebhookEvent.id)).limit(1)
-        if not is_sqlite():
-            query = query.with_for_update(skip_locked=True)
-        row = session.exec(query).first()
-        if row is None:
-            return None
-        row.locked_until = now + timedelta(seconds=get_settings().inbox_lease_seconds)
-        row.attempts += 1
-        return row
+        return _claim(session, provider, skip)
+
+
+def _claim(session: Session, provider: str | None, skip: Collection[int]) -> WebhookEvent | None:
+    """:func:`claim_next_event` in the caller's transaction. PostgreSQL workers skip
+    rows another worker has locked; SQLite's write lock serialises the claim."""
+    now = utcnow()
+    query = select(WebhookEvent).where(_due(now))
+    if provider is not None:
+        query = query.where(WebhookEvent.provider == provider)
+    if skip:
+        query = query.where(col(WebhookEvent.id).not_in(skip))
+    query = query.order_by(col(WebhookEvent.next_attempt_at), col(WebhookEvent.id)).limit(1)
+    if not is_sqlite():
+        query = query.with_for_update(skip_locked=True)
+    row = session.exec(query).first()
+    if row is None:
+        return None
+    row.locked_until = now + timedelta(seconds=get_settings().inbox_lease_seconds)
+    row.attempts += 1
+    return row
 
 
 def due_events_by_provider() -> dict[str, int]:
@@ -251,39 +256,78 @@ class AttemptResult:
     duration_ms: int
 
 
-def _finish(row: WebhookEvent, result: AttemptResult) -> None:
+def _record_attempt(session: Session, event_id: int, result: AttemptResult) -> None:
+    """Keep the attempt and close it: processed, or due again after a backoff, or
+    dead-lettered once its retry window has passed. Releases the lease."""
     settings = get_settings()
-    with write_transaction() as session:
-        event = lock(session, WebhookEvent, pk(row))
-        session.add(
-            ProcessingAttempt(
-                kind="webhook",
-                trigger="replay" if event.replayed_at is not None else "worker",
-                webhook_event_id=pk(event),
-                payment_id=result.payment_id,
-                provider=event.provider,
-                started_at=utcnow() - timedelta(milliseconds=result.duration_ms),
-                duration_ms=result.duration_ms,
-                outcome="error" if result.error else "ok",
-                detail=(result.detail or "")[:300] or None,
-                error=result.error,
-            )
+    event = lock(session, WebhookEvent, event_id)
+    session.add(
+        ProcessingAttempt(
+            kind="webhook",
+            trigger="replay" if event.replayed_at is not None else "worker",
+            webhook_event_id=pk(event),
+            payment_id=result.payment_id,
+            provider=event.provider,
+            started_at=utcnow() - timedelta(milliseconds=result.duration_ms),
+            duration_ms=result.duration_ms,
+            outcome="error" if result.error else "ok",
+            detail=(result.detail or "")[:300] or None,
+            error=result.error,
         )
-        event.locked_until = None
-        if result.error is None:
-            event.status, event.processed_at, event.last_error = "processed", utcnow(), None
-            return
-        event.last_error = result.error
-        window_start = event.replayed_at or event.received_at
-        if utcnow() - window_start >= timedelta(seconds=settings.inbox_retry_for_seconds):
-            event.status = "dead"
-            log.error("webhook event %s dead-lettered after %s attempts", event.id, event.attempts)
-        else:
-            event.next_attempt_at = utcnow() + timedelta(seconds=retry_delay(event.attempts))
+    )
+    event.locked_until = None
+    if result.error is None:
+        event.status, event.processed_at, event.last_error = "processed", utcnow(), None
+        return
+    event.last_error = result.error
+    window_start = event.replayed_at or event.received_at
+    if utcnow() - window_start >= timedelta(seconds=settings.inbox_retry_for_seconds):
+        event.status = "dead"
+        log.error("webhook event %s dead-lettered after %s attempts", event.id, event.attempts)
+    else:
+        event.next_attempt_at = utcnow() + timedelta(seconds=retry_delay(event.attempts))
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A lane's turn at the inbox: record the attempt it has just made, if any, and
+    take its next event of ``provider``, none of ``skip`` (this process's in hand)."""
+
+    provider: str
+    finished: tuple[int, AttemptResult] | None
+    skip: frozenset[int]
+
+
+def _take_turns(turns: Sequence[Turn]) -> list[WebhookEvent | None]:
+    """The turns of lanes that came to the inbox together, in one transaction: a
+    burst's lanes share their commits; never one event for two of them."""
+    with write_transaction() as session:
+        for turn in turns:
+            if turn.finished is not None:
+                _record_attempt(session, *turn.finished)
+        taken: set[int] = set()
+        answers = []
+        for turn in turns:
+            row = _claim(session, turn.provider, turn.skip | taken)
+            if row is not None:
+                taken.add(pk(row))
+            answers.append(row)
+        return answers
+
+
+def _take_turn(turn: Turn) -> WebhookEvent | None:
+    [row] = _take_turns([turn])
+    return row
+
+
+_turns: GroupCommit[Turn, WebhookEvent | None] = GroupCommit(
+    "webhook-inbox-lanes", write_batch=_take_turns, write_one=_take_turn
+)
 
 
 async def process_event(row: WebhookEvent) -> AttemptResult:
-    """Re-fetch the truth for the event's payment and settle it; the attempt is kept."""
+    """Re-fetch the truth for the event's payment and settle it. The lane records
+    the attempt with its next claim (:class:`Turn`)."""
     started = time.perf_counter()
     payment_id: int | None = None
     detail: str | None = None
@@ -307,9 +351,7 @@ async def process_event(row: WebhookEvent) -> AttemptResult:
         error = traceback.format_exc(limit=8)
         detail = f"{type(exc).__name__}: {exc}"
         log.warning("webhook event %s failed (attempt %s)\n%s", row.id, row.attempts, error)
-    result = AttemptResult(payment_id, detail, error, int((time.perf_counter() - started) * 1000))
-    await asyncio.to_thread(_finish, row, result)
-    return result
+    return AttemptResult(payment_id, detail, error, int((time.perf_counter() - started) * 1000))
 
 
 def replay_event(*, event_id: int) -> None:
@@ -333,21 +375,32 @@ def replay_event(*, event_id: int) -> None:
 
 async def _lane(provider: str, lanes: Counter[str] | None = None) -> int:
     """Claim and process ``provider``'s due events one after another until none is
-    left; answers how many. ``lanes`` counts the lanes running per provider (this one
-    leaves it as soon as it finds nothing to claim)."""
+    left; answers how many. Each attempt is recorded with the next claim, in one
+    transaction (:class:`Turn`). ``lanes`` counts the lanes running per provider
+    (this one leaves it as soon as it finds nothing to claim)."""
     count = 0
+    finished: tuple[int, AttemptResult] | None = None
+    row: WebhookEvent | None = None
     try:
-        # Never an event this process still has in hand, even if its lease ran out.
-        while (row := await asyncio.to_thread(claim_next_event, provider, skip=set(_in_hand))) is not None:
-            _in_hand.add(pk(row))
+        while True:
+            # Never an event this process still has in hand, even if its lease ran out.
+            turn = Turn(provider, finished, frozenset(_in_hand))
             try:
-                await process_event(row)
+                row = await _turns.write(turn)
             finally:
-                _in_hand.discard(pk(row))
+                if finished is not None:
+                    _in_hand.discard(finished[0])
+            finished = None
+            if row is None:
+                break
+            _in_hand.add(pk(row))
+            finished = (pk(row), await process_event(row))
             count += 1
     except Exception:
         log.exception("inbox lane for %s failed", provider)
     finally:
+        if row is not None:  # cancelled mid-attempt: taken again once its lease runs out
+            _in_hand.discard(pk(row))
         if lanes is not None:
             lanes[provider] -= 1
     return count
