@@ -1,12 +1,15 @@
 """The webhook inbox: store first, acknowledge, process after.
 
-``store_webhook`` stores every verified request, with the others arriving at the same
-time in one transaction (group commit), and is the only thing the HTTP endpoint waits
-for; ``record_rejection`` keeps rejected ones for operators. ``run_inbox_worker`` claims stored events
-with a lease, asks the provider for the truth and settles the payment through the
-one idempotent fulfilment: up to ``inbox_concurrency_per_provider`` events of each
-provider at once, so one provider's slow or failing status API holds only its own
-events (two events of one payment may run at once; fulfilment locks its rows).
+``store_webhook`` stores every verified request and is the only thing the HTTP
+endpoint waits for: webhooks arriving together are stored in one transaction by one
+writer (group commit), each answered once committed; ``record_rejection`` keeps
+rejected requests for operators. ``run_inbox_worker`` claims stored events with a
+lease, asks the provider for the truth and settles the payment through the one
+idempotent fulfilment: up to ``inbox_concurrency_per_provider`` events of each
+provider at once (lanes), so one provider's slow or failing status API holds only
+its own events (two events of one payment may run at once; fulfilment locks its
+rows). A lane records its attempt and claims its next event in one transaction,
+shared by the lanes that come at the same moment (:class:`Turn`).
 Every attempt is kept (``processing_attempt``: duration, error, traceback). A
 failed attempt is retried with exponential backoff and jitter for
 ``inbox_retry_for_seconds``, then the event is dead-lettered until an operator
