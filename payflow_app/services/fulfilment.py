@@ -3,15 +3,15 @@
 
 Fulfilment is four steps for every kind of order (see ``services.kinds``): verify the
 payment, mark the order paid, deliver, complete — all in one short transaction that
-locks the payment, then the order, and lets each step first check whether it is
-already done; unique constraints (one ticket per order seat, one ledger row per
-payment, one email per order and template) are the backstop. One commit instead of
-one per step: a burst of paid orders waits for a quarter of the write-lock turns
-and fsyncs. A crash leaves the order as it was (or a state an earlier version left
-half-way, which the steps finish). The committed change notifies watchers. A
-password the steps may give (a membership's credentials, a guest's welcome) is
-hashed before the transaction. A wallet payment runs the same steps inside its own
-transaction (``settle_instantly``).
+locks the payment, then the order, then the customer, and lets each step first
+check whether it is already done; unique constraints (one ticket per order seat, one
+ledger row per payment, one email per order and template) are the backstop. One
+commit instead of one per step: a burst of paid orders waits for a quarter of the
+write-lock turns and fsyncs. A crash leaves the order as it was (or a state an
+earlier version left half-way, which the steps finish). The committed change
+notifies watchers. A password the steps may give (a membership's credentials, a
+guest's welcome) is hashed before the transaction. A wallet payment runs the same
+steps inside its own transaction (``settle_instantly``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from payflow_app.emails.sender import wake_sender
-from payflow_app.models import Order, Payment, utcnow
+from payflow_app.models import Order, Payment, User, utcnow
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
 from payflow_app.services import accounts, eligibility, kinds, late_money, notify
 from payflow_app.services.accounts import NewPassword
@@ -60,6 +60,10 @@ def fulfil_payment(*, payment_id: int, truth: PaymentTruth) -> Outcome:
     with write_transaction() as session:
         payment = lock(session, Payment, payment_id)
         order = lock(session, Order, payment.order_id)
+        # The customer next, as completing would: before any step inserts a row that
+        # refers to it (PostgreSQL's foreign-key check share-locks it), so two
+        # fulfilments for one customer queue here instead of deadlocking later.
+        lock(session, User, order.user_id)
         order_id, user_id = payment.order_id, order.user_id
         outcome = _decide(session, order, payment, truth)
         if outcome is Outcome.FULFILLED:
