@@ -31,7 +31,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, func, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -107,29 +107,29 @@ def _stored_id(session: Session, provider: str, event_id: str) -> int:
 
 
 def _store_batch(items: Sequence[Incoming]) -> list[Stored]:
-    """Store ``items`` in one transaction, each (provider, event id) once: a repeat
-    in the batch, or of an event stored before, is answered as a duplicate."""
+    """Store ``items`` in one transaction and one statement, each (provider, event
+    id) once: a repeat in the batch, or of an event stored before, is answered as a
+    duplicate of the stored row."""
     firsts: dict[tuple[str, str], int] = {}  # the first item of each key
     for index, item in enumerate(items):
         firsts.setdefault((item.provider, item.event.event_id), index)
-    ids: dict[tuple[str, str], int] = {}
-    new: set[tuple[str, str]] = set()
+    insert = sqlite_insert if is_sqlite() else postgresql_insert
+    statement = (
+        insert(WebhookEvent)
+        .values([_new_row(items[index]).model_dump(exclude={"id"}) for index in firsts.values()])
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(col(WebhookEvent.id), col(WebhookEvent.provider), col(WebhookEvent.event_id))
+    )
     with write_transaction() as session:
-        insert = sqlite_insert if is_sqlite() else postgresql_insert
-        for key, index in firsts.items():
-            values = _new_row(items[index]).model_dump(exclude={"id"})
-            statement = (
-                insert(WebhookEvent)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["provider", "event_id"])
-                .returning(col(WebhookEvent.id))
+        ids = {(provider, event_id): row_id for row_id, provider, event_id in session.execute(statement)}
+        new = set(ids)
+        if repeats := [key for key in firsts if key not in new]:  # stored before: by us or another process
+            found = session.execute(
+                select(WebhookEvent.id, WebhookEvent.provider, WebhookEvent.event_id).where(
+                    tuple_(col(WebhookEvent.provider), col(WebhookEvent.event_id)).in_(repeats)
+                )
             )
-            row_id = session.execute(statement).scalar_one_or_none()
-            if row_id is None:  # stored before (or by a concurrent process): a repeat
-                row_id = _stored_id(session, *key)
-            else:
-                new.add(key)
-            ids[key] = row_id
+            ids.update({(provider, event_id): row_id for row_id, provider, event_id in found})
     return [
         Stored(id=ids[key], duplicate=not (key in new and firsts[key] == index))
         for index, key in enumerate((item.provider, item.event.event_id) for item in items)
