@@ -82,9 +82,7 @@ async def _receive(request: Request, provider_id: str, refuse: WebhookRejected |
         # A missing or wrong credential is 401; a bad signature or payload is 400.
         return await _reject(request, provider_id, str(exc), 401 if exc.unauthorized else 400, body)
     try:
-        stored = await asyncio.to_thread(
-            inbox.record_webhook, provider=provider_id, event=event, headers=headers, body=body
-        )
+        stored = await inbox.store_webhook(provider=provider_id, event=event, headers=headers, body=body)
     except Exception:
         log.exception("could not store %s webhook %s", provider_id, event.event_id)
         return error_response(503, "not_stored", "The event could not be stored; please retry.")

@@ -48,7 +48,7 @@ from payflow_app.services import notify
 from payflow_app.services.checkin_rows import FirstCheckIn
 from payflow_app.services.db import autocommit_connection, get_engine, is_sqlite
 from payflow_app.services.errors import InvalidInput
-from payflow_app.services.group_commit import GroupCommit
+from payflow_app.services.group_commit import SharedTransaction
 from payflow_app.services.states import PAID_ORDER_STATUSES
 from payflow_app.services.tickets import InvalidTicketToken, valid_until, verify_ticket_token
 
@@ -208,7 +208,7 @@ def _run_scan(work: Callable[[Connection], ScanResult]) -> ScanResult:
         return work(connection)
 
 
-_gate_writes = GroupCommit("check-in writer")
+_gate_writes = SharedTransaction("check-in writer")
 
 
 def checkins_topic(event_id: int) -> str:

@@ -2,14 +2,16 @@
 (later) the reconciler — whichever comes first does the work, the others find it done.
 
 Fulfilment is four steps for every kind of order (see ``services.kinds``): verify the
-payment, mark the order paid, deliver, complete. Each step is a short transaction
-that locks the row it changes and first checks whether the step is already done;
-unique constraints (one ticket per order seat, one ledger row per payment, one email
-per order and template) are the backstop. A crash between steps leaves a resumable
-state: the next call finishes the rest. Every committed step notifies watchers, so
-the customer sees each one happen. A password the steps give (a membership's
-credentials, a guest's welcome) is hashed before their transactions. A wallet
-payment runs the same steps in one transaction (``settle_instantly``).
+payment, mark the order paid, deliver, complete — all in one short transaction that
+locks the payment, then the order, then the customer, and lets each step first
+check whether it is already done; unique constraints (one ticket per order seat, one
+ledger row per payment, one email per order and template) are the backstop. One
+commit instead of one per step: a burst of paid orders waits for a quarter of the
+write-lock turns and fsyncs. A crash leaves the order as it was (or a state an
+earlier version left half-way, which the steps finish). The committed change
+notifies watchers. A password the steps may give (a membership's credentials, a
+guest's welcome) is hashed before the transaction. A wallet payment runs the same
+steps inside its own transaction (``settle_instantly``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from payflow_app.emails.sender import wake_sender
-from payflow_app.models import Order, Payment, utcnow
+from payflow_app.models import Order, Payment, User, utcnow
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
 from payflow_app.services import accounts, eligibility, kinds, late_money, notify
 from payflow_app.services.accounts import NewPassword
@@ -37,7 +39,7 @@ from payflow_app.services.states import (
 
 log = logging.getLogger(__name__)
 # A step's last argument: a password hashed before its transaction, or None.
-Step = Callable[[Session, Order, Payment, NewPassword | None], bool]
+Step = Callable[[Session, Order, Payment, NewPassword | None], None]
 CLOSED = (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED)
 # Held until a person decides; other reviews (no final answer yet) settle by themselves.
 HELD_FOR_REVIEW = ("amount_mismatch", "late_money")
@@ -51,40 +53,33 @@ class Outcome(StrEnum):
 
 
 def fulfil_payment(*, payment_id: int, truth: PaymentTruth) -> Outcome:
-    outcome, order_id, user_id, issues_password = _confirm_payment(payment_id, truth)
-    if outcome is not Outcome.FULFILLED:
-        return outcome
-    # Hashed between transactions: no other writer waits for argon2 (~165 ms). Unused
-    # when a concurrent fulfilment has already given the password.
-    password = accounts.new_password() if issues_password else None
-    for step in STEPS:
-        with write_transaction() as session:
-            payment = lock(session, Payment, payment_id)
-            changed = step(session, lock(session, Order, order_id), payment, password)
-        if changed:
-            notify.order_changed(order_id, user_id=user_id)
-    wake_sender()
-    return Outcome.FULFILLED
+    # Made before the transaction, in case a step gives someone a password: no other
+    # writer waits for the hash (cheap: ``accounts.hash_generated_password``). Unused
+    # otherwise, or when a concurrent fulfilment has already given one.
+    password = accounts.new_password()
+    with write_transaction() as session:
+        payment = lock(session, Payment, payment_id)
+        order = lock(session, Order, payment.order_id)
+        # The customer next, as completing would: before any step inserts a row that
+        # refers to it (PostgreSQL's foreign-key check share-locks it), so two
+        # fulfilments for one customer queue here instead of deadlocking later.
+        lock(session, User, order.user_id)
+        order_id, user_id = payment.order_id, order.user_id
+        outcome = _decide(session, order, payment, truth)
+        if outcome is Outcome.FULFILLED:
+            for step in STEPS:
+                step(session, order, payment, password)
+    if outcome is not Outcome.NOT_PAID:
+        notify.order_changed(order_id, user_id=user_id)
+    if outcome is Outcome.FULFILLED:
+        wake_sender()
+    return outcome
 
 
 def settle_instantly(session: Session, *, order: Order, payment: Payment) -> None:
     """Run the remaining steps inside the caller's transaction (the wallet rail)."""
     for step in STEPS:
         step(session, order, payment, None)
-
-
-def _confirm_payment(payment_id: int, truth: PaymentTruth) -> tuple[Outcome, int, int, bool]:
-    """The decision, the order and its customer, and whether the steps to come give
-    someone a generated password (``kinds.issues_password``)."""
-    with write_transaction() as session:
-        payment = lock(session, Payment, payment_id)
-        order = lock(session, Order, payment.order_id)
-        order_id, user_id = payment.order_id, order.user_id
-        outcome = _decide(session, order, payment, truth)
-        issues_password = outcome is Outcome.FULFILLED and kinds.issues_password(session, order)
-    if outcome is not Outcome.NOT_PAID:
-        notify.order_changed(order_id, user_id=user_id)
-    return outcome, order_id, user_id, issues_password
 
 
 def _decide(session: Session, order: Order, payment: Payment, truth: PaymentTruth) -> Outcome:
@@ -150,30 +145,27 @@ def flag(payment: Payment, *, code: str, reason: str) -> None:
 
 def _mark_order_paid(
     session: Session, order: Order, _payment: Payment, _password: NewPassword | None
-) -> bool:
+) -> None:
     if order.status in (OrderStatus.PAID, OrderStatus.FULFILLED):
-        return False
+        return
     order.status = check_order_transition(order.status, OrderStatus.PAID)
     order.paid_at = order.updated_at = utcnow()
     order.is_provisional = False  # promoted: the provider confirmed it
-    return True
 
 
-def _deliver(session: Session, order: Order, payment: Payment, password: NewPassword | None) -> bool:
+def _deliver(session: Session, order: Order, payment: Payment, password: NewPassword | None) -> None:
     if order.delivered_at is not None:
-        return False
+        return
     kinds.deliver(session, order, payment, password=password)
     order.delivered_at = order.updated_at = utcnow()
-    return True
 
 
-def _complete(session: Session, order: Order, payment: Payment, password: NewPassword | None) -> bool:
+def _complete(session: Session, order: Order, payment: Payment, password: NewPassword | None) -> None:
     if order.completed_at is not None:
-        return False
+        return
     kinds.complete(session, order, payment, password=password)
     order.completed_at = order.updated_at = utcnow()
     order.status = check_order_transition(order.status, OrderStatus.FULFILLED)
-    return True
 
 
 STEPS: tuple[Step, ...] = (_mark_order_paid, _deliver, _complete)

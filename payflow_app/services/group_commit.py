@@ -1,96 +1,132 @@
-"""Group commit, for SQLite's one writer at a time: writes that arrive while a
-transaction is being committed wait and share the next one, so a burst costs one
-commit — one fsync and one turn of the database write lock — instead of one each, and
-no writer sleeps in SQLite's busy handler. A caller gets its answer only once its
-work is committed, exactly as with a transaction of its own. (PostgreSQL runs
-concurrent transactions side by side and flushes their commits together itself: one
-writer there would only make their round trips wait in line.)
+"""Group commit: writes that arrive together are made by one thread in one
+transaction, so a burst pays for one commit (one fsync, one turn of SQLite's write
+lock) instead of one each — the way databases flush their own logs.
 
-A job is a function of a Core connection, run inside the shared write transaction in
-the order the jobs arrived. If one job raises (or the commit fails), the batch is rolled back and each of its jobs
-runs again in a transaction of its own, so the failure is only that job's: a job must
-therefore change nothing but rows, and read what it decides on in its connection.
+Each caller waits for its own answer, given only once the transaction holding its
+item has committed. When a batch fails, its items are written again one by one, so
+one bad item fails only its own caller. A caller that gave up before its batch
+started (a client that hung up) is left out of it.
+
+Two users: the webhook inbox stores webhooks (``inbox``, one multi-row INSERT per
+batch), and the gate runs each scan's writes as a job of a shared SQLite transaction
+(:class:`SharedTransaction`, ``checkin``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
 from payflow_app.services.db import write_connection
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
+I = TypeVar("I")  # noqa: E741  (an item to write)
+R = TypeVar("R")  # its result
 
 
-@dataclass
-class _Job(Generic[T]):
-    work: Callable[[Connection], T]
-    done: Future[T] = field(default_factory=Future)
+class GroupCommit(Generic[I, R]):
+    """``write_batch`` writes items in one transaction and answers one result per
+    item, in order; ``write_one`` writes a single item in a transaction of its own
+    (the fallback after a failed batch). Both run on the writer thread only."""
 
-
-class GroupCommit:
-    """One writer thread (started on first use) runs the queued jobs in batches of at
-    most ``max_batch``."""
-
-    def __init__(self, name: str, *, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        write_batch: Callable[[Sequence[I]], Sequence[R]],
+        write_one: Callable[[I], R],
+        max_batch: int = 256,
+    ) -> None:
         self._name = name
+        self._write_batch = write_batch
+        self._write_one = write_one
         self._max_batch = max_batch
-        self._jobs: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self._starting = threading.Lock()
+        self._queue: queue.SimpleQueue[tuple[I, Future[R]]] = queue.SimpleQueue()
+        self._start_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
-    def run(self, work: Callable[[Connection], T]) -> T:
-        """``work``'s result once committed; its exception if it (alone) failed."""
-        job = _Job(work)
-        self._jobs.put(job)
+    async def write(self, item: I) -> R:
+        """Write ``item`` with whatever else is waiting; answers once committed."""
+        return await asyncio.wrap_future(self.submit(item))
+
+    def submit(self, item: I) -> Future[R]:
+        future: Future[R] = Future()
+        self._queue.put((item, future))
         self._ensure_writer()
-        return job.done.result()
+        return future
+
+    def queued(self) -> int:
+        """Items waiting for the writer (not counting the batch it is writing)."""
+        return self._queue.qsize()
 
     def _ensure_writer(self) -> None:
-        # Also after a fork: the child inherits the thread object but not the thread.
-        if self._writer is not None and self._writer.is_alive():
-            return
-        with self._starting:
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._write_forever, name=self._name, daemon=True)
-                self._writer.start()
+        """Started on first use, and again in a forked worker (threads do not fork)."""
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
 
-    def _write_forever(self) -> None:
+    def _run(self) -> None:
         while True:
-            batch = [self._jobs.get()]
+            batch = [self._queue.get()]
             while len(batch) < self._max_batch:
                 try:
-                    batch.append(self._jobs.get_nowait())
+                    batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._write(batch)
+            # From here on a caller's future can no longer be cancelled.
+            self._write([(item, f) for item, f in batch if f.set_running_or_notify_cancel()])
 
-    def _write(self, batch: list[_Job[Any]]) -> None:
-        if len(batch) == 1:
-            _write_alone(batch[0])
+    def _write(self, batch: list[tuple[I, Future[R]]]) -> None:
+        if not batch:
             return
         try:
-            with write_connection() as connection:
-                results = [job.work(connection) for job in batch]
-        except Exception:
-            for job in batch:
-                _write_alone(job)
+            results = self._write_batch([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            log.warning("%s: a batch of %s failed; writing its items one by one", self._name, len(batch))
+            for item, future in batch:
+                self._write_alone(item, future)
             return
-        for job, result in zip(batch, results, strict=True):
-            job.done.set_result(result)
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+    def _write_alone(self, item: I, future: Future[R]) -> None:
+        try:
+            future.set_result(self._write_one(item))
+        except Exception as exc:
+            future.set_exception(exc)
 
 
-def _write_alone(job: _Job[Any]) -> None:
-    try:
-        with write_connection() as connection:
-            result = job.work(connection)
-    except Exception as exc:  # the caller's to handle, as if it had run the work itself
-        job.done.set_exception(exc)
-        return
-    job.done.set_result(result)
+Job = Callable[[Connection], Any]
+
+
+def _run_jobs(jobs: Sequence[Job]) -> list[Any]:
+    with write_connection() as connection:
+        return [job(connection) for job in jobs]
+
+
+def _run_job(job: Job) -> Any:
+    with write_connection() as connection:
+        return job(connection)
+
+
+class SharedTransaction(GroupCommit[Job, Any]):
+    """Jobs (functions of a Core connection, changing nothing but rows) run in the
+    order they came, in one write transaction per batch."""
+
+    def __init__(self, name: str, *, max_batch: int = 64) -> None:
+        super().__init__(name, write_batch=_run_jobs, write_one=_run_job, max_batch=max_batch)
+
+    def run(self, job: Job) -> Any:
+        """``job``'s result once committed; its exception if it (alone) failed."""
+        return self.submit(job).result()

@@ -1,11 +1,15 @@
 """The webhook inbox: store first, acknowledge, process after.
 
-``record_webhook`` stores every request (rejected ones too, for operators) and is the
-only thing the HTTP endpoint waits for. ``run_inbox_worker`` claims stored events
-with a lease, asks the provider for the truth and settles the payment through the
-one idempotent fulfilment: up to ``inbox_concurrency_per_provider`` events of each
-provider at once, so one provider's slow or failing status API holds only its own
-events (two events of one payment may run at once; fulfilment locks its rows).
+``store_webhook`` stores every verified request and is the only thing the HTTP
+endpoint waits for: webhooks arriving together are stored in one transaction by one
+writer (group commit), each answered once committed; ``record_rejection`` keeps
+rejected requests for operators. ``run_inbox_worker`` claims stored events with a
+lease, asks the provider for the truth and settles the payment through the one
+idempotent fulfilment: up to ``inbox_concurrency_per_provider`` events of each
+provider at once (lanes), so one provider's slow or failing status API holds only
+its own events (two events of one payment may run at once; fulfilment locks its
+rows). A lane records its attempt and claims its next event in one transaction,
+shared by the lanes that come at the same moment (:class:`Turn`).
 Every attempt is kept (``processing_attempt``: duration, error, traceback). A
 failed attempt is retried with exponential backoff and jitter for
 ``inbox_retry_for_seconds``, then the event is dead-lettered until an operator
@@ -23,19 +27,22 @@ import random
 import time
 import traceback
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, func, tuple_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, or_, select
+from sqlmodel import Session, col, or_, select
 
 from payflow_app.models import ProcessingAttempt, WebhookEvent, pk, utcnow
 from payflow_app.providers.base import ProviderEvent
 from payflow_app.services import payments, rejections
 from payflow_app.services.db import is_sqlite, lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
+from payflow_app.services.group_commit import GroupCommit
 from payflow_app.services.redaction import redact_headers
 from payflow_app.settings import get_settings
 
@@ -56,16 +63,31 @@ def _headers_json(headers: Mapping[str, str]) -> str:
     return json.dumps(redact_headers(headers), sort_keys=True)
 
 
-def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str, str], body: bytes) -> Stored:
-    """Store a verified event once per (provider, event id); a repeat is acknowledged."""
-    row = WebhookEvent(
-        provider=provider,
-        event_id=event.event_id,
-        event_type=event.event_type,
-        provider_reference=event.provider_reference,
-        headers=_headers_json(headers),
-        raw_body=body.decode("utf-8", errors="replace"),
+@dataclass(frozen=True)
+class Incoming:
+    """A verified webhook to store."""
+
+    provider: str
+    event: ProviderEvent
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _new_row(item: Incoming) -> WebhookEvent:
+    return WebhookEvent(
+        provider=item.provider,
+        event_id=item.event.event_id,
+        event_type=item.event.event_type,
+        provider_reference=item.event.provider_reference,
+        headers=_headers_json(item.headers),
+        raw_body=item.body.decode("utf-8", errors="replace"),
     )
+
+
+def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str, str], body: bytes) -> Stored:
+    """Store a verified event once per (provider, event id); a repeat is acknowledged.
+    One transaction of its own: the endpoint stores through :func:`store_webhook`."""
+    row = _new_row(Incoming(provider, event, headers, body))
     try:
         with write_transaction() as session:
             session.add(row)
@@ -73,12 +95,63 @@ def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str,
             return Stored(id=pk(row), duplicate=False)
     except IntegrityError:
         with read_session() as session:
-            existing = session.exec(
-                select(WebhookEvent).where(
-                    WebhookEvent.provider == provider, WebhookEvent.event_id == event.event_id
+            return Stored(id=_stored_id(session, provider, event.event_id), duplicate=True)
+
+
+def _stored_id(session: Session, provider: str, event_id: str) -> int:
+    found = session.exec(
+        select(WebhookEvent.id).where(WebhookEvent.provider == provider, WebhookEvent.event_id == event_id)
+    ).one()
+    assert found is not None
+    return found
+
+
+def _store_batch(items: Sequence[Incoming]) -> list[Stored]:
+    """Store ``items`` in one transaction and one statement, each (provider, event
+    id) once: a repeat in the batch, or of an event stored before, is answered as a
+    duplicate of the stored row."""
+    firsts: dict[tuple[str, str], int] = {}  # the first item of each key
+    for index, item in enumerate(items):
+        firsts.setdefault((item.provider, item.event.event_id), index)
+    insert = sqlite_insert if is_sqlite() else postgresql_insert
+    statement = (
+        insert(WebhookEvent)
+        .values([_new_row(items[index]).model_dump(exclude={"id"}) for index in firsts.values()])
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(col(WebhookEvent.id), col(WebhookEvent.provider), col(WebhookEvent.event_id))
+    )
+    with write_transaction() as session:
+        ids = {(provider, event_id): row_id for row_id, provider, event_id in session.execute(statement)}
+        new = set(ids)
+        if repeats := [key for key in firsts if key not in new]:  # stored before: by us or another process
+            found = session.execute(
+                select(WebhookEvent.id, WebhookEvent.provider, WebhookEvent.event_id).where(
+                    tuple_(col(WebhookEvent.provider), col(WebhookEvent.event_id)).in_(repeats)
                 )
-            ).one()
-            return Stored(id=pk(existing), duplicate=True)
+            )
+            ids.update({(provider, event_id): row_id for row_id, provider, event_id in found})
+    return [
+        Stored(id=ids[key], duplicate=not (key in new and firsts[key] == index))
+        for index, key in enumerate((item.provider, item.event.event_id) for item in items)
+    ]
+
+
+def _store_one(item: Incoming) -> Stored:
+    return record_webhook(provider=item.provider, event=item.event, headers=item.headers, body=item.body)
+
+
+_writer: GroupCommit[Incoming, Stored] = GroupCommit(
+    "webhook-inbox-writer", write_batch=_store_batch, write_one=_store_one
+)
+
+
+async def store_webhook(
+    *, provider: str, event: ProviderEvent, headers: Mapping[str, str], body: bytes
+) -> Stored:
+    """What the endpoint waits for: the event stored with the others arriving at the
+    same time, in one transaction (:mod:`~payflow_app.services.group_commit`);
+    answered once that transaction has committed. Raises when it could not be stored."""
+    return await _writer.write(Incoming(provider, event, headers, body))
 
 
 def record_rejection(
@@ -130,24 +203,29 @@ def _due(now: datetime) -> ColumnElement[bool]:
 def claim_next_event(provider: str | None = None, *, skip: Collection[int] = ()) -> WebhookEvent | None:
     """Take a lease on the event due first (``next_attempt_at``, then arrival), of
     ``provider`` when given and not in ``skip``: a retry waits its turn by its due
-    time, not by how old the event is. PostgreSQL workers skip rows another worker
-    has locked; SQLite's write lock serialises the claim."""
-    now = utcnow()
+    time, not by how old the event is."""
     with write_transaction() as session:
-        query = select(WebhookEvent).where(_due(now))
-        if provider is not None:
-            query = query.where(WebhookEvent.provider == provider)
-        if skip:
-            query = query.where(col(WebhookEvent.id).not_in(skip))
-        query = query.order_by(col(WebhookEvent.next_attempt_at), col(WebhookEvent.id)).limit(1)
-        if not is_sqlite():
-            query = query.with_for_update(skip_locked=True)
-        row = session.exec(query).first()
-        if row is None:
-            return None
-        row.locked_until = now + timedelta(seconds=get_settings().inbox_lease_seconds)
-        row.attempts += 1
-        return row
+        return _claim(session, provider, skip)
+
+
+def _claim(session: Session, provider: str | None, skip: Collection[int]) -> WebhookEvent | None:
+    """:func:`claim_next_event` in the caller's transaction. PostgreSQL workers skip
+    rows another worker has locked; SQLite's write lock serialises the claim."""
+    now = utcnow()
+    query = select(WebhookEvent).where(_due(now))
+    if provider is not None:
+        query = query.where(WebhookEvent.provider == provider)
+    if skip:
+        query = query.where(col(WebhookEvent.id).not_in(skip))
+    query = query.order_by(col(WebhookEvent.next_attempt_at), col(WebhookEvent.id)).limit(1)
+    if not is_sqlite():
+        query = query.with_for_update(skip_locked=True)
+    row = session.exec(query).first()
+    if row is None:
+        return None
+    row.locked_until = now + timedelta(seconds=get_settings().inbox_lease_seconds)
+    row.attempts += 1
+    return row
 
 
 def due_events_by_provider() -> dict[str, int]:
@@ -181,39 +259,78 @@ class AttemptResult:
     duration_ms: int
 
 
-def _finish(row: WebhookEvent, result: AttemptResult) -> None:
+def _record_attempt(session: Session, event_id: int, result: AttemptResult) -> None:
+    """Keep the attempt and close it: processed, or due again after a backoff, or
+    dead-lettered once its retry window has passed. Releases the lease."""
     settings = get_settings()
-    with write_transaction() as session:
-        event = lock(session, WebhookEvent, pk(row))
-        session.add(
-            ProcessingAttempt(
-                kind="webhook",
-                trigger="replay" if event.replayed_at is not None else "worker",
-                webhook_event_id=pk(event),
-                payment_id=result.payment_id,
-                provider=event.provider,
-                started_at=utcnow() - timedelta(milliseconds=result.duration_ms),
-                duration_ms=result.duration_ms,
-                outcome="error" if result.error else "ok",
-                detail=(result.detail or "")[:300] or None,
-                error=result.error,
-            )
+    event = lock(session, WebhookEvent, event_id)
+    session.add(
+        ProcessingAttempt(
+            kind="webhook",
+            trigger="replay" if event.replayed_at is not None else "worker",
+            webhook_event_id=pk(event),
+            payment_id=result.payment_id,
+            provider=event.provider,
+            started_at=utcnow() - timedelta(milliseconds=result.duration_ms),
+            duration_ms=result.duration_ms,
+            outcome="error" if result.error else "ok",
+            detail=(result.detail or "")[:300] or None,
+            error=result.error,
         )
-        event.locked_until = None
-        if result.error is None:
-            event.status, event.processed_at, event.last_error = "processed", utcnow(), None
-            return
-        event.last_error = result.error
-        window_start = event.replayed_at or event.received_at
-        if utcnow() - window_start >= timedelta(seconds=settings.inbox_retry_for_seconds):
-            event.status = "dead"
-            log.error("webhook event %s dead-lettered after %s attempts", event.id, event.attempts)
-        else:
-            event.next_attempt_at = utcnow() + timedelta(seconds=retry_delay(event.attempts))
+    )
+    event.locked_until = None
+    if result.error is None:
+        event.status, event.processed_at, event.last_error = "processed", utcnow(), None
+        return
+    event.last_error = result.error
+    window_start = event.replayed_at or event.received_at
+    if utcnow() - window_start >= timedelta(seconds=settings.inbox_retry_for_seconds):
+        event.status = "dead"
+        log.error("webhook event %s dead-lettered after %s attempts", event.id, event.attempts)
+    else:
+        event.next_attempt_at = utcnow() + timedelta(seconds=retry_delay(event.attempts))
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A lane's turn at the inbox: record the attempt it has just made, if any, and
+    take its next event of ``provider``, none of ``skip`` (this process's in hand)."""
+
+    provider: str
+    finished: tuple[int, AttemptResult] | None
+    skip: frozenset[int]
+
+
+def _take_turns(turns: Sequence[Turn]) -> list[WebhookEvent | None]:
+    """The turns of lanes that came to the inbox together, in one transaction: a
+    burst's lanes share their commits; never one event for two of them."""
+    with write_transaction() as session:
+        for turn in turns:
+            if turn.finished is not None:
+                _record_attempt(session, *turn.finished)
+        taken: set[int] = set()
+        answers = []
+        for turn in turns:
+            row = _claim(session, turn.provider, turn.skip | taken)
+            if row is not None:
+                taken.add(pk(row))
+            answers.append(row)
+        return answers
+
+
+def _take_turn(turn: Turn) -> WebhookEvent | None:
+    [row] = _take_turns([turn])
+    return row
+
+
+_turns: GroupCommit[Turn, WebhookEvent | None] = GroupCommit(
+    "webhook-inbox-lanes", write_batch=_take_turns, write_one=_take_turn
+)
 
 
 async def process_event(row: WebhookEvent) -> AttemptResult:
-    """Re-fetch the truth for the event's payment and settle it; the attempt is kept."""
+    """Re-fetch the truth for the event's payment and settle it. The lane records
+    the attempt with its next claim (:class:`Turn`)."""
     started = time.perf_counter()
     payment_id: int | None = None
     detail: str | None = None
@@ -237,9 +354,7 @@ async def process_event(row: WebhookEvent) -> AttemptResult:
         error = traceback.format_exc(limit=8)
         detail = f"{type(exc).__name__}: {exc}"
         log.warning("webhook event %s failed (attempt %s)\n%s", row.id, row.attempts, error)
-    result = AttemptResult(payment_id, detail, error, int((time.perf_counter() - started) * 1000))
-    await asyncio.to_thread(_finish, row, result)
-    return result
+    return AttemptResult(payment_id, detail, error, int((time.perf_counter() - started) * 1000))
 
 
 def replay_event(*, event_id: int) -> None:
@@ -263,21 +378,32 @@ def replay_event(*, event_id: int) -> None:
 
 async def _lane(provider: str, lanes: Counter[str] | None = None) -> int:
     """Claim and process ``provider``'s due events one after another until none is
-    left; answers how many. ``lanes`` counts the lanes running per provider (this one
-    leaves it as soon as it finds nothing to claim)."""
+    left; answers how many. Each attempt is recorded with the next claim, in one
+    transaction (:class:`Turn`). ``lanes`` counts the lanes running per provider
+    (this one leaves it as soon as it finds nothing to claim)."""
     count = 0
+    finished: tuple[int, AttemptResult] | None = None
+    row: WebhookEvent | None = None
     try:
-        # Never an event this process still has in hand, even if its lease ran out.
-        while (row := await asyncio.to_thread(claim_next_event, provider, skip=set(_in_hand))) is not None:
-            _in_hand.add(pk(row))
+        while True:
+            # Never an event this process still has in hand, even if its lease ran out.
+            turn = Turn(provider, finished, frozenset(_in_hand))
             try:
-                await process_event(row)
+                row = await _turns.write(turn)
             finally:
-                _in_hand.discard(pk(row))
+                if finished is not None:
+                    _in_hand.discard(finished[0])
+            finished = None
+            if row is None:
+                break
+            _in_hand.add(pk(row))
+            finished = (pk(row), await process_event(row))
             count += 1
     except Exception:
         log.exception("inbox lane for %s failed", provider)
     finally:
+        if row is not None:  # cancelled mid-attempt: taken again once its lease runs out
+            _in_hand.discard(pk(row))
         if lanes is not None:
             lanes[provider] -= 1
     return count

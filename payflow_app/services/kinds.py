@@ -103,23 +103,11 @@ def reopen(session: Session, order: Order, payment: Payment) -> bool:
     return True
 
 
-def issues_password(session: Session, order: Order) -> bool:
-    """Whether delivering or completing ``order`` (not done yet) gives someone a
-    generated password: a membership's credentials, or a guest's first paid order
-    (:func:`complete`). Fulfilment asks before its steps, to hash one outside them."""
-    if order.kind == Kind.MEMBERSHIP:
-        return order.delivered_at is None
-    if order.kind == Kind.TICKETS and order.completed_at is None:
-        user = session.get(User, order.user_id)
-        return user is not None and user.password_hash is None
-    return False
-
-
 def deliver(
     session: Session, order: Order, payment: Payment, *, password: accounts.NewPassword | None = None
 ) -> None:
-    """``password``: made by the caller before its transaction for a membership's
-    credentials (:func:`issues_password`); hashed here when not given."""
+    """``password``: made by the caller before its transaction, for a membership's
+    credentials; hashed here when not given."""
     if order.kind == Kind.TICKETS:
         _issue_tickets(session, order)
     elif order.kind == Kind.TOP_UP:
@@ -140,8 +128,8 @@ def deliver(
 def complete(
     session: Session, order: Order, payment: Payment, *, password: accounts.NewPassword | None = None
 ) -> None:
-    """``password``: made by the caller before its transaction for a guest's welcome
-    (:func:`issues_password`); hashed here when not given."""
+    """``password``: made by the caller before its transaction, for a guest's first
+    paid order (its welcome); hashed here when not given."""
     user = lock(session, User, order.user_id)
     if order.kind == Kind.GALLERY:
         lock(session, Gallery, order.gallery_id).locked_by_payment_id = None

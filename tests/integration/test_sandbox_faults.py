@@ -47,14 +47,14 @@ def fetch(provider: str, reference: str) -> PaymentTruth:
 def deliveries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str | None, bool]]]:
     """(event id, duplicate) of every verified delivery the app's inbox took in."""
     seen: list[tuple[str | None, bool]] = []
-    record = inbox_service.record_webhook
+    store = inbox_service.store_webhook
 
-    def spy(**kwargs: Any) -> inbox_service.Stored:
-        stored = record(**kwargs)
+    async def spy(**kwargs: Any) -> inbox_service.Stored:
+        stored = await store(**kwargs)
         seen.append((kwargs["event"].event_id, stored.duplicate))
         return stored
 
-    monkeypatch.setattr(inbox_service, "record_webhook", spy)
+    monkeypatch.setattr(inbox_service, "store_webhook", spy)
     yield seen
 
 

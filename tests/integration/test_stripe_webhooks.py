@@ -120,10 +120,10 @@ def test_an_event_that_cannot_be_stored_gets_a_5xx_so_stripe_retries(
     order, session_id = start_payment(quantity=1)
     body, headers = signed_event(mark_paid_quietly(session_id))
 
-    def broken_store(**_: object) -> None:
+    async def broken_store(**_: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(inbox_service, "record_webhook", broken_store)
+    monkeypatch.setattr(inbox_service, "store_webhook", broken_store)
     response = http.post("/api/webhooks/stripe", content=body, headers=headers)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "not_stored"
