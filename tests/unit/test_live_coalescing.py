@@ -34,6 +34,7 @@ def _snapshot(step: int) -> OrderSnapshot:
         payment_status="succeeded",
         payment_reference=None,
         failure_message=None,
+        failure_code=None,
         receipt_number=None,
         payment_provider="stripe",
         steps=[],
