@@ -327,7 +327,7 @@ MESSAGES: dict[str, str] = {
     "organizer.chart.checked_in": "Checked in",
     "organizer.chart.revenue": "Revenue per day",
     "organizer.chart.revenue_series": "Revenue",
-    "organizer.chart.types": "Tickets per type",
+    "organizer.chart.types": "Ticket sales per type",
     "organizer.chart.sold": "Sold",
     "organizer.chart.held": "Held for payment",
     "organizer.chart.remaining": "Remaining",

@@ -315,7 +315,7 @@ MESSAGES: dict[str, str] = {
     "organizer.chart.checked_in": "Wejścia",
     "organizer.chart.revenue": "Przychód dziennie",
     "organizer.chart.revenue_series": "Przychód",
-    "organizer.chart.types": "Bilety według rodzaju",
+    "organizer.chart.types": "Sprzedaż biletów według rodzaju",
     "organizer.chart.sold": "Sprzedane",
     "organizer.chart.held": "Zarezerwowane do zapłaty",
     "organizer.chart.remaining": "Pozostałe",

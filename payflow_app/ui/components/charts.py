@@ -47,16 +47,19 @@ def chart_rows(
 
 
 def _numbers_table(caption_key: str, label_key: str, rows: rx.Var, series: Sequence[Series]) -> rx.Component:
-    return rx.el.table(
-        rx.el.caption(tr(caption_key)),
-        rx.el.thead(rx.el.tr(rx.el.th(tr(label_key)), *[rx.el.th(s.name) for s in series])),
-        rx.el.tbody(
-            rx.foreach(
-                rows,
-                lambda row: rx.el.tr(
-                    rx.el.th(row["label"], scope="row"), *[rx.el.td(row[f"{s.key}_text"]) for s in series]
-                ),
-            )
+    # Hidden by a wrapper: a table ignores the width and overflow that hide a block.
+    return rx.el.div(
+        rx.el.table(
+            rx.el.caption(tr(caption_key)),
+            rx.el.thead(rx.el.tr(rx.el.th(tr(label_key)), *[rx.el.th(s.name) for s in series])),
+            rx.el.tbody(
+                rx.foreach(
+                    rows,
+                    lambda row: rx.el.tr(
+                        rx.el.th(row["label"], scope="row"), *[rx.el.td(row[f"{s.key}_text"]) for s in series]
+                    ),
+                )
+            ),
         ),
         class_name="sr-only",
     )
