@@ -61,7 +61,7 @@ def _payments(snap: Snapshot) -> list[Row]:
     """Payments created in the window per provider: succeeded, open, not completed."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for provider, status, count in snap.payments_by_provider:
-        counts[provider][OUTCOMES.get(PaymentStatus(status), "closed")] += count
+        counts[provider][OUTCOMES.get(status, "closed")] += count
     providers = sorted(counts)
     return chart_rows(
         providers, {k: [counts[p][k] for p in providers] for k in ("succeeded", "open", "closed")}
