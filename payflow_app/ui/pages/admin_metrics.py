@@ -25,7 +25,7 @@ from payflow_app.ui.session import SessionState, tr
 # The webhook senders, each a series of the hourly chart; anything else is "other".
 WEBHOOK_PROVIDERS = {"stripe": "Stripe", "univapay": "UnivaPay", "payhero": "PayHero (M-PESA)"}
 # A payment's status, as the outcome the operators' chart counts.
-OUTCOMES = {
+OUTCOMES: dict[str, str] = {
     PaymentStatus.SUCCEEDED: "succeeded",
     PaymentStatus.CREATED: "open",
     PaymentStatus.PENDING: "open",
