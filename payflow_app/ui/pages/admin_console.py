@@ -279,7 +279,6 @@ def _tab(which: StuckFilter) -> rx.Component:
         id=f"tab-{which.value}",
         aria_selected=rx.cond(chosen, "true", "false"),
         aria_controls="filter-panel",
-        tab_index=rx.cond(chosen, 0, -1),
         on_click=S.choose(which.value),
         class_name=rx.cond(chosen, "filter-tab selected", "filter-tab"),
     )
