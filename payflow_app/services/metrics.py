@@ -67,6 +67,8 @@ class Snapshot:
     alerts: list[Alert] = field(default_factory=list)
     # Refused webhook requests only counted: their source was over its storage cap.
     rejections_not_stored: int = 0
+    # (provider, status, count) of the payments created in the window
+    payments_by_provider: list[tuple[str, str, int]] = field(default_factory=list)
 
     @property
     def sync_success_rate(self) -> float:
@@ -100,6 +102,7 @@ def snapshot(now: datetime | None = None) -> Snapshot:
             pending_payments_by_provider={provider: count for provider, count, _oldest in pending},
             events_over_time=_events_over_time(session, since),
             rejections_not_stored=_rejections_not_stored(session, since),
+            payments_by_provider=_payments_by_provider(session, since),
         )
         alerts = [
             *_silence_alerts(session, pending, now),
@@ -184,6 +187,16 @@ def _payment_counts(session: Session, since: datetime) -> tuple[int, int]:
         select(func.count(), func.count(col(Payment.review_code))).where(col(Payment.created_at) >= since)
     ).one()
     return int(total), int(flagged)
+
+
+def _payments_by_provider(session: Session, since: datetime) -> list[tuple[str, str, int]]:
+    """Payments created in the window, per provider and status."""
+    rows = session.exec(
+        select(Payment.provider, Payment.status, func.count())
+        .where(col(Payment.created_at) >= since)
+        .group_by(col(Payment.provider), col(Payment.status))
+    ).all()
+    return sorted((str(provider), str(status), int(count)) for provider, status, count in rows)
 
 
 def _event_counts(session: Session, since: datetime) -> tuple[dict[str, int], dict[str, int]]:

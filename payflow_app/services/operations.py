@@ -1,5 +1,6 @@
 """What an operator sees and does across payments: those that need attention (by
-filter) and the review flag a person sets and clears. One order's whole story is
+filter), the orders a customer names (:func:`find_orders`), and the review flag a
+person sets and clears. One order's whole story is
 ``services.timeline``; the repairs (ask the provider again, replay a webhook) are the
 reconciler's and the inbox's own functions — none edits a status by hand."""
 
@@ -10,11 +11,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from payflow_app.models import (
     Order,
     Payment,
+    Ticket,
+    User,
     WebhookEvent,
     pk,
     utcnow,
@@ -161,6 +164,103 @@ def stuck_counts() -> dict[str, int]:
             ).one()
             for which in StuckFilter
         }
+
+
+FOUND_AT_MOST = 50  # an email of a frequent buyer: the latest orders
+
+
+class MatchedBy(StrEnum):
+    ORDER_NUMBER = "order_number"
+    TICKET_NUMBER = "ticket_number"
+    EMAIL = "email"
+    PROVIDER_REFERENCE = "provider_reference"
+
+
+@dataclass(frozen=True)
+class FoundOrder:
+    order_id: int
+    order_number: str
+    email: str
+    amount: str
+    status: str
+    created_at: datetime
+    matched_by: MatchedBy
+
+
+def _orders_matching(session: Session, text: str) -> dict[int, MatchedBy]:
+    """Order ids each kind of identifier names exactly — never the row id, which anyone
+    can count through. Order and ticket numbers are printed in capitals, emails stored
+    in lower case; provider references are compared as given (Stripe's are case
+    sensitive)."""
+    found: dict[int, MatchedBy] = {}
+
+    def add(kind: MatchedBy, ids: Any) -> None:
+        for order_id in ids:
+            found.setdefault(int(order_id), kind)
+
+    upper = text.upper()
+    add(
+        MatchedBy.ORDER_NUMBER,
+        session.exec(select(Order.id).where(or_(Order.number == upper, Order.public_id == text))).all(),
+    )
+    add(MatchedBy.TICKET_NUMBER, session.exec(select(Ticket.order_id).where(Ticket.number == upper)).all())
+    add(
+        MatchedBy.EMAIL,
+        session.exec(
+            select(Order.id)
+            .join(User, col(User.id) == Order.user_id)
+            .where(User.email == text.lower())
+            .order_by(col(Order.created_at).desc())
+            .limit(FOUND_AT_MOST)
+        ).all(),
+    )
+    add(
+        MatchedBy.PROVIDER_REFERENCE,
+        session.exec(
+            select(Payment.order_id).where(
+                or_(
+                    Payment.provider_reference == text,
+                    Payment.receipt_number == text,
+                    Payment.public_id == text,
+                )
+            )
+        ).all(),
+    )
+    return found
+
+
+def find_orders(text: str) -> list[FoundOrder]:
+    """The orders an identifier a customer or a provider gives names, newest first: an
+    order or ticket number, the customer's email, or a provider reference (Stripe
+    session or payment intent id, UnivaPay charge id, PayHero reference, M-PESA
+    receipt). Exact matches only, one lookup per kind; nothing for an empty or
+    over-long text."""
+    text = text.strip()
+    if not text or len(text) > 320:
+        return []
+    with read_session() as session:
+        matched = _orders_matching(session, text)
+        if not matched:
+            return []
+        rows = session.exec(
+            select(Order, User)
+            .join(User, col(User.id) == Order.user_id)
+            .where(col(Order.id).in_(matched))
+            .order_by(col(Order.created_at).desc(), col(Order.id).desc())
+            .limit(FOUND_AT_MOST)
+        ).all()
+    return [
+        FoundOrder(
+            order_id=pk(order),
+            order_number=order.number,
+            email=user.email,
+            amount=format_money(order.amount_minor, order.currency),
+            status=order.status,
+            created_at=order.created_at,
+            matched_by=matched[pk(order)],
+        )
+        for order, user in rows
+    ]
 
 
 def statuses(payment_id: int) -> tuple[str, str]:

@@ -71,7 +71,8 @@ def test_an_operator_replays_a_dead_lettered_callback_and_the_customer_page_comp
         # The metrics count the failed status queries.
         operator.goto("/admin/metrics")
         expect(operator.get_by_text("Sync success rate")).to_be_visible()
-        expect(operator.get_by_role("img", name="Webhooks per provider (24 h)")).to_contain_text("payhero")
+        payments = operator.get_by_role("figure", name="Payments per provider and outcome (24 h)")
+        expect(payments.get_by_role("row", name=re.compile("^payhero"))).to_have_count(1)
     finally:
         page.request.put("/sandbox/faults/payhero", data={"status_error_rate": 0})
         context.close()

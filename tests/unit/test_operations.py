@@ -138,6 +138,7 @@ def test_metrics_and_their_alerts(seeded: str, provider: FakeProvider) -> None: 
     assert snap.sync_attempts == 10 and snap.sync_success_rate == pytest.approx(0.9)
     assert snap.events_by_provider == {"stripe": 1, "payhero": 1}
     assert snap.pending_payments_by_provider == {"univapay": 1}
+    assert snap.payments_by_provider == [("stripe", "succeeded", 1), ("univapay", "pending", 1)]
     codes = {alert.code for alert in snap.alerts}
     assert codes == {"webhooks_silent", "sync_failure_rate", "processing_delayed"}
     silent = next(a for a in snap.alerts if a.code == "webhooks_silent")

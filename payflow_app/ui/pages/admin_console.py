@@ -1,6 +1,8 @@
-"""``/admin``: the operator console — payments that need attention, by filter
-(pending past due, paid but not fulfilled, failed processing, dead-lettered events,
-amount mismatch, late money, held for review), the raised alerts, "sync now" for
+"""``/admin``: the operator console — a search for the order a customer names (order
+or ticket number, email, provider reference; ``?q=`` too), the payments that need
+attention as tabs with their counts (held for review, pending past due, paid but not
+fulfilled, failed processing, dead-lettered events, amount mismatch, late money),
+opening on the first tab that lists something, the raised alerts, "sync now" for
 every open payment and "replay" for a stored webhook. Admins only."""
 
 from __future__ import annotations
@@ -12,32 +14,47 @@ import reflex as rx
 
 from payflow_app.services import inbox, metrics, operations, reconciler
 from payflow_app.services.accounts import SessionUser
-from payflow_app.services.operations import StuckFilter
+from payflow_app.services.operations import MatchedBy, StuckFilter
 from payflow_app.ui import routes
 from payflow_app.ui.components.admin import console_tabs, is_operator, operator_action, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
+from payflow_app.ui.session import tr
 
-FILTER_LABELS = {
-    StuckFilter.NEEDS_REVIEW: "Held for review",
-    StuckFilter.PENDING_PAST_DUE: "Pending past due",
-    StuckFilter.PAID_NOT_FULFILLED: "Paid, not fulfilled",
-    StuckFilter.FAILED_PROCESSING: "Failed processing",
-    StuckFilter.DEAD_LETTERED: "Dead-lettered events",
-    StuckFilter.AMOUNT_MISMATCH: "Amount mismatch",
-    StuckFilter.LATE_MONEY: "Late money",
+FILTER_KEYS = {
+    StuckFilter.NEEDS_REVIEW: "admin.filter.needs_review",
+    StuckFilter.PENDING_PAST_DUE: "admin.filter.pending_past_due",
+    StuckFilter.PAID_NOT_FULFILLED: "admin.filter.paid_not_fulfilled",
+    StuckFilter.FAILED_PROCESSING: "admin.filter.failed_processing",
+    StuckFilter.DEAD_LETTERED: "admin.filter.dead_lettered",
+    StuckFilter.AMOUNT_MISMATCH: "admin.filter.amount_mismatch",
+    StuckFilter.LATE_MONEY: "admin.filter.late_money",
 }
+MATCHED_KEYS = {
+    MatchedBy.ORDER_NUMBER: "admin.search.by_order_number",
+    MatchedBy.TICKET_NUMBER: "admin.search.by_ticket_number",
+    MatchedBy.EMAIL: "admin.search.by_email",
+    MatchedBy.PROVIDER_REFERENCE: "admin.search.by_provider_reference",
+}
+
+
+def first_with_rows(counts: dict[str, int]) -> StuckFilter:
+    """The tab the console opens on: the first that lists something (the first tab
+    when nothing needs attention)."""
+    return next((f for f in StuckFilter if counts.get(f.value, 0) > 0), next(iter(StuckFilter)))
 
 
 class OperatorState(rx.State):
     allowed: bool = False
     refused: bool = False
     selected: str = StuckFilter.NEEDS_REVIEW.value
-    filters: list[dict[str, str]] = []
+    counts: dict[str, int] = {}
     rows: list[dict[str, str]] = []
     alerts: list[str] = []
     message: str = ""
     error: str = ""
     syncing: bool = False
+    query: str = ""  # the last text searched for; "" when no search is shown
+    found: list[dict[str, str]] = []
 
     @rx.event
     async def load(self):
@@ -47,21 +64,22 @@ class OperatorState(rx.State):
             self.allowed, self.refused = False, operator is None
             return operator
         self.allowed, self.refused = True, False
-        wanted = self.router.url.query_parameters.get("filter", "")
-        if wanted in {f.value for f in StuckFilter}:
-            self.selected = wanted
-        await self._reload()
+        params = self.router.url.query_parameters
+        await self._reload(opening=params.get("filter", ""))
+        await self._search(params.get("q", ""))
         return None
 
-    async def _reload(self) -> None:
-        counts, rows, snap = await asyncio.gather(
-            asyncio.to_thread(operations.stuck_counts),
+    async def _reload(self, *, opening: str | None = None) -> None:
+        """Counts, the selected tab's rows and the alerts. ``opening`` is the tab the
+        address asks for when the page opens; without a valid one, the first with rows."""
+        self.counts = await asyncio.to_thread(operations.stuck_counts)
+        if opening is not None:
+            valid = {f.value for f in StuckFilter}
+            self.selected = opening if opening in valid else first_with_rows(self.counts).value
+        rows, snap = await asyncio.gather(
             asyncio.to_thread(operations.stuck_payments, StuckFilter(self.selected)),
             asyncio.to_thread(metrics.snapshot),
         )
-        self.filters = [
-            {"value": f.value, "label": f"{FILTER_LABELS[f]} ({counts[f.value]})"} for f in StuckFilter
-        ]
         self.alerts = [alert.message for alert in snap.alerts]
         self.rows = [
             {
@@ -77,6 +95,31 @@ class OperatorState(rx.State):
             }
             for row in rows
         ]
+
+    async def _search(self, text: str) -> None:
+        self.query = text.strip()[:320]
+        hits = await asyncio.to_thread(operations.find_orders, self.query) if self.query else []
+        self.found = [
+            {
+                "order": hit.order_number,
+                "order_href": routes.admin_order_path(hit.order_id),
+                "email": hit.email,
+                "amount": hit.amount,
+                "status": hit.status,
+                "created": hit.created_at.strftime("%Y-%m-%d %H:%M"),
+                "matched": hit.matched_by.value,
+            }
+            for hit in hits
+        ]
+
+    @rx.event
+    async def search(self, data: dict[str, str]):
+        if await is_operator(self):
+            await self._search(data.get("q", ""))
+
+    @rx.event
+    def clear_search(self):
+        self.query, self.found = "", []
 
     @rx.event
     async def choose(self, value: str):
@@ -114,11 +157,25 @@ class OperatorState(rx.State):
         await self._reload()
 
 
+def _order_link(row: rx.Var) -> rx.Component:
+    return rx.cond(row["order_href"] != "", rx.el.a(row["order"], href=row["order_href"]), row["order"])
+
+
+def _headers(*keys: str) -> rx.Component:
+    """Column headers; "" names the actions column (for screen readers only)."""
+    return rx.el.thead(
+        rx.el.tr(
+            *[
+                rx.el.th(tr(key) if key else rx.el.span(tr("admin.col.actions"), class_name="sr-only"))
+                for key in keys
+            ]
+        )
+    )
+
+
 def _row(row: rx.Var) -> rx.Component:
     return rx.el.tr(
-        rx.el.td(
-            rx.cond(row["order_href"] != "", rx.el.a(row["order"], href=row["order_href"]), row["order"])
-        ),
+        rx.el.td(_order_link(row)),
         rx.el.td(row["provider"]),
         rx.el.td(row["reference"], class_name="mono"),
         rx.el.td(row["amount"]),
@@ -129,7 +186,7 @@ def _row(row: rx.Var) -> rx.Component:
             rx.cond(
                 row["event_id"] != "",
                 rx.el.button(
-                    "Replay",
+                    tr("admin.replay"),
                     type="button",
                     on_click=OperatorState.replay(row["event_id"]),
                     class_name="button small",
@@ -140,24 +197,154 @@ def _row(row: rx.Var) -> rx.Component:
     )
 
 
+def _found_row(row: rx.Var) -> rx.Component:
+    return rx.el.tr(
+        rx.el.td(_order_link(row)),
+        rx.el.td(row["email"]),
+        rx.el.td(row["amount"]),
+        rx.el.td(row["status"]),
+        rx.el.td(row["created"]),
+        rx.el.td(
+            rx.match(row["matched"], *[(kind.value, tr(key)) for kind, key in MATCHED_KEYS.items()], "")
+        ),
+    )
+
+
+def _search() -> rx.Component:
+    S = OperatorState
+    return rx.el.section(
+        rx.el.form(
+            rx.el.label(tr("admin.search.label"), html_for="order-search"),
+            rx.el.div(
+                rx.el.input(
+                    id="order-search",
+                    name="q",
+                    type="search",
+                    placeholder=tr("admin.search.placeholder"),
+                    aria_describedby="order-search-hint",
+                    auto_complete="off",
+                ),
+                rx.el.button(tr("admin.search.submit"), type="submit", class_name="button small"),
+                class_name="search-row",
+            ),
+            rx.el.p(tr("admin.search.hint"), id="order-search-hint", class_name="muted small"),
+            on_submit=S.search,
+            reset_on_submit=False,
+            role="search",
+            aria_label=tr("admin.search.label"),
+        ),
+        rx.cond(
+            S.query != "",
+            rx.el.div(
+                rx.cond(
+                    S.found.length() > 0,
+                    rx.el.div(
+                        rx.el.table(
+                            _headers(
+                                "admin.col.order",
+                                "admin.col.customer",
+                                "admin.col.amount",
+                                "admin.col.status",
+                                "admin.col.created",
+                                "admin.col.matched",
+                            ),
+                            rx.el.tbody(rx.foreach(S.found, _found_row)),
+                            class_name="table",
+                            tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
+                            aria_label=tr("admin.search.results"),
+                        ),
+                        class_name="table-scroll",
+                    ),
+                    rx.el.p(
+                        tr("admin.search.none"),
+                        " ",
+                        rx.el.strong(S.query),
+                        ". ",
+                        tr("admin.search.none_next"),
+                    ),
+                ),
+                rx.el.button(
+                    tr("admin.search.clear"),
+                    type="button",
+                    on_click=S.clear_search,
+                    class_name="button secondary small",
+                ),
+                role="status",
+                class_name="search-results",
+            ),
+        ),
+        class_name="order-search",
+    )
+
+
+def _tab(which: StuckFilter) -> rx.Component:
+    S = OperatorState
+    chosen = S.selected == which.value
+    return rx.el.button(
+        tr(FILTER_KEYS[which]),
+        rx.el.span(S.counts[which.value], class_name="count"),
+        type="button",
+        role="tab",
+        id=f"tab-{which.value}",
+        aria_selected=rx.cond(chosen, "true", "false"),
+        aria_controls="filter-panel",
+        on_click=S.choose(which.value),
+        class_name=rx.cond(chosen, "filter-tab selected", "filter-tab"),
+    )
+
+
+def _filters() -> rx.Component:
+    S = OperatorState
+    return rx.el.section(
+        rx.el.div(
+            *[_tab(f) for f in StuckFilter],
+            role="tablist",
+            aria_label=tr("admin.filters"),
+            class_name="filter-tabs",
+        ),
+        rx.el.div(
+            rx.cond(
+                S.rows.length() > 0,
+                rx.el.div(
+                    rx.el.table(
+                        _headers(
+                            "admin.col.order",
+                            "admin.col.provider",
+                            "admin.col.reference",
+                            "admin.col.amount",
+                            "admin.col.status",
+                            "admin.col.since",
+                            "admin.col.why",
+                            "",
+                        ),
+                        rx.el.tbody(rx.foreach(S.rows, _row)),
+                        class_name="table",
+                        tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
+                        aria_label="Payments needing attention",
+                    ),
+                    class_name="table-scroll",
+                ),
+                rx.el.p(tr("admin.filter.empty"), class_name="muted"),
+            ),
+            id="filter-panel",
+            role="tabpanel",
+            aria_labelledby="tab-" + S.selected,
+        ),
+    )
+
+
 def _console() -> rx.Component:
     S = OperatorState
     return rx.el.div(
         console_tabs(),
         rx.foreach(S.alerts, lambda alert: notice(alert, tone="error")),
+        _search(),
         rx.el.div(
-            rx.el.label(
-                "Show ",
-                rx.el.select(
-                    rx.foreach(S.filters, lambda f: rx.el.option(f["label"], value=f["value"])),
-                    value=S.selected,
-                    on_change=S.choose,
-                    aria_label="Filter",
-                ),
-            ),
-            rx.el.button("Refresh", type="button", on_click=S.refresh, class_name="button secondary small"),
             rx.el.button(
-                rx.cond(S.syncing, "Syncing…", "Sync open payments now"),
+                tr("admin.refresh"), type="button", on_click=S.refresh, class_name="button secondary small"
+            ),
+            rx.el.button(
+                rx.cond(S.syncing, tr("admin.syncing"), tr("admin.sync_now")),
                 type="button",
                 on_click=S.sync_now,
                 disabled=S.syncing,
@@ -167,38 +354,12 @@ def _console() -> rx.Component:
         ),
         rx.cond(S.message != "", notice(S.message)),
         rx.cond(S.error != "", notice(S.error, tone="error")),
-        rx.cond(
-            S.rows.length() > 0,
-            rx.el.table(
-                rx.el.thead(
-                    rx.el.tr(
-                        *[
-                            rx.el.th(h)
-                            for h in (
-                                "Order",
-                                "Provider",
-                                "Reference",
-                                "Amount",
-                                "Status",
-                                "Since",
-                                "Why",
-                                "",
-                            )
-                        ]
-                    )
-                ),
-                rx.el.tbody(rx.foreach(S.rows, _row)),
-                class_name="table",
-                tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
-                aria_label="Payments needing attention",
-            ),
-            rx.el.p("Nothing here: no payment needs attention under this filter.", class_name="muted"),
-        ),
+        _filters(),
     )
 
 
 def admin_console_page() -> rx.Component:
     return page(
         rx.cond(OperatorState.allowed, _console(), rx.cond(OperatorState.refused, refusal(), rx.fragment())),
-        title=rx.cond(OperatorState.allowed, "Operations", ""),
+        title=rx.cond(OperatorState.allowed, tr("admin.title"), ""),
     )

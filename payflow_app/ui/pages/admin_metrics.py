@@ -1,20 +1,36 @@
-"""``/admin/metrics``: the figures of the last 24 hours with bar charts — webhook
-processing time, payment-to-order time, sync success rate, manual-intervention rate,
-webhooks per provider per hour — and the raised alerts. The same figures are served
-to Prometheus at ``/metrics``. Admins only."""
+"""``/admin/metrics``: the figures of the last 24 hours with charts — webhook
+processing and payment-to-order times, webhooks per hour and provider, webhooks by
+status, payments per provider and outcome — the sync success and manual-intervention
+rates, and the raised alerts. The same figures are served to Prometheus at
+``/metrics``. Admins only."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 import reflex as rx
 
+from payflow_app.i18n import t
 from payflow_app.services import metrics
 from payflow_app.services.accounts import SessionUser
-from payflow_app.services.metrics import Timing
+from payflow_app.services.metrics import Snapshot, Timing
+from payflow_app.services.states import PaymentStatus
 from payflow_app.ui.components.admin import console_tabs, is_operator, refusal, require_admin
-from payflow_app.ui.components.charts import bar_chart, bars
+from payflow_app.ui.components.charts import Row, Series, chart, chart_rows
 from payflow_app.ui.components.layout import notice, page
+from payflow_app.ui.session import SessionState, tr
+
+# The webhook senders, each a series of the hourly chart; anything else is "other".
+WEBHOOK_PROVIDERS = {"stripe": "Stripe", "univapay": "UnivaPay", "payhero": "PayHero (M-PESA)"}
+# A payment's status, as the outcome the operators' chart counts.
+OUTCOMES: dict[str, str] = {
+    PaymentStatus.SUCCEEDED: "succeeded",
+    PaymentStatus.CREATED: "open",
+    PaymentStatus.PENDING: "open",
+    PaymentStatus.REQUIRES_REVIEW: "open",
+}
 
 
 def _timing(label: str, timing: Timing) -> dict[str, str]:
@@ -25,13 +41,41 @@ def _timing(label: str, timing: Timing) -> dict[str, str]:
     }
 
 
+def _hours(snap: Snapshot) -> list[Row]:
+    """Webhooks per hour, one series per provider, every hour from the first to the
+    last of the window's (a quiet hour shows as a gap, not as nothing)."""
+    counts: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for hour, provider, count in snap.events_over_time:
+        counts[hour][provider if provider in WEBHOOK_PROVIDERS else "other"] += count
+    if not counts:
+        return []
+    hours, hour = [], min(counts)
+    while hour <= max(counts):
+        hours.append(hour)
+        hour += timedelta(hours=1)
+    keys = [*WEBHOOK_PROVIDERS, "other"]
+    return chart_rows([f"{h:%H}:00" for h in hours], {k: [counts[h][k] for h in hours] for k in keys})
+
+
+def _payments(snap: Snapshot) -> list[Row]:
+    """Payments created in the window per provider: succeeded, open, not completed."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for provider, status, count in snap.payments_by_provider:
+        counts[provider][OUTCOMES.get(status, "closed")] += count
+    providers = sorted(counts)
+    return chart_rows(
+        providers, {k: [counts[p][k] for p in providers] for k in ("succeeded", "open", "closed")}
+    )
+
+
 class MetricsState(rx.State):
     allowed: bool = False
     refused: bool = False
     figures: list[dict[str, str]] = []
-    timing_bars: list[dict[str, str]] = []
-    provider_bars: list[dict[str, str]] = []
-    hourly_bars: list[dict[str, str]] = []
+    times_chart: list[dict[str, str | float]] = []
+    hourly_chart: list[dict[str, str | float]] = []
+    status_chart: list[dict[str, str | float]] = []
+    payments_chart: list[dict[str, str | float]] = []
     alerts: list[str] = []
 
     @rx.event
@@ -50,6 +94,7 @@ class MetricsState(rx.State):
             await self._reload()
 
     async def _reload(self) -> None:
+        lang = (await self.get_state(SessionState)).language()
         snap = await asyncio.to_thread(metrics.snapshot)
         self.figures = [
             _timing("Webhook processing time", snap.webhook_processing),
@@ -65,19 +110,23 @@ class MetricsState(rx.State):
                 "note": f"{snap.payments_flagged} of {snap.payments_total} payments needed a person",
             },
         ]
-        self.timing_bars = bars(
-            [
-                ("webhook p50", round(snap.webhook_processing.p50_seconds, 2)),
-                ("webhook p95", round(snap.webhook_processing.p95_seconds, 2)),
-                ("payment→order p50", round(snap.payment_to_order.p50_seconds, 2)),
-                ("payment→order p95", round(snap.payment_to_order.p95_seconds, 2)),
-            ],
-            " s",
+        timings = [snap.webhook_processing, snap.payment_to_order]
+        self.times_chart = (
+            chart_rows(
+                [t(lang, "metrics.webhook_processing"), t(lang, "metrics.payment_to_order")],
+                {
+                    "p50": [round(x.p50_seconds, 2) for x in timings],
+                    "p95": [round(x.p95_seconds, 2) for x in timings],
+                    "max": [round(x.max_seconds, 2) for x in timings],
+                },
+            )
+            if any(x.count for x in timings)
+            else []
         )
-        self.provider_bars = bars(sorted((p, float(n)) for p, n in snap.events_by_provider.items()))
-        self.hourly_bars = bars(
-            [(f"{hour:%H}:00 {provider}", float(count)) for hour, provider, count in snap.events_over_time]
-        )
+        self.hourly_chart = _hours(snap)
+        statuses = sorted(snap.events_by_status.items())
+        self.status_chart = chart_rows([s for s, _ in statuses], {"value": [n for _, n in statuses]})
+        self.payments_chart = _payments(snap)
         self.alerts = [alert.message for alert in snap.alerts]
 
 
@@ -90,6 +139,60 @@ def _figure(f: rx.Var) -> rx.Component:
     )
 
 
+def _charts() -> rx.Component:
+    S = MetricsState
+    none = "metrics.chart.none"
+    return rx.el.div(
+        chart(
+            "metrics.chart.per_hour",
+            S.hourly_chart,
+            label_key="chart.col.hour",
+            series=[
+                *[Series(key, name) for key, name in WEBHOOK_PROVIDERS.items()],
+                Series("other", tr("metrics.other")),
+            ],
+            stacked=True,
+            empty_key=none,
+            chart_id="chart-webhooks-hourly",
+        ),
+        chart(
+            "metrics.chart.by_status",
+            S.status_chart,
+            label_key="chart.col.status",
+            series=[Series("value", tr("metrics.webhooks"))],
+            empty_key=none,
+            chart_id="chart-webhook-status",
+        ),
+        chart(
+            "metrics.chart.payments",
+            S.payments_chart,
+            label_key="chart.col.provider",
+            series=[
+                Series("succeeded", tr("metrics.succeeded")),
+                Series("open", tr("metrics.open")),
+                Series("closed", tr("metrics.not_completed")),
+            ],
+            stacked=True,
+            empty_key=none,
+            chart_id="chart-payments",
+        ),
+        chart(
+            "metrics.chart.times",
+            S.times_chart,
+            label_key="chart.col.measure",
+            series=[
+                Series("p50", tr("metrics.p50")),
+                Series("p95", tr("metrics.p95")),
+                Series("max", tr("metrics.max")),
+            ],
+            unit=" s",
+            empty_key=none,
+            chart_id="chart-times",
+        ),
+        class_name="charts",
+    )
+
+
 def admin_metrics_page() -> rx.Component:
     S = MetricsState
     body = rx.el.div(
@@ -99,11 +202,11 @@ def admin_metrics_page() -> rx.Component:
             rx.foreach(S.alerts, lambda alert: notice(alert, tone="error")),
             notice("No alerts: webhooks arrive, status queries succeed, nothing waits."),
         ),
-        rx.el.button("Refresh", type="button", on_click=S.refresh, class_name="button secondary small"),
+        rx.el.button(
+            tr("admin.refresh"), type="button", on_click=S.refresh, class_name="button secondary small"
+        ),
         rx.el.div(rx.foreach(S.figures, _figure), class_name="figures"),
-        bar_chart("Processing times (seconds)", S.timing_bars),
-        bar_chart("Webhooks per provider (24 h)", S.provider_bars),
-        bar_chart("Webhooks per hour and provider", S.hourly_bars),
+        _charts(),
     )
     return page(
         rx.cond(S.allowed, body, rx.cond(S.refused, refusal(), rx.fragment())),

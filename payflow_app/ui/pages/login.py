@@ -23,9 +23,10 @@ from payflow_app.ui.components.payment_choice import wait_text
 from payflow_app.ui.session import SessionState, sign_in_script, tr
 
 
-def safe_next(value: str) -> str:
-    """Only paths of this site: never an open redirect to another host."""
-    return sessions.safe_next_path(value, routes.DASHBOARD)
+def safe_next(value: str, role: str = "customer") -> str:
+    """Only paths of this site: never an open redirect to another host. Without a
+    ``next``, an operator lands on the console, everyone else on the dashboard."""
+    return sessions.safe_next_path(value, routes.ADMIN if role == "admin" else routes.DASHBOARD)
 
 
 class LoginState(rx.State):
@@ -36,8 +37,9 @@ class LoginState(rx.State):
         self.error = ""
         session = await self.get_state(SessionState)
         session.language()
-        if await session.user() is not None:
-            return rx.redirect(safe_next(self.router.url.query_parameters.get("next", "")))
+        user = await session.user()
+        if user is not None:
+            return rx.redirect(safe_next(self.router.url.query_parameters.get("next", ""), user.role))
         return None
 
     @rx.event
@@ -58,7 +60,7 @@ class LoginState(rx.State):
             self.error = t(lang, "login.invalid")
             return None
         self.error = ""
-        target = safe_next(self.router.url.query_parameters.get("next", ""))
+        target = safe_next(self.router.url.query_parameters.get("next", ""), user.role)
         if user.must_change_password:
             target = f"{routes.CHANGE_PASSWORD}?next={quote(target, safe='')}"
         grant = await asyncio.to_thread(sessions.issue_login_grant, user_id=pk(user), next_path=target)

@@ -15,10 +15,10 @@ from payflow_app.models import Event, pk
 from payflow_app.services import checkin, devices, event_stats, organizer, sessions
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.inputs import whole_number
-from payflow_app.services.money import format_money
+from payflow_app.services.money import exponent, format_money
 from payflow_app.services.tickets import valid_until
 from payflow_app.settings import get_settings
-from payflow_app.ui.components.charts import bar_chart, bars
+from payflow_app.ui.components.charts import Series, chart, chart_rows
 from payflow_app.ui.components.layout import form_field, notice, page
 from payflow_app.ui.components.organizer import (
     acting_on_event,
@@ -28,9 +28,43 @@ from payflow_app.ui.components.organizer import (
     open_event,
 )
 from payflow_app.ui.components.table import data_table
-from payflow_app.ui.session import SessionState
+from payflow_app.ui.session import SessionState, tr
 
 REFRESH_AT_MOST_EVERY_SECONDS = 1.0
+
+
+def _chart_view(stats: event_stats.EventStats) -> dict[str, object]:
+    """The charts' rows: revenue in major units (the axis and tooltip read 12.50, not
+    1250), the tables in formatted money."""
+    scale = 10 ** exponent(stats.currency)
+    money = lambda amount: format_money(amount, stats.currency)  # noqa: E731
+    return {
+        "currency": stats.currency,
+        "revenue_chart": chart_rows(
+            [day.isoformat() for day, _ in stats.revenue_per_day],
+            {"value": [amount / scale for _, amount in stats.revenue_per_day]},
+            {"value": [money(amount) for _, amount in stats.revenue_per_day]},
+        ),
+        "types_chart": chart_rows(
+            [t.name for t in stats.types],
+            {
+                "sold": [t.sold for t in stats.types],
+                "held": [t.held for t in stats.types],
+                "remaining": [t.remaining for t in stats.types],
+            },
+        ),
+        "status_chart": chart_rows(
+            sorted(stats.orders_by_status), {"value": [n for _, n in sorted(stats.orders_by_status.items())]}
+        ),
+        "rail_chart": chart_rows(
+            [provider for provider, _, _ in stats.rails],
+            {"value": [n for _, n, _ in stats.rails]},
+            {"value": [f"{n} · {money(amount)}" for _, n, amount in stats.rails]},
+        ),
+        "checkin_chart": chart_rows(
+            [f"{moment:%H:%M}" for moment, _ in stats.checkins], {"value": [n for _, n in stats.checkins]}
+        ),
+    }
 
 
 def event_dashboard_view(event: Event) -> dict[str, object]:
@@ -58,16 +92,7 @@ def event_dashboard_view(event: Event) -> dict[str, object]:
             }
             for t in stats.types
         ],
-        "revenue_bars": bars(
-            [(day.isoformat(), float(amount)) for day, amount in stats.revenue_per_day],
-            shown=[money(amount) for _, amount in stats.revenue_per_day],
-        ),
-        "status_bars": bars(sorted((s, float(n)) for s, n in stats.orders_by_status.items())),
-        "rail_bars": bars(
-            [(provider, float(n)) for provider, n, _ in stats.rails],
-            shown=[f"{n} · {money(amount)}" for _, n, amount in stats.rails],
-        ),
-        "checkin_bars": bars([(f"{moment:%H:%M}", float(n)) for moment, n in stats.checkins]),
+        **_chart_view(stats),
         "check_ins": [
             {
                 "number": c.ticket_number,
@@ -101,10 +126,12 @@ class EventDashboardState(rx.State):
     valid_until: str = ""
     figures: list[dict[str, str]] = []
     types: list[dict[str, str]] = []
-    revenue_bars: list[dict[str, str]] = []
-    status_bars: list[dict[str, str]] = []
-    rail_bars: list[dict[str, str]] = []
-    checkin_bars: list[dict[str, str]] = []
+    currency: str = ""
+    revenue_chart: list[dict[str, str | float]] = []
+    types_chart: list[dict[str, str | float]] = []
+    status_chart: list[dict[str, str | float]] = []
+    rail_chart: list[dict[str, str | float]] = []
+    checkin_chart: list[dict[str, str | float]] = []
     check_ins: list[dict[str, str]] = []
     devices: list[dict[str, str]] = []
     device_errors: dict[str, str] = {}
@@ -272,6 +299,60 @@ def _devices() -> rx.Component:
     )
 
 
+def _charts() -> rx.Component:
+    S = EventDashboardState
+    return rx.el.div(
+        chart(
+            "organizer.chart.checkins",
+            S.checkin_chart,
+            kind="line",
+            label_key="chart.col.time",
+            series=[Series("value", tr("organizer.chart.checked_in"))],
+            empty_key="organizer.chart.no_checkins",
+            chart_id="chart-checkins",
+        ),
+        chart(
+            "organizer.chart.revenue",
+            S.revenue_chart,
+            label_key="chart.col.day",
+            series=[Series("value", tr("organizer.chart.revenue_series"))],
+            empty_key="organizer.chart.no_sales",
+            unit=" " + S.currency,
+            chart_id="chart-revenue",
+        ),
+        chart(
+            "organizer.chart.types",
+            S.types_chart,
+            label_key="chart.col.ticket_type",
+            series=[
+                Series("sold", tr("organizer.chart.sold")),
+                Series("held", tr("organizer.chart.held")),
+                Series("remaining", tr("organizer.chart.remaining")),
+            ],
+            stacked=True,
+            empty_key="organizer.chart.no_types",
+            chart_id="chart-types",
+        ),
+        chart(
+            "organizer.chart.statuses",
+            S.status_chart,
+            label_key="chart.col.status",
+            series=[Series("value", tr("organizer.chart.orders"))],
+            empty_key="organizer.chart.no_orders",
+            chart_id="chart-statuses",
+        ),
+        chart(
+            "organizer.chart.rails",
+            S.rail_chart,
+            label_key="chart.col.provider",
+            series=[Series("value", tr("organizer.chart.payments"))],
+            empty_key="organizer.chart.no_payments",
+            chart_id="chart-rails",
+        ),
+        class_name="charts",
+    )
+
+
 def organizer_event_page() -> rx.Component:
     S = EventDashboardState
     body = rx.el.div(
@@ -307,10 +388,7 @@ def organizer_event_page() -> rx.Component:
             empty_key="No ticket types yet.",
             text=str,
         ),
-        bar_chart("Check-ins over time (UTC, per 15 minutes)", S.checkin_bars, empty="No check-ins yet."),
-        bar_chart("Revenue per day", S.revenue_bars, empty="No sales yet."),
-        bar_chart("Orders by status", S.status_bars, empty="No orders yet."),
-        bar_chart("Payment rails", S.rail_bars, empty="No payments yet."),
+        _charts(),
         rx.el.h2("Check-ins"),
         data_table(
             S.check_ins,
