@@ -1,6 +1,7 @@
 """Every page of the app, as someone who may open it, in English and Polish: it fits a
 phone (360 and 430 px) and a laptop (1280 px) with nothing running off the side or cut
-off, and axe-core finds no accessibility violation on a phone and on a laptop.
+off, and axe-core finds no accessibility violation on a phone and on a laptop. A
+customer's page in Polish shows none of the catalogue's English texts.
 
 The pages come from the page-access matrix (``test_page_access.RULES``), which itself
 must name every route of the app: a new page is checked here without being listed.
@@ -8,6 +9,7 @@ Screenshots are saved in the test's tmp dir for a person to look at."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
+from payflow_app.i18n.en import MESSAGES as EN
+from payflow_app.i18n.pl import MESSAGES as PL
 from tests.e2e.test_page_access import CONTENT, NOT_FOUND, RULES
 
 pytestmark = pytest.mark.e2e
@@ -24,6 +28,9 @@ AXE_WIDTHS = (360, 1280)
 # a visitor sees it, signed out).
 VISITORS = ("anonymous", "customer", "organizer", "admin")
 AXE = Axe()
+# Whose pages must be all Polish when Polish is chosen: a customer's (the organizer's
+# and the operator's tools are in English, the catalogue's texts aside).
+CUSTOMERS = ("anonymous", "customer")
 
 # Visible elements that reach past the window's right edge, outside any box that
 # scrolls sideways on purpose (a wide table in its scroller); text cut off by a box
@@ -55,6 +62,17 @@ OFF_SCREEN = """() => {
   }
   return out;
 }"""
+
+
+def _english_only() -> list[str]:
+    """English catalogue texts of two words or more that Polish says otherwise,
+    without their placeholders' surroundings (the parts shown as they are)."""
+    texts = []
+    for key, english in EN.items():
+        if english == PL.get(key):
+            continue
+        texts += [part.strip() for part in re.split(r"\{\w+\}", english) if len(part.strip().split()) >= 2]
+    return texts
 
 
 def _visitor(route: str) -> tuple[str, str]:
@@ -105,6 +123,11 @@ def test_the_page_fits_every_width_and_has_no_accessibility_violations(
             for violation in results.response["violations"]:
                 targets = [", ".join(node["target"]) for node in violation["nodes"]][:4]
                 problems.append(f"{where}: axe {violation['id']} ({violation['help']}): {targets}")
+    if lang == "pl" and person in CUSTOMERS:
+        text = page.locator("body").inner_text()
+        problems += [
+            f"{url} in Polish shows English: {english!r}" for english in _english_only() if english in text
+        ]
     assert outcome in (CONTENT, NOT_FOUND)
     print(f"screenshots: {tmp_path}")
     assert not problems, "\n".join(problems)

@@ -204,7 +204,12 @@ def paid_order_mail(http: httpx.Client) -> None:
     """Pay an order by card; its emails reach the mailbox (the app sends them there)."""
     _order, session_id = start_payment(quantity=1)
     pay(http, session_id)
-    wait_until(lambda: http.get("/sandbox/mailbox.json").json()["messages"], what="an email in the mailbox")
+
+    def delivered() -> bool:
+        messages = http.get("/sandbox/mailbox.json").json()["messages"]
+        return bool(messages) and all(m["status"] == "sent" for m in messages)
+
+    wait_until(delivered, what="the order's emails delivered to the mailbox")
 
 
 @polish
