@@ -282,7 +282,7 @@ MESSAGES: dict[str, str] = {
     # operator console, organizer and operator charts (issue 15)
     "admin.title": "Operations",
     "admin.search.label": "Find an order",
-    "admin.search.placeholder": "ORD-…, TKT-…, email or provider reference",
+    "admin.search.placeholder": "ORD-…, TKT-…, email…",
     "admin.search.submit": "Find",
     "admin.search.hint": "The exact order or ticket number, the customer's email, or the provider's reference: a Stripe session id, a UnivaPay charge id, a PayHero reference or an M-PESA receipt.",
     "admin.search.results": "Orders found",

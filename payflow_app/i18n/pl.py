@@ -270,7 +270,7 @@ MESSAGES: dict[str, str] = {
     # operator console, organizer and operator charts (issue 15)
     "admin.title": "Operacje",
     "admin.search.label": "Znajdź zamówienie",
-    "admin.search.placeholder": "ORD-…, TKT-…, e-mail lub identyfikator dostawcy",
+    "admin.search.placeholder": "ORD-…, TKT-…, e-mail…",
     "admin.search.submit": "Szukaj",
     "admin.search.hint": "Dokładny numer zamówienia lub biletu, e-mail klienta albo identyfikator u dostawcy: identyfikator sesji Stripe, obciążenia UnivaPay, referencja PayHero lub numer potwierdzenia M-PESA.",
     "admin.search.results": "Znalezione zamówienia",

@@ -80,7 +80,7 @@ def test_guest_checkout_then_welcome_email_login_password_change_and_my_tickets(
     page.get_by_label(text["email"]).fill(email)
     page.get_by_role("button", name=text["continue"]).click()
     page.wait_for_url(re.compile(r"/sandbox/stripe/pay/"))
-    enter_card(page, "4242 4242 4242 4242")
+    enter_card(page, "4242 4242 4242 4242", lang)
     expect(page.get_by_role("heading", name=text["confirmed"])).to_be_visible()
     expect(page.get_by_text(text["price"])).to_be_visible()
     emails = page.get_by_role("heading", name=text["emails"]).locator("xpath=..").get_by_role("listitem")

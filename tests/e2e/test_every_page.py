@@ -45,6 +45,7 @@ OFF_SCREEN = """() => {
   const out = [];
   for (const el of document.querySelectorAll('body *')) {
     if (!el.checkVisibility() || el.getClientRects().length === 0) continue;
+    if (el.closest('.sr-only')) continue;  // for screen readers: clipped to nothing on purpose
     const r = el.getBoundingClientRect();
     if (r.width <= 1 || r.height <= 1) continue;  // nothing to see, or text for screen readers only
     if (r.right > width + 1 && !scrolls(el)) out.push(`${name(el)} reaches ${Math.round(r.right)}px`);

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Request, expect
 
+from payflow_app.sandbox.texts import text as sandbox_text
 from tests.e2e.conftest import log_in
 
 pytestmark = pytest.mark.e2e
@@ -49,11 +50,13 @@ def go_to_pay_page(page: Page, **form: str) -> str:
     return page.url.rsplit("/", 1)[-1]
 
 
-def enter_card(page: Page, number: str) -> None:
-    page.get_by_label("Card number").fill(number)
-    page.get_by_label("Expiry (MM / YY)").fill("12 / 34")
+def enter_card(page: Page, number: str, lang: str = "en") -> None:
+    """On the sandbox's Stripe pay page, which speaks the customer's language."""
+    page.get_by_label(sandbox_text(lang, "card.number")).fill(number)
+    page.get_by_label(sandbox_text(lang, "card.expiry")).fill("12 / 34")
     page.get_by_label("CVC").fill("123")
-    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    pay = sandbox_text(lang, "stripe.pay_amount", amount="")
+    page.get_by_role("button", name=re.compile(f"^{re.escape(pay)}")).click()
 
 
 def test_buy_two_tickets_and_watch_the_steps_complete(page: Page) -> None:

@@ -103,12 +103,16 @@ async def follow_order(
     verify_after: float = 3.0,
     delayed_after: float | None = None,
     on_delayed: Callable[[], Awaitable[None]] | None = None,
+    linger_after_close: float = 0.0,
 ) -> OrderSnapshot:
     """Show every new snapshot of the order until it is settled (fulfilled or closed)
     and answer the last one. When nothing happened for ``verify_after`` seconds the
     provider is asked once (the webhook may be late); after ``delayed_after`` seconds
-    ``on_delayed`` runs once and the page keeps following."""
+    ``on_delayed`` runs once and the page keeps following. A closed order is followed
+    ``linger_after_close`` seconds more: a late callback may still name the reason a
+    status query could not (``payments.close_payment``)."""
     started = time.monotonic()
+    closed_at: float | None = None
     verified = verify_payment_id is None
     delayed = delayed_after is None
     async with bus.watch(notify.order_topic(order_id)) as changes:
@@ -116,7 +120,13 @@ async def follow_order(
             snap = await asyncio.to_thread(order_snapshot, order_id, with_qr=False)
             assert snap is not None
             await show(snap)
-            if snap.is_processed or snap.is_closed:
+            if snap.is_processed:
+                return snap
+            if snap.is_closed:
+                closed_at = closed_at or time.monotonic()
+                lingering = linger_after_close - (time.monotonic() - closed_at)
+                if lingering > 0 and await changes.wait(timeout=lingering):
+                    continue
                 return snap
             elapsed = time.monotonic() - started
             if elapsed > FOLLOW_FOR_SECONDS:

@@ -44,6 +44,10 @@ from payflow_app.ui.components.live import address_last_segment, follow_order, o
 from payflow_app.ui.components.payment_choice import error_text
 from payflow_app.ui.session import SessionState, tr
 
+# PayHero's status query says only "failed"; its callback, which may come after it,
+# says why (cancelled on the phone, a wrong PIN): the page waits this long for it.
+LATE_REASON_SECONDS = 30.0
+
 
 def _elapsed(seconds: float) -> str:
     minutes, rest = divmod(int(seconds), 60)
@@ -148,6 +152,7 @@ class MpesaState(rx.State):
                 show=show,
                 delayed_after=get_settings().mpesa_delayed_after_seconds,
                 on_delayed=delayed,
+                linger_after_close=LATE_REASON_SECONDS,
             )
         finally:
             ticker.cancel()
