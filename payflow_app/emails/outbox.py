@@ -35,6 +35,7 @@ class OutboxView:
     subject: str
     status: str
     sent_at: datetime | None
+    language: str = "en"  # the email's own, which its subject is in
 
 
 def queue_email(
@@ -77,7 +78,7 @@ def emails_for_order(order_id: int) -> list[OutboxView]:
         rows = session.exec(
             select(EmailOutbox).where(EmailOutbox.order_id == order_id).order_by(col(EmailOutbox.id))
         ).all()
-        return [OutboxView(r.template, r.recipient, r.subject, r.status, r.sent_at) for r in rows]
+        return [OutboxView(r.template, r.recipient, r.subject, r.status, r.sent_at, r.language) for r in rows]
 
 
 def mailbox_messages(*, recipient: str | None = None, limit: int = 200) -> list[EmailOutbox]:

@@ -185,6 +185,7 @@ def email_items(
     return [
         {
             "subject": e.subject,
+            "language": e.language,
             "to": mask(e.recipient),
             "status": e.status,
             "state": t(lang, "success.email_sent" if e.status == "sent" else "success.email_queued"),
@@ -202,7 +203,14 @@ def emails_section(emails: rx.Var) -> rx.Component:
             rx.el.ul(
                 rx.foreach(
                     emails,
-                    lambda e: rx.el.li(rx.el.strong(e["subject"]), " — ", e["to"], " · ", e["state"]),
+                    lambda e: rx.el.li(
+                        # In the email's language, which may not be the page's.
+                        rx.el.strong(e["subject"], lang=e["language"]),
+                        " — ",
+                        e["to"],
+                        " · ",
+                        e["state"],
+                    ),
                 ),
                 class_name="emails",
             ),

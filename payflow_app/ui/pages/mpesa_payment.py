@@ -161,10 +161,7 @@ class MpesaState(rx.State):
             for _ in range(20):
                 sent = await asyncio.to_thread(emails_for_order, order_id)
                 async with self:
-                    self.emails = [
-                        {"subject": e.subject, "to": _mask_email(e.recipient), "state": e.status}
-                        for e in sent
-                    ]
+                    self.emails = email_items(sent, lang, mask=_mask_email)
                 if sent and all(e.status == "sent" for e in sent):
                     return
                 await asyncio.sleep(0.5)
