@@ -123,11 +123,17 @@ def test_organizer_event_sale_check_in_csv_and_camera(
 
     _check_in_by_number(organizer, first.lower())
     expect(answer).to_have_attribute("data-reason", "already_redeemed")
-    expect(answer).to_contain_text(re.compile(r"Already checked in at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"))
+    expect(answer.locator(".gate-headline")).to_have_text("Already checked in")
+    expect(answer.locator(".gate-detail")).to_contain_text(
+        re.compile(r"^At \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+    )
     expect(answer).to_contain_text("gate North, by Demo Organizer")
 
     _check_in_by_number(organizer, "TKT-0-NOBODY")
     expect(answer).to_have_attribute("data-reason", "unknown_ticket")
+    # Said once: the headline, then what it means.
+    expect(answer.locator(".gate-headline")).to_have_text("Unknown ticket")
+    expect(answer.locator(".gate-detail")).to_have_text("No ticket has this number · TKT-0-NOBODY")
 
     # The attendee list finds the buyer, and its CSV export holds them.
     organizer.goto(f"{event_path}/attendees")

@@ -111,7 +111,10 @@ class GateState(rx.State):
             self.headline, self.detail = result.message, result.ticket_number
         else:
             self.headline = checkin.MESSAGES[result.reason].split(" — ")[0]
-            self.detail = " · ".join(x for x in (result.message, result.ticket_number, result.holder) if x)
+            # Said once: the message's own start repeats the headline.
+            said = result.message.removeprefix(self.headline).removeprefix(" — ").strip()
+            said = said[:1].upper() + said[1:]
+            self.detail = " · ".join(x for x in (said, result.ticket_number, result.holder) if x)
         self.history = [
             {
                 "at": time.strftime("%H:%M:%S", time.gmtime()),
