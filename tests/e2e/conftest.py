@@ -151,8 +151,14 @@ def log_in(
 def page_world(app_server: dict[str, Any]) -> dict[str, Any]:
     """People and a paid order in the app's database, with a session for each person
     (``tests/e2e/page_world.py``): made once for the whole e2e run."""
+    return make_world("tests.e2e.page_world", app_server)
+
+
+def make_world(module: str, app_server: dict[str, Any]) -> dict[str, Any]:
+    """Run ``python -m module`` with the app's environment (its database): the JSON
+    it prints last describes what it made."""
     made = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.page_world"],
+        [sys.executable, "-m", module],
         cwd=ROOT,
         env=app_server["env"],
         check=True,

@@ -6,18 +6,14 @@ by its caption, its numbers in a table — at a phone's width and a desktop's.""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from payflow_app.seed import DEMO_PASSWORD
-from tests.conftest import ROOT
-from tests.e2e.conftest import log_in, session_cookie
+from tests.e2e.conftest import log_in, make_world, session_cookie
 
 pytestmark = pytest.mark.e2e
 
@@ -26,15 +22,7 @@ FILTERS = 7  # StuckFilter's members, each a tab
 
 @pytest.fixture(scope="module")
 def late_order(app_server: dict[str, Any]) -> dict[str, Any]:
-    made = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.console_world"],
-        cwd=ROOT,
-        env=app_server["env"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return dict(json.loads(made.stdout.strip().splitlines()[-1]))
+    return make_world("tests.e2e.console_world", app_server)
 
 
 def _signed_in(browser: Browser, app_server: dict[str, Any], token: str, width: int = 1280) -> Page:
