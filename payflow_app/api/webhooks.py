@@ -58,9 +58,13 @@ async def _reject(
 
 
 def _check_fits(event: ProviderEvent) -> None:
-    """Identifiers longer than the inbox's columns are not a provider's: refused, not a 5xx."""
+    """Identifiers the inbox's columns cannot hold are not a provider's: refused, not a
+    5xx (a 5xx would be retried for ever). PostgreSQL's text holds no NUL (``\\u0000``
+    is valid JSON)."""
     if len(event.event_id) > 255 or len(event.event_type) > 100 or len(event.provider_reference or "") > 255:
         raise WebhookRejected("payload: an identifier is longer than any provider's")
+    if "\x00" in event.event_id + event.event_type + (event.provider_reference or ""):
+        raise WebhookRejected("payload: an identifier contains a NUL character")
 
 
 async def _receive(request: Request, provider_id: str, refuse: WebhookRejected | None = None) -> Response:

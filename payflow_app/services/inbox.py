@@ -174,7 +174,7 @@ def record_rejection(
         row = WebhookEvent(
             provider=provider,
             status="rejected",
-            rejection_reason=reason[:500],
+            rejection_reason=rejections.text_storable(reason[:500]),
             headers=_headers_json(headers),
             raw_body=kept.text,
             body_size=kept.size,

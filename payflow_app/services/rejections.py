@@ -28,12 +28,18 @@ class KeptBody:
     sha256: str | None  # None when the body was too large to be read whole
 
 
+def text_storable(text: str) -> str:
+    """``text`` with each NUL as U+FFFD: PostgreSQL's text columns refuse NUL, and a
+    refusal that cannot be stored would answer 5xx (a raw NUL is no valid JSON anyway)."""
+    return text.replace("\x00", "\ufffd")
+
+
 def kept_body(body: bytes, *, size: int | None = None) -> KeptBody:
     """What is stored of a refused body. ``size`` is given when only ``body``'s first
     bytes were read (a body over the limit): then no hash can be made."""
     keep = body[: get_settings().rejected_body_keep_bytes]
     return KeptBody(
-        text=keep.decode("utf-8", errors="replace"),
+        text=text_storable(keep.decode("utf-8", errors="replace")),
         size=len(body) if size is None else size,
         sha256=hashlib.sha256(body).hexdigest() if size is None else None,
     )

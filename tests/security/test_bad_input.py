@@ -347,3 +347,41 @@ def test_paying_for_a_gallery_that_does_not_exist_is_a_404(app_client: TestClien
         assert answer.status_code == 404, answer.text
         assert answer.json()["error"]["code"] == "not_found"
     assert row_counts() == before
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_app_client(request: pytest.FixtureRequest) -> TestClient:
+    """The in-process app on SQLite, then on PostgreSQL (whose text columns hold no NUL)."""
+    return request.getfixturevalue("app_client" if request.param == "sqlite" else "pg_app_client")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A raw NUL byte: invalid JSON, so refused — and the refusal must be storable.
+        b'{"id": "evt_nul", "object": "event", "type": "ping", "data": {"object": {}}, "x": "a\x00b"}',
+        # An escaped one is valid JSON, but no provider's id holds a NUL.
+        json.dumps({"id": "evt_\x00", "object": "event", "type": "ping", "data": {"object": {}}}).encode(),
+    ],
+    ids=["raw", "escaped"],
+)
+def test_a_signed_webhook_with_a_nul_is_refused_with_a_4xx_on_both_databases(
+    any_app_client: TestClient, body: bytes
+) -> None:
+    """PostgreSQL refuses a NUL in a text column: such a body once got a 5xx, which
+    the provider retries for ever. It is refused, kept (NUL replaced) for operators."""
+    signature = stripe_signature_header(body.decode(), get_settings().stripe_webhook_secret, _now())
+    headers = {"Stripe-Signature": signature, "Content-Type": "application/json"}
+    before = row_counts()
+    for _ in range(2):  # a provider's retry gets the same answer
+        error = _error(any_app_client.post("/api/webhooks/stripe", content=body, headers=headers), 400)
+        assert error["code"] == "invalid_webhook" and error["message"].startswith("payload:")
+    after = row_counts()
+    bookkeeping = {"webhook_event", "rejection_tally"}  # the refusal's record, nothing else
+    assert {k: v for k, v in after.items() if k not in bookkeeping} == {
+        k: v for k, v in before.items() if k not in bookkeeping
+    }
+    with read_session() as session:
+        stored = session.exec(select(WebhookEvent)).all()
+    assert [(e.status, e.event_id) for e in stored] == [("rejected", None)] * 2
+    assert all("\x00" not in e.raw_body and e.body_sha256 == hashlib.sha256(body).hexdigest() for e in stored)
