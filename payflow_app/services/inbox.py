@@ -200,17 +200,11 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def claim_next_event(provider: str | None = None, *, skip: Collection[int] = ()) -> WebhookEvent | None:
-    """Take a lease on the event due first (``next_attempt_at``, then arrival), of
-    ``provider`` when given and not in ``skip``: a retry waits its turn by its due
-    time, not by how old the event is."""
-    with write_transaction() as session:
-        return _claim(session, provider, skip)
-
-
 def _claim(session: Session, provider: str | None, skip: Collection[int]) -> WebhookEvent | None:
-    """:func:`claim_next_event` in the caller's transaction. PostgreSQL workers skip
-    rows another worker has locked; SQLite's write lock serialises the claim."""
+    """Take a lease on the event due first (``next_attempt_at``, then arrival), of
+    ``provider`` when given and not in ``skip``, in the caller's transaction: a retry
+    waits its turn by its due time, not by how old the event is. PostgreSQL workers
+    skip rows another worker has locked; SQLite's write lock serialises the claim."""
     now = utcnow()
     query = select(WebhookEvent).where(_due(now))
     if provider is not None:

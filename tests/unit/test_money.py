@@ -81,7 +81,10 @@ def test_parse_amount_refuses_unknown_currencies() -> None:
         parse_amount("10", "GBP")
 
 
-@pytest.mark.parametrize(("amount", "currency"), [(12050, "PLN"), (5, "EUR"), (1500, "JPY"), (0, "KES")])
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [(12050, "PLN"), (5, "EUR"), (1500, "JPY"), (0, "JPY"), (0, "KES"), (1, "KES"), (123_456_789, "USD")],
+)
 def test_amount_text_is_what_parse_amount_reads_back(amount: int, currency: str) -> None:
     assert parse_amount(amount_text(amount, currency), currency) == amount
     assert amount_text(12050, "PLN") == "120.50"

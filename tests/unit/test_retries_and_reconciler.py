@@ -307,9 +307,10 @@ def test_a_slow_provider_times_out_and_does_not_hold_the_other_events(
     assert (_payment(fast.id).status, _payment(slow.id).status) == ("succeeded", "pending")  # type: ignore[arg-type]
 
 
-def test_events_are_claimed_by_due_time_not_by_age(seeded: str) -> None:
+def test_events_are_claimed_by_due_time_not_by_age(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A retry due in a minute waits behind a newer event due now, and comes before a
-    newer event due after it."""
+    newer event due after it (one lane: the worker's claims, one after another)."""
+    _settings(monkeypatch, inbox_concurrency_per_provider="1")
     now = utcnow()
     retry, fresh, later = _store("cs_a", "evt_a"), _store("cs_b", "evt_b"), _store("cs_c", "evt_c")
     with write_transaction() as session:
@@ -321,8 +322,13 @@ def test_events_are_claimed_by_due_time_not_by_age(seeded: str) -> None:
         assert row is not None
         row.next_attempt_at = now - timedelta(seconds=1)
     claimed = []
-    while (row := inbox.claim_next_event()) is not None:
+
+    async def processed(row: WebhookEvent) -> inbox.AttemptResult:
         claimed.append(row.id)
+        return inbox.AttemptResult(payment_id=None, detail=None, error=None, duration_ms=0)
+
+    monkeypatch.setattr(inbox, "process_event", processed)
+    assert asyncio.run(inbox.drain_inbox()) == 3
     assert claimed == [fresh, retry, later]
 
 
