@@ -25,6 +25,7 @@ from payflow_app.providers.base import (
     StartedPayment,
     WebhookRejected,
 )
+from payflow_app.providers.http import json_answer
 from payflow_app.services.inputs import bounded_int, loads_json, whole_number
 from payflow_app.services.money import Money, exponent
 from payflow_app.services.phones import normalise_kenyan_phone
@@ -165,22 +166,13 @@ class PayHeroProvider:
         )
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            async with httpx.AsyncClient(auth=self._auth, timeout=20) as client:
-                response = await client.request(method, f"{self._base}{path}", **kwargs)
-        except httpx.HTTPError as exc:
-            raise _unavailable() from exc
-        if response.status_code >= 500:
-            raise _unavailable()
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise PaymentError("unexpected_answer", f"PayHero answered HTTP {response.status_code}.")
-        if response.status_code >= 400:
-            raise _api_error(response.status_code, answer)
-        return answer
+        async with httpx.AsyncClient(auth=self._auth, timeout=20) as client:
+            return await json_answer(
+                client.request(method, f"{self._base}{path}", **kwargs),
+                unavailable="M-PESA could not be reached; please try again.",
+                refused=_api_error,
+                unreadable=_unreadable,
+            )
 
 
 def result_code(response: Mapping[str, Any]) -> int | None:
@@ -193,11 +185,13 @@ def result_code(response: Mapping[str, Any]) -> int | None:
     return whole_number(code) if isinstance(code, str) else None
 
 
-def _unavailable() -> PaymentError:
-    return PaymentError("provider_unavailable", "M-PESA could not be reached; please try again.")
+def _unreadable(status: int) -> PaymentError:
+    return PaymentError("unexpected_answer", f"PayHero answered HTTP {status}.")
 
 
-def _api_error(status: int, answer: Mapping[str, Any]) -> PaymentError:
+def _api_error(status: int, answer: Any) -> PaymentError:
+    if not isinstance(answer, dict):
+        return _unreadable(status)
     message = answer.get("error_message") or answer.get("message")
     if status in (401, 403):
         return PaymentError("unauthorized", "PayHero refused payflow's credentials.")

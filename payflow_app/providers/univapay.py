@@ -28,6 +28,7 @@ from payflow_app.providers.base import (
     StartedPayment,
     WebhookRejected,
 )
+from payflow_app.providers.http import json_answer
 from payflow_app.services.inputs import loads_json
 from payflow_app.services.money import Money
 from payflow_app.settings import Settings
@@ -35,9 +36,6 @@ from payflow_app.settings import Settings
 # ``?polling=true`` answers after at most ~10 s; a charge pending longer is left to
 # the webhook and the pending-payment sync.
 POLLS = 3
-UNAVAILABLE = PaymentError(
-    "provider_unavailable", "The card processor could not be reached; please try again."
-)
 # What UnivaPay's charge error codes (univapay-node errors/parser.ts) mean to the customer.
 CHARGE_REASONS = {
     301: "Your card number is not valid",
@@ -181,25 +179,16 @@ class UnivaPayProvider:
         return f"/stores/{self._store_id}/charges/{charge_id}"
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = await self._client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise _unavailable() from exc
-        if response.status_code >= 500:
-            raise _unavailable()
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if response.status_code >= 400:
-            raise api_error(response.status_code, answer)
-        if not isinstance(answer, dict):
-            raise PaymentError("unexpected_answer", "The card processor gave an answer payflow cannot read.")
-        return answer
+        return await json_answer(
+            self._client.request(method, path, **kwargs),
+            unavailable="The card processor could not be reached; please try again.",
+            refused=api_error,
+            unreadable=_unreadable,
+        )
 
 
-def _unavailable() -> PaymentError:
-    return PaymentError("provider_unavailable", "The card processor could not be reached; please try again.")
+def _unreadable(status: int) -> PaymentError:
+    return PaymentError("unexpected_answer", "The card processor gave an answer payflow cannot read.")
 
 
 def api_error(status: int, body: Any) -> PaymentError:
