@@ -8,6 +8,15 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from payflow_app.services.states import (
+    InboxStatus,
+    OrderStatus,
+    OutboxStatus,
+    PaymentStatus,
+    RefundStatus,
+    TicketStatus,
+)
+
 
 def utcnow() -> datetime:
     """Aware UTC; SQLModel stores it as UTC and returns it aware, on SQLite too."""
@@ -102,7 +111,7 @@ class Order(SQLModel, table=True):
     unit_price_minor: int
     amount_minor: int
     currency: str = Field(max_length=3)
-    status: str = Field(default="pending", max_length=30, index=True)
+    status: str = Field(default=OrderStatus.PENDING, max_length=30, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     paid_at: datetime | None = None
@@ -131,7 +140,7 @@ class Payment(SQLModel, table=True):
     public_id: str | None = Field(default_factory=public_payment_id, unique=True, max_length=40)
     amount_minor: int
     currency: str = Field(max_length=3)
-    status: str = Field(default="created", max_length=30, index=True)
+    status: str = Field(default=PaymentStatus.CREATED, max_length=30, index=True)
     payer_phone: str | None = Field(default=None, max_length=20, index=True)  # M-PESA: 2547XXXXXXXX
     redirect_url: str | None = Field(default=None, sa_column=Column(Text))
     failure_code: str | None = Field(default=None, max_length=80)
@@ -165,7 +174,7 @@ class Ticket(SQLModel, table=True):
     seat_index: int
     # Empty while the ticket is ``pending`` (an M-PESA order awaiting its payment).
     qr_token: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default="valid", max_length=20)  # pending | valid | void | revoked
+    status: str = Field(default=TicketStatus.VALID, max_length=20)
     issued_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
     revoke_reason: str | None = Field(default=None, max_length=300)
@@ -246,7 +255,7 @@ class WebhookEvent(SQLModel, table=True):
     event_id: str | None = Field(default=None, max_length=255)  # None for rejected requests
     event_type: str | None = Field(default=None, max_length=100)
     provider_reference: str | None = Field(default=None, max_length=255, index=True)
-    status: str = Field(default="pending", max_length=20, index=True)
+    status: str = Field(default=InboxStatus.PENDING, max_length=20, index=True)
     rejection_reason: str | None = Field(default=None, max_length=500)
     headers: str = Field(sa_column=Column(Text, nullable=False))  # JSON
     raw_body: str = Field(sa_column=Column(Text, nullable=False))
@@ -324,7 +333,7 @@ class Refund(SQLModel, table=True):
     amount_minor: int
     currency: str = Field(max_length=3)
     reason: str = Field(max_length=300)
-    status: str = Field(default="pending", max_length=20)  # pending | succeeded | failed
+    status: str = Field(default=RefundStatus.PENDING, max_length=20)
     failure_message: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -398,7 +407,7 @@ class EmailOutbox(SQLModel, table=True):
     body_html: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     # JSON list of {"cid": ..., "qr_token": ...}: QR images sent as inline parts.
     inline_images: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
-    status: str = Field(default="queued", max_length=20, index=True)  # queued | sent | failed
+    status: str = Field(default=OutboxStatus.QUEUED, max_length=20, index=True)
     transport: str | None = Field(default=None, max_length=20)  # smtp | mailbox
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)

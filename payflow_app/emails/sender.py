@@ -38,6 +38,7 @@ from payflow_app.emails.templates import InlineImage, scrub_secrets
 from payflow_app.models import EmailOutbox, pk, utcnow
 from payflow_app.services import notify
 from payflow_app.services.db import is_sqlite, lock, write_transaction
+from payflow_app.services.states import OutboxStatus
 from payflow_app.services.tickets import qr_png
 from payflow_app.settings import get_settings
 
@@ -74,7 +75,7 @@ def claim_due(limit: int | None = None) -> list[EmailOutbox]:
     with write_transaction() as session:
         query = (
             select(EmailOutbox)
-            .where(EmailOutbox.status == "queued", col(EmailOutbox.next_attempt_at) <= now)
+            .where(EmailOutbox.status == OutboxStatus.QUEUED, col(EmailOutbox.next_attempt_at) <= now)
             .where(or_(col(EmailOutbox.locked_until).is_(None), col(EmailOutbox.locked_until) < now))
             .order_by(col(EmailOutbox.id))
             .limit(limit)
@@ -186,7 +187,7 @@ def _mark_sent(row_ids: list[int], *, transport: str) -> None:
         order_ids = set()
         for row_id in row_ids:
             row = lock(session, EmailOutbox, row_id)
-            row.status, row.transport, row.sent_at = "sent", transport, utcnow()
+            row.status, row.transport, row.sent_at = OutboxStatus.SENT, transport, utcnow()
             row.locked_until, row.last_error = None, None
             if transport == "smtp":
                 row.body_text, row.body_html = scrub_secrets(row.body_text, row.body_html)
@@ -201,7 +202,7 @@ def _record_failure(row_id: int, error: str) -> None:
         row = lock(session, EmailOutbox, row_id)
         row.locked_until, row.last_error = None, error[:2000]
         if row.attempts >= get_settings().email_max_attempts:
-            row.status = "failed"
+            row.status = OutboxStatus.FAILED
             # Never delivered, so nobody will read the secret: it need not be kept either.
             row.body_text, row.body_html = scrub_secrets(row.body_text, row.body_html)
         else:

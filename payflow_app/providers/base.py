@@ -93,7 +93,7 @@ class ProviderEvent:
     payload: Mapping[str, Any]
 
 
-class RefundStatus(StrEnum):
+class ProviderRefundStatus(StrEnum):
     PENDING = "pending"  # accepted; the provider settles it later
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # the provider tried and could not; ``failure_message`` says why
@@ -104,7 +104,7 @@ class RefundResult:
     """What the provider says about one refund: its own id for it and its status."""
 
     refund_reference: str
-    status: RefundStatus
+    status: ProviderRefundStatus
     failure_message: str | None = None
 
 

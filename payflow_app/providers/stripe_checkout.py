@@ -18,9 +18,9 @@ from payflow_app.providers.base import (
     PaymentRequest,
     PaymentTruth,
     ProviderEvent,
+    ProviderRefundStatus,
     ProviderStatus,
     RefundResult,
-    RefundStatus,
     StartedPayment,
     WebhookRejected,
 )
@@ -32,11 +32,11 @@ from payflow_app.settings import Settings
 STRIPE_REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 REFUND_KEY = "payflow_idempotency_key"  # refund metadata: the key it was made under
 REFUND_STATUSES = {
-    "succeeded": RefundStatus.SUCCEEDED,
-    "pending": RefundStatus.PENDING,
-    "requires_action": RefundStatus.PENDING,
-    "failed": RefundStatus.FAILED,
-    "canceled": RefundStatus.FAILED,
+    "succeeded": ProviderRefundStatus.SUCCEEDED,
+    "pending": ProviderRefundStatus.PENDING,
+    "requires_action": ProviderRefundStatus.PENDING,
+    "failed": ProviderRefundStatus.FAILED,
+    "canceled": ProviderRefundStatus.FAILED,
 }
 
 
@@ -210,9 +210,9 @@ def refund_result(refund: Any) -> RefundResult:
     """Translate a Stripe Refund (SDK object or plain dict) into our result."""
     if hasattr(refund, "to_dict"):
         refund = refund.to_dict()
-    status = REFUND_STATUSES.get(refund.get("status") or "pending", RefundStatus.PENDING)
+    status = REFUND_STATUSES.get(refund.get("status") or "pending", ProviderRefundStatus.PENDING)
     failure = None
-    if status is RefundStatus.FAILED:
+    if status is ProviderRefundStatus.FAILED:
         why = refund.get("failure_reason")
         failure = (
             f"Stripe could not refund the payment ({why})." if why else "Stripe could not refund the payment."

@@ -22,9 +22,9 @@ from payflow_app.providers.base import (
     PaymentRequest,
     PaymentTruth,
     ProviderEvent,
+    ProviderRefundStatus,
     ProviderStatus,
     RefundResult,
-    RefundStatus,
     StartedPayment,
     WebhookRejected,
 )
@@ -60,10 +60,10 @@ FAILED_STATUSES = ("failed", "error", "canceled")
 # UnivaPay's own refund reasons; any other reason payflow gives goes in ``message``.
 UNIVAPAY_REFUND_REASONS = ("duplicate", "fraud", "customer_request", "chargeback")
 REFUND_STATUSES = {
-    "pending": RefundStatus.PENDING,
-    "successful": RefundStatus.SUCCEEDED,
-    "failed": RefundStatus.FAILED,
-    "error": RefundStatus.FAILED,
+    "pending": ProviderRefundStatus.PENDING,
+    "successful": ProviderRefundStatus.SUCCEEDED,
+    "failed": ProviderRefundStatus.FAILED,
+    "error": ProviderRefundStatus.FAILED,
 }
 
 
@@ -218,9 +218,9 @@ def charge_failure(charge: Mapping[str, Any]) -> tuple[str, str]:
 
 def refund_result(refund: Mapping[str, Any]) -> RefundResult:
     """Translate a UnivaPay refund object into our result."""
-    status = REFUND_STATUSES.get(str(refund.get("status")), RefundStatus.PENDING)
+    status = REFUND_STATUSES.get(str(refund.get("status")), ProviderRefundStatus.PENDING)
     failure = None
-    if status is RefundStatus.FAILED:
+    if status is ProviderRefundStatus.FAILED:
         error = refund.get("error")
         said = error.get("message") if isinstance(error, dict) else None
         failure = f"The card refund failed ({said})." if said else "The card refund failed."

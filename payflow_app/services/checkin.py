@@ -49,7 +49,7 @@ from payflow_app.services.checkin_rows import FirstCheckIn
 from payflow_app.services.db import autocommit_connection, get_engine, is_sqlite
 from payflow_app.services.errors import InvalidInput
 from payflow_app.services.group_commit import SharedTransaction
-from payflow_app.services.states import PAID_ORDER_STATUSES
+from payflow_app.services.states import PAID_ORDER_STATUSES, TicketStatus
 from payflow_app.services.tickets import InvalidTicketToken, valid_until, verify_ticket_token
 
 # What a typed ticket number can look like (``numbers.ticket_number``: TKT-<time>-<code>).
@@ -256,11 +256,11 @@ def _judge(
     found = ScanResult(
         Reason.VALID, ticket_number=facts.number, holder=facts.holder, ticket_type=facts.ticket_type
     )
-    if facts.listed or facts.status == "revoked" or (scanned.token not in (None, facts.qr_token)):
+    if facts.listed or facts.status == TicketStatus.REVOKED or (scanned.token not in (None, facts.qr_token)):
         # Listed: revoked or replaced by a reissue. A token neither current nor listed
         # was never this ticket's. None of them admits anyone.
         return replace(found, reason=Reason.REVOKED)
-    if facts.order_status not in PAID_ORDER_STATUSES or facts.status != "valid":
+    if facts.order_status not in PAID_ORDER_STATUSES or facts.status != TicketStatus.VALID:
         return replace(found, reason=Reason.UNPAID)
     if (scanned_at or utcnow()) > valid_until(facts.starts_at):
         return replace(found, reason=Reason.EXPIRED)

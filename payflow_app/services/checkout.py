@@ -14,7 +14,7 @@ from payflow_app.models import Event, Order, Ticket, TicketType, User, pk, utcno
 from payflow_app.services import accounts, numbers, throttle
 from payflow_app.services.db import write_transaction
 from payflow_app.services.errors import InvalidInput, NotFound
-from payflow_app.services.states import OrderStatus
+from payflow_app.services.states import OrderStatus, TicketStatus
 from payflow_app.settings import get_settings
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -178,7 +178,7 @@ def create_pending_tickets(session: Session, order: Order) -> None:
                 ticket_type_id=order.ticket_type_id,
                 seat_index=seat,
                 qr_token="",
-                status="pending",
+                status=TicketStatus.PENDING,
             )
         )
 
@@ -186,8 +186,8 @@ def create_pending_tickets(session: Session, order: Order) -> None:
 def void_pending_tickets(session: Session, order: Order) -> None:
     session.execute(
         update(Ticket)
-        .where(col(Ticket.order_id) == order.id, col(Ticket.status) == "pending")
-        .values(status="void")
+        .where(col(Ticket.order_id) == order.id, col(Ticket.status) == TicketStatus.PENDING)
+        .values(status=TicketStatus.VOID)
     )
 
 

@@ -13,7 +13,7 @@ from payflow_app.services import kinds, plans
 from payflow_app.services.db import read_session
 from payflow_app.services.errors import NotFound
 from payflow_app.services.money import Money
-from payflow_app.services.states import OrderStatus
+from payflow_app.services.states import UNISSUED_TICKET_STATUSES, OrderStatus, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,6 @@ def plan_view(*, user_id: int) -> PlanView:
 
 
 # An M-PESA order's tickets before the payment (no QR yet), or after it failed.
-UNISSUED = ("pending", "void")
 
 
 def tickets(*, user_id: int) -> list[TicketCard]:
@@ -126,7 +125,7 @@ def tickets(*, user_id: int) -> list[TicketCard]:
             .join(Event, col(Event.id) == Order.event_id)
             .join(TicketType, col(TicketType.id) == Ticket.ticket_type_id)
             .where(Order.user_id == user_id)
-            .where(col(Ticket.status).not_in(UNISSUED))
+            .where(col(Ticket.status).not_in(UNISSUED_TICKET_STATUSES))
             .order_by(col(Event.starts_at), col(Ticket.id))
         ).all()
         used = set(
@@ -141,8 +140,8 @@ def tickets(*, user_id: int) -> list[TicketCard]:
             starts_at=e.starts_at,
             venue=e.venue,
             ticket_type=tt.name,
-            status="used" if t.id in used and t.status == "valid" else t.status,
-            qr_token="" if t.status == "revoked" else t.qr_token,
+            status="used" if t.id in used and t.status == TicketStatus.VALID else t.status,
+            qr_token="" if t.status == TicketStatus.REVOKED else t.qr_token,
         )
         for t, e, tt in rows
     ]

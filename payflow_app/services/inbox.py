@@ -44,6 +44,7 @@ from payflow_app.services.db import is_sqlite, lock, read_session, write_transac
 from payflow_app.services.errors import DomainError, NotFound
 from payflow_app.services.group_commit import GroupCommit
 from payflow_app.services.redaction import redact_headers
+from payflow_app.services.states import InboxStatus
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def record_rejection(
             return None
         row = WebhookEvent(
             provider=provider,
-            status="rejected",
+            status=InboxStatus.REJECTED,
             rejection_reason=rejections.text_storable(reason[:500]),
             headers=_headers_json(headers),
             raw_body=kept.text,
@@ -194,7 +195,7 @@ def wake_worker() -> None:
 def _due(now: datetime) -> ColumnElement[bool]:
     """Pending, due, and not in another worker's hands."""
     return and_(
-        col(WebhookEvent.status) == "pending",
+        col(WebhookEvent.status) == InboxStatus.PENDING,
         col(WebhookEvent.next_attempt_at) <= now,
         or_(col(WebhookEvent.locked_until).is_(None), col(WebhookEvent.locked_until) < now),
     )
@@ -274,12 +275,12 @@ def _record_attempt(session: Session, event_id: int, result: AttemptResult) -> N
     )
     event.locked_until = None
     if result.error is None:
-        event.status, event.processed_at, event.last_error = "processed", utcnow(), None
+        event.status, event.processed_at, event.last_error = InboxStatus.PROCESSED, utcnow(), None
         return
     event.last_error = result.error
     window_start = event.replayed_at or event.received_at
     if utcnow() - window_start >= timedelta(seconds=settings.inbox_retry_for_seconds):
-        event.status = "dead"
+        event.status = InboxStatus.DEAD
         log.error("webhook event %s dead-lettered after %s attempts", event.id, event.attempts)
     else:
         event.next_attempt_at = utcnow() + timedelta(seconds=retry_delay(event.attempts))
@@ -358,13 +359,13 @@ def replay_event(*, event_id: int) -> None:
         event = session.get(WebhookEvent, event_id)
         if event is None:
             raise NotFound("We could not find this webhook event.")
-        if event.status == "rejected":
+        if event.status == InboxStatus.REJECTED:
             raise DomainError(
                 "A rejected request was never verified and cannot be replayed.", code="rejected"
             )
-        if event.status == "pending":
+        if event.status == InboxStatus.PENDING:
             raise DomainError("This event is already waiting for the worker.", code="already_pending")
-        event.status, event.replayed_at, event.next_attempt_at = "pending", utcnow(), utcnow()
+        event.status, event.replayed_at, event.next_attempt_at = InboxStatus.PENDING, utcnow(), utcnow()
         event.locked_until = None
     log.info("webhook event %s replayed by an operator", event_id)
     wake_worker()

@@ -21,6 +21,7 @@ from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketTyp
 from payflow_app.services import accounts, memberships, numbers, plans, tickets, wallet
 from payflow_app.services.checkout import hold_seats, release_seats, void_pending_tickets
 from payflow_app.services.db import lock
+from payflow_app.services.states import TicketStatus
 from payflow_app.settings import get_settings
 
 
@@ -175,7 +176,7 @@ def _issue_tickets(session: Session, order: Order) -> None:
         ticket.qr_token = tickets.sign_ticket_token(
             ticket_number=ticket.number, event_id=order.event_id, event_starts_at=event.starts_at
         )
-        ticket.status = "valid"
+        ticket.status = TicketStatus.VALID
     for seat in sorted(set(range(order.quantity)) - {held.seat_index for held in pending}):
         number = numbers.ticket_number()
         session.add(

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from payflow_app.models import Order, Payment, Refund, pk, utcnow
 from payflow_app.providers import get_provider
-from payflow_app.providers.base import PaymentError, RefundStatus
+from payflow_app.providers.base import PaymentError, ProviderRefundStatus
 from payflow_app.services import kinds, notify
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError
@@ -26,6 +26,7 @@ from payflow_app.services.money import Money, format_money
 from payflow_app.services.states import (
     OrderStatus,
     PaymentStatus,
+    RefundStatus,
     check_order_transition,
     check_payment_transition,
 )
@@ -36,7 +37,7 @@ TRANSIENT = ("provider_unavailable",)  # the provider could not be reached: not 
 
 def refund_pending(session: Session, payment: Payment) -> bool:
     refund = session.exec(select(Refund).where(Refund.payment_id == payment.id)).first()
-    return refund is not None and refund.status == "pending"
+    return refund is not None and refund.status == RefundStatus.PENDING
 
 
 def refund_later(session: Session, order: Order, payment: Payment, *, why: str | None = None) -> None:
@@ -80,16 +81,23 @@ def refuse(session: Session, order: Order, payment: Payment, refused: DomainErro
 def due_refunds() -> list[int]:
     """Payments whose refund has not been answered by the provider yet."""
     with read_session() as session:
-        return list(session.exec(select(Refund.payment_id).where(Refund.status == "pending")).all())
+        return list(
+            session.exec(select(Refund.payment_id).where(Refund.status == RefundStatus.PENDING)).all()
+        )
 
 
-async def send_refund(*, payment_id: int) -> str | None:
+async def send_refund(*, payment_id: int) -> RefundStatus | None:
     """Ask the provider to refund; answers the refund's status, or None when there is
     none to send. Safe to call again: the idempotency key finds the same refund."""
     with read_session() as session:
         refund = session.exec(select(Refund).where(Refund.payment_id == payment_id)).first()
         payment = session.get(Payment, payment_id)
-    if refund is None or payment is None or refund.status != "pending" or payment.provider_reference is None:
+    if (
+        refund is None
+        or payment is None
+        or refund.status != RefundStatus.PENDING
+        or payment.provider_reference is None
+    ):
         return None
     try:
         result = await get_provider(refund.provider).refund_payment(
@@ -101,30 +109,33 @@ async def send_refund(*, payment_id: int) -> str | None:
     except PaymentError as exc:
         if exc.code in TRANSIENT:  # the reconciler sends it again with the same key
             log.warning("refund of payment %s not sent yet: %s", payment_id, exc.message)
-            return "pending"
-        await asyncio.to_thread(_refund_answered, payment_id, "failed", None, exc.message)
-        return "failed"
-    status = {RefundStatus.SUCCEEDED: "succeeded", RefundStatus.FAILED: "failed"}.get(
-        result.status, "pending"
-    )
+            return RefundStatus.PENDING
+        await asyncio.to_thread(_refund_answered, payment_id, RefundStatus.FAILED, None, exc.message)
+        return RefundStatus.FAILED
+    status = {
+        ProviderRefundStatus.SUCCEEDED: RefundStatus.SUCCEEDED,
+        ProviderRefundStatus.FAILED: RefundStatus.FAILED,
+    }.get(result.status, RefundStatus.PENDING)
     await asyncio.to_thread(
         _refund_answered, payment_id, status, result.refund_reference, result.failure_message
     )
     return status
 
 
-def _refund_answered(payment_id: int, status: str, reference: str | None, failure: str | None) -> None:
+def _refund_answered(
+    payment_id: int, status: RefundStatus, reference: str | None, failure: str | None
+) -> None:
     with write_transaction() as session:
         payment = lock(session, Payment, payment_id)
         refund = session.exec(select(Refund).where(Refund.payment_id == payment_id).with_for_update()).one()
-        if refund.status != "pending":
+        if refund.status != RefundStatus.PENDING:
             return
         refund.provider_reference = reference or refund.provider_reference
         refund.updated_at = utcnow()
-        if status == "pending":
+        if status == RefundStatus.PENDING:
             return
         refund.status, refund.failure_message = status, (failure or None) and failure[:500]
-        if status == "succeeded":
+        if status == RefundStatus.SUCCEEDED:
             payment.status = check_payment_transition(payment.status, PaymentStatus.REFUNDED)
             payment.review_reason = f"{payment.review_reason or 'Late money'} Refunded ({reference})."[:500]
         else:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from payflow_app.models import Order, Payment, ProcessingAttempt, RejectionTally, WebhookEvent, utcnow
 from payflow_app.services.db import is_sqlite, read_session
-from payflow_app.services.states import PaymentStatus
+from payflow_app.services.states import InboxStatus, PaymentStatus
 from payflow_app.settings import get_settings
 
 WINDOW = timedelta(hours=24)
@@ -153,7 +153,7 @@ def _webhook_processing(session: Session, since: datetime) -> Timing:
     received, processed = col(WebhookEvent.received_at), col(WebhookEvent.processed_at)
     spans = (
         select(_seconds_between(processed, received).label("seconds"))
-        .where(WebhookEvent.status == "processed", received >= since, processed.is_not(None))
+        .where(WebhookEvent.status == InboxStatus.PROCESSED, received >= since, processed.is_not(None))
         .subquery()
     )
     return _timing(session, spans)
@@ -302,7 +302,7 @@ def _delay_alerts(session: Session, now: datetime) -> list[Alert]:
     """A stored webhook waiting too long for the worker."""
     delay = timedelta(minutes=get_settings().alert_processing_delay_minutes)
     oldest_waiting = session.exec(
-        select(func.min(WebhookEvent.received_at)).where(WebhookEvent.status == "pending")
+        select(func.min(WebhookEvent.received_at)).where(WebhookEvent.status == InboxStatus.PENDING)
     ).one()
     if oldest_waiting is None or oldest_waiting >= now - delay:
         return []

@@ -26,7 +26,7 @@ from payflow_app.services import notify, payments
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.money import format_money
-from payflow_app.services.states import OrderStatus, PaymentStatus
+from payflow_app.services.states import InboxStatus, OrderStatus, PaymentStatus
 from payflow_app.settings import get_settings
 
 ROWS = 200  # a console page; the filters narrow it down
@@ -104,8 +104,8 @@ EVENT_FILTERS = (StuckFilter.FAILED_PROCESSING, StuckFilter.DEAD_LETTERED)
 def _event_query(which: StuckFilter) -> Any:
     query = select(WebhookEvent).order_by(col(WebhookEvent.received_at))
     if which is StuckFilter.DEAD_LETTERED:
-        return query.where(WebhookEvent.status == "dead")
-    return query.where(WebhookEvent.status == "pending", col(WebhookEvent.last_error).is_not(None))
+        return query.where(WebhookEvent.status == InboxStatus.DEAD)
+    return query.where(WebhookEvent.status == InboxStatus.PENDING, col(WebhookEvent.last_error).is_not(None))
 
 
 def _payment_query(which: StuckFilter) -> Any:

@@ -28,6 +28,7 @@ from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
 from payflow_app.services.money import Money
 from payflow_app.services.states import (
+    InboxStatus,
     OrderStatus,
     PaymentStatus,
     check_order_transition,
@@ -298,7 +299,7 @@ async def verify_payment(*, payment_id: int, timeout: float | None = None) -> Pa
             select(WebhookEvent)
             .where(
                 WebhookEvent.provider == payment.provider,
-                WebhookEvent.status != "rejected",
+                WebhookEvent.status != InboxStatus.REJECTED,
                 col(WebhookEvent.provider_reference).in_(
                     (payment.provider_reference, payment.idempotency_key)
                 ),

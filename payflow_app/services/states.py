@@ -1,5 +1,7 @@
 """Order and payment state machines. Only the services move a status, and only along
-an allowed transition: anything else raises :class:`IllegalTransition`."""
+an allowed transition: anything else raises :class:`IllegalTransition`. Beside them,
+the statuses of the rows that follow a payment: tickets, the webhook inbox, the email
+outbox and refunds (their values are what the database holds)."""
 
 from __future__ import annotations
 
@@ -67,6 +69,42 @@ PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.EXPIRED: frozenset({PaymentStatus.SUCCEEDED}),
     PaymentStatus.REFUNDED: frozenset(),
 }
+
+
+class TicketStatus(StrEnum):
+    PENDING = "pending"  # an M-PESA order's seat, no QR token until the payment succeeds
+    VALID = "valid"
+    VOID = "void"  # its order closed unpaid
+    REVOKED = "revoked"  # by an organizer; its QR token is on the revocation list
+
+
+# Tickets never issued: the customer and the counts do not see them.
+UNISSUED_TICKET_STATUSES = (TicketStatus.PENDING, TicketStatus.VOID)
+
+
+class InboxStatus(StrEnum):
+    """A webhook event's (``webhook_event``) place in the inbox."""
+
+    PENDING = "pending"  # stored, waiting for (or between attempts of) the worker
+    PROCESSED = "processed"
+    DEAD = "dead"  # its retry window passed: waits for an operator's replay
+    REJECTED = "rejected"  # never verified, so never processed
+
+
+class OutboxStatus(StrEnum):
+    """An email's (``email_outbox``) delivery."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"  # given up after its retries
+
+
+class RefundStatus(StrEnum):
+    """A refund row's status (the provider's answer is ``providers.base.ProviderRefundStatus``)."""
+
+    PENDING = "pending"  # asked for, or to be asked again; the provider has not settled it
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class IllegalTransition(Exception):

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 
 from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType
-from payflow_app.services.dashboard import UNISSUED
 from payflow_app.services.db import read_session
 from payflow_app.services.kinds import STEPS
-from payflow_app.services.states import OrderStatus, PaymentStatus
+from payflow_app.services.states import UNISSUED_TICKET_STATUSES, OrderStatus, PaymentStatus, TicketStatus
 from payflow_app.services.tickets import qr_data_uri
 
 
@@ -75,7 +74,7 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
         ).first()
         rows = session.exec(
             select(Ticket)
-            .where(Ticket.order_id == order_id, col(Ticket.status).not_in(UNISSUED))
+            .where(Ticket.order_id == order_id, col(Ticket.status).not_in(UNISSUED_TICKET_STATUSES))
             .order_by(col(Ticket.seat_index))
         ).all()
     type_name = ticket_type.name if ticket_type else ""
@@ -111,7 +110,7 @@ def order_snapshot(order_id: int, *, with_qr: bool = True) -> OrderSnapshot | No
                 ticket_type=type_name,
                 status=t.status,
                 # A revoked ticket's code admits nobody: it is not shown again.
-                qr_data_uri=qr_data_uri(t.qr_token) if with_qr and t.status != "revoked" else "",
+                qr_data_uri=qr_data_uri(t.qr_token) if with_qr and t.status != TicketStatus.REVOKED else "",
             )
             for t in rows
         ],

@@ -24,6 +24,7 @@ from payflow_app.services.db import lock, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.kinds import queue_tickets_email
 from payflow_app.services.organizer import owned_event
+from payflow_app.services.states import UNISSUED_TICKET_STATUSES, TicketStatus
 from payflow_app.services.tickets import sign_ticket_token
 
 
@@ -88,7 +89,7 @@ def _revoke_token(session: Session, held: _Held, reason: str) -> None:
 
 
 def _issued(held: _Held) -> None:
-    if held.ticket.status in ("pending", "void"):
+    if held.ticket.status in UNISSUED_TICKET_STATUSES:
         raise TicketActionRefused("This ticket was never paid for: it has no QR code to act on.")
 
 
@@ -97,7 +98,7 @@ def resend(user: SessionUser, number: str) -> ActionResult:
     with write_transaction() as session:
         held = _hold(session, user, number)
         _issued(held)
-        if held.ticket.status == "revoked":
+        if held.ticket.status == TicketStatus.REVOKED:
             raise TicketActionRefused("This ticket is revoked: there is nothing to resend.")
         minute = utcnow().strftime("%Y%m%d%H%M")
         queued = queue_tickets_email(
@@ -124,10 +125,14 @@ def revoke(user: SessionUser, number: str, *, reason: str) -> ActionResult:
     with write_transaction() as session:
         held = _hold(session, user, number)
         _issued(held)
-        if held.ticket.status == "revoked":
+        if held.ticket.status == TicketStatus.REVOKED:
             return ActionResult(f"Ticket {held.ticket.number} was already revoked.", False)
         _revoke_token(session, held, "revoked")
-        held.ticket.status, held.ticket.revoked_at, held.ticket.revoke_reason = "revoked", utcnow(), reason
+        held.ticket.status, held.ticket.revoked_at, held.ticket.revoke_reason = (
+            TicketStatus.REVOKED,
+            utcnow(),
+            reason,
+        )
         queue_email(
             session,
             order_id=pk(held.order),
@@ -156,7 +161,7 @@ def reissue(user: SessionUser, number: str) -> ActionResult:
     with write_transaction() as session:
         held = _hold(session, user, number)
         _issued(held)
-        if held.ticket.status == "revoked":
+        if held.ticket.status == TicketStatus.REVOKED:
             raise TicketActionRefused("A revoked ticket cannot be reissued.")
         if held.ticket.number != number:
             return ActionResult(f"Ticket {number} was already reissued as {held.ticket.number}.", False)

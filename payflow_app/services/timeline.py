@@ -24,6 +24,7 @@ from payflow_app.services.db import read_session
 from payflow_app.services.errors import NotFound
 from payflow_app.services.money import format_money
 from payflow_app.services.redaction import scrub_headers_json
+from payflow_app.services.states import InboxStatus, OutboxStatus, RefundStatus
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def order_timeline(order_id: int) -> OrderStory:
                     f"Webhook {event.provider} {event.event_type or ''} ({event.status})",
                     detail=f"event {event.event_id}; {event.attempts} attempt(s)",
                     event_id=pk(event),
-                    failed=event.status in ("dead", "rejected"),
+                    failed=event.status in (InboxStatus.DEAD, InboxStatus.REJECTED),
                 )
             )
         event_ids = [pk(e) for e in events]
@@ -128,7 +129,7 @@ def order_timeline(order_id: int) -> OrderStory:
                     "email",
                     f"Email '{email.template}' to {email.recipient}: {email.status}",
                     detail=email.subject,
-                    failed=email.status == "failed",
+                    failed=email.status == OutboxStatus.FAILED,
                 )
             )
         for refund in session.exec(select(Refund).where(Refund.order_id == order_id)).all():
@@ -139,7 +140,7 @@ def order_timeline(order_id: int) -> OrderStory:
                     f"Refund of {format_money(refund.amount_minor, refund.currency)}: {refund.status}",
                     detail=f"{refund.reason}. {refund.failure_message or ''}".strip(),
                     payment_id=refund.payment_id,
-                    failed=refund.status == "failed",
+                    failed=refund.status == RefundStatus.FAILED,
                 )
             )
     entries.sort(key=lambda e: (e.at, e.kind != "webhook"))

@@ -21,9 +21,9 @@ from payflow_app.providers.base import (
     PaymentError,
     PaymentProvider,
     PaymentRequest,
+    ProviderRefundStatus,
     ProviderStatus,
     RefundResult,
-    RefundStatus,
 )
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.money import Money
@@ -112,7 +112,7 @@ def stripe_client() -> stripe.StripeClient:
 def test_a_paid_checkout_is_refunded_in_full(http: httpx.Client) -> None:
     session_id = stripe_session(http)
     result = refund("stripe", session_id, PLN, "refund-pay-1")
-    assert result.status is RefundStatus.SUCCEEDED and result.failure_message is None
+    assert result.status is ProviderRefundStatus.SUCCEEDED and result.failure_message is None
     assert result.refund_reference.startswith("re_")
     [stored] = sandbox_objects("stripe", "refund")
     assert (stored["id"], stored["amount"], stored["currency"], stored["reason"]) == (
@@ -142,7 +142,10 @@ def test_the_same_key_twice_is_one_stripe_refund(http: httpx.Client) -> None:
     assert first == second
     assert [r["id"] for r in sandbox_objects("stripe", "refund")] == [first.refund_reference]
     # What is left can still be refunded, under another key, but no more than that.
-    assert refund("stripe", session_id, Money(5000, "PLN"), "refund-rest").status is RefundStatus.SUCCEEDED
+    assert (
+        refund("stripe", session_id, Money(5000, "PLN"), "refund-rest").status
+        is ProviderRefundStatus.SUCCEEDED
+    )
     assert refused("stripe", session_id, Money(1, "PLN")).code == "charge_already_refunded"
     assert len(sandbox_objects("stripe", "refund")) == 2
 
@@ -195,7 +198,10 @@ def test_the_stripe_sandbox_answers_refund_errors_in_stripes_shape(http: httpx.C
     listed = asyncio.run(stripe_client().v1.refunds.list_async({"payment_intent": intent_id}))
     assert [r.id for r in listed.data] == [made.id] and made.status == "succeeded"
     # The adapter refunds what that partial refund left, and nothing more.
-    assert refund("stripe", session_id, Money(8900, "PLN"), "refund-left").status is RefundStatus.SUCCEEDED
+    assert (
+        refund("stripe", session_id, Money(8900, "PLN"), "refund-left").status
+        is ProviderRefundStatus.SUCCEEDED
+    )
     [charge] = sandbox_objects("stripe", "charge")
     assert (charge["amount_refunded"], charge["refunded"]) == (9000, True)
 
@@ -225,7 +231,7 @@ def univapay_charge(http: httpx.Client, card: str = GOOD_CARD) -> str:
 def test_a_successful_univapay_charge_is_refunded(http: httpx.Client) -> None:
     charge_id = univapay_charge(http)
     result = refund("univapay", charge_id, YEN, "refund-card-1", reason="late_payment")
-    assert result.status is RefundStatus.SUCCEEDED and result.failure_message is None
+    assert result.status is ProviderRefundStatus.SUCCEEDED and result.failure_message is None
     [stored] = sandbox_objects("univapay", "refund")
     assert (stored["id"], stored["charge_id"], stored["status"], stored["amount"], stored["currency"]) == (
         result.refund_reference,
@@ -245,24 +251,27 @@ def test_the_same_key_twice_is_one_univapay_refund(http: httpx.Client) -> None:
     charge_id = univapay_charge(http)
     first = refund("univapay", charge_id, Money(1000, "JPY"), "refund-same")
     second = refund("univapay", charge_id, Money(1000, "JPY"), "refund-same")
-    assert first == second and first.status is RefundStatus.SUCCEEDED
+    assert first == second and first.status is ProviderRefundStatus.SUCCEEDED
     assert [r["id"] for r in sandbox_objects("univapay", "refund")] == [first.refund_reference]
     assert refused("univapay", charge_id, Money(2001, "JPY")).code == "REFUND_NOT_WITHIN_BOUNDS"
     assert refused("univapay", charge_id, Money(3001, "JPY")).code == "REFUND_EXCEEDS_CHARGE_AMOUNT"
-    assert refund("univapay", charge_id, Money(2000, "JPY"), "refund-rest").status is RefundStatus.SUCCEEDED
+    assert (
+        refund("univapay", charge_id, Money(2000, "JPY"), "refund-rest").status
+        is ProviderRefundStatus.SUCCEEDED
+    )
     assert len(sandbox_objects("univapay", "refund")) == 2
 
 
 def test_a_card_whose_refund_fails_answers_failed(http: httpx.Client) -> None:
     charge_id = univapay_charge(http, REFUND_FAILS_CARD)
     result = refund("univapay", charge_id, YEN, "refund-fails")
-    assert result.status is RefundStatus.FAILED
+    assert result.status is ProviderRefundStatus.FAILED
     assert result.failure_message == "The card refund failed (Refund failed)."
     [stored] = sandbox_objects("univapay", "refund")
     assert stored["error"]["code"] == 329 and stored["status"] == "failed"
     # A failed refund takes nothing back: the whole charge is still refundable.
     again = refund("univapay", charge_id, YEN, "refund-fails-again")
-    assert again.status is RefundStatus.FAILED and again.refund_reference != result.refund_reference
+    assert again.status is ProviderRefundStatus.FAILED and again.refund_reference != result.refund_reference
 
 
 def test_an_unsuccessful_univapay_charge_cannot_be_refunded(http: httpx.Client) -> None:

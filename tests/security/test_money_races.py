@@ -20,7 +20,7 @@ import pytest
 from sqlmodel import col, select
 
 from payflow_app.models import Gallery, LedgerEntry, Order, Payment, Refund, Ticket, User, Wallet, pk
-from payflow_app.providers.base import PaymentTruth, ProviderStatus, RefundResult, RefundStatus
+from payflow_app.providers.base import PaymentTruth, ProviderRefundStatus, ProviderStatus, RefundResult
 from payflow_app.seed import seed
 from payflow_app.services import fulfilment, late_money, payments, plans, purchases, wallet
 from payflow_app.services.checkout import CheckoutForm, place_order
@@ -304,7 +304,7 @@ class FakeCardProvider:
         with self.lock:  # the same key finds the same refund, as at a real provider
             if idempotency_key not in self.refunds:
                 self.refunds.append(idempotency_key)
-        return RefundResult(f"re_{self.refunds.index(idempotency_key)}", RefundStatus.SUCCEEDED)
+        return RefundResult(f"re_{self.refunds.index(idempotency_key)}", ProviderRefundStatus.SUCCEEDED)
 
     def refine_truth(self, truth: PaymentTruth, payload: Mapping[str, Any]) -> PaymentTruth:
         return truth

@@ -19,9 +19,9 @@ from payflow_app.models import Order, Payment, Refund, StatusChange, Ticket, Tic
 from payflow_app.providers.base import (
     PaymentError,
     PaymentTruth,
+    ProviderRefundStatus,
     ProviderStatus,
     RefundResult,
-    RefundStatus,
 )
 from payflow_app.services import late_money, operations, payments
 from payflow_app.services.db import read_session, write_transaction
@@ -63,7 +63,7 @@ class FakeProvider:
         with self.lock:  # a real provider answers the same refund for the same key
             if idempotency_key not in self.refunds:
                 self.refunds.append(idempotency_key)
-        return RefundResult(f"re_{self.refunds.index(idempotency_key)}", RefundStatus.SUCCEEDED)
+        return RefundResult(f"re_{self.refunds.index(idempotency_key)}", ProviderRefundStatus.SUCCEEDED)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> Any:
         raise NotImplementedError

@@ -9,6 +9,7 @@ import reflex as rx
 
 from payflow_app.emails.outbox import OutboxView
 from payflow_app.i18n import LANGUAGES, t
+from payflow_app.services.states import OutboxStatus
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
 from payflow_app.ui.session import SessionState, tr
@@ -188,7 +189,9 @@ def email_items(
             "language": e.language,
             "to": mask(e.recipient),
             "status": e.status,
-            "state": t(lang, "success.email_sent" if e.status == "sent" else "success.email_queued"),
+            "state": t(
+                lang, "success.email_sent" if e.status == OutboxStatus.SENT else "success.email_queued"
+            ),
         }
         for e in emails
     ]

@@ -26,7 +26,7 @@ from payflow_app.providers.payhero import CANCELLED_BY_CUSTOMER
 from payflow_app.services import mpesa, orders
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.phones import mask_phone
-from payflow_app.services.states import PaymentStatus
+from payflow_app.services.states import OutboxStatus, PaymentStatus
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
@@ -162,7 +162,7 @@ class MpesaState(rx.State):
                 sent = await asyncio.to_thread(emails_for_order, order_id)
                 async with self:
                     self.emails = email_items(sent, lang, mask=_mask_email)
-                if sent and all(e.status == "sent" for e in sent):
+                if sent and all(e.status == OutboxStatus.SENT for e in sent):
                     return
                 await asyncio.sleep(0.5)
 

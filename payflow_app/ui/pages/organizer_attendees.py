@@ -17,7 +17,7 @@ from payflow_app.models import pk
 from payflow_app.services import attendees, organizer, ticket_actions
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError
-from payflow_app.services.states import OrderStatus
+from payflow_app.services.states import OrderStatus, TicketStatus
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.components.organizer import (
     acting_on_event,
@@ -75,7 +75,7 @@ class AttendeesState(rx.State):
                 "checked_in": a.checked_in_at.strftime("%Y-%m-%d %H:%M") + f" ({a.gate})"
                 if a.checked_in_at
                 else "",
-                "actionable": "yes" if a.ticket_status == "valid" else "",
+                "actionable": "yes" if a.ticket_status == TicketStatus.VALID else "",
             }
             for a in found
         ]

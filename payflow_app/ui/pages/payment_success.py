@@ -21,6 +21,7 @@ from payflow_app.live.bus import Changes, bus
 from payflow_app.models import pk
 from payflow_app.services import notify, payments
 from payflow_app.services.kinds import Kind
+from payflow_app.services.states import OutboxStatus, PaymentStatus
 from payflow_app.services.status import OrderSnapshot, order_snapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui import routes
@@ -129,7 +130,7 @@ class PaymentStatusState(rx.State):
             if snap.is_closed and not snap.is_processed:
                 return snap
             if snap.is_processed:
-                if snap.kind != Kind.TICKETS or all(e["status"] == "sent" for e in self.emails):
+                if snap.kind != Kind.TICKETS or all(e["status"] == OutboxStatus.SENT for e in self.emails):
                     return snap
                 emails_deadline = emails_deadline or time.monotonic() + EMAILS_GRACE_SECONDS
             timeout = delay if emails_deadline is None else emails_deadline - time.monotonic()
@@ -143,7 +144,7 @@ class PaymentStatusState(rx.State):
 
 
 def _problem_text(snap: OrderSnapshot, lang: str) -> str:
-    if snap.payment_status == "requires_review":
+    if snap.payment_status == PaymentStatus.REQUIRES_REVIEW:
         return t(lang, "success.review")
     if snap.order_status in ("cancelled", "expired"):
         return t(lang, "success.cancelled")
