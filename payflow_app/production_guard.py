@@ -23,9 +23,12 @@ A new secret setting belongs in :func:`production_problems` too.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import pairwise
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from payflow_app import settings as defaults
 
 if TYPE_CHECKING:
     from payflow_app.settings import Settings
@@ -109,9 +112,20 @@ def _signing_key_problem(pem: str | None) -> str | None:
 
 def production_problems(settings: Settings) -> list[str]:
     """Every reason ``settings`` are unsafe for production; empty when they are fine."""
-    from payflow_app import settings as defaults
+    sandbox_values = _sandbox_values()
+    return [
+        *_stripe_problems(settings, sandbox_values),
+        *_univapay_problems(settings, sandbox_values),
+        *_payhero_problems(settings, sandbox_values),
+        *_own_secret_problems(settings, sandbox_values),
+        *_address_problems(settings),
+        *_email_problems(settings),
+    ]
 
-    sandbox_values = frozenset(
+
+def _sandbox_values() -> frozenset[str]:
+    """Every secret the sandbox ships with: none of them may guard production."""
+    return frozenset(
         {
             defaults.SANDBOX_STRIPE_SECRET_KEY,
             defaults.SANDBOX_STRIPE_WEBHOOK_SECRET,
@@ -123,84 +137,88 @@ def production_problems(settings: Settings) -> list[str]:
             defaults.SANDBOX_PAYHERO_CALLBACK_TOKEN,
         }
     )
-    problems: list[str] = []
 
-    def weak(name: str, value: str | None, min_length: int) -> None:
-        if (what := secret_weakness(value, min_length=min_length, sandbox_values=sandbox_values)) is not None:
-            problems.append(f"{name} {what}")
 
-    def add(problem: str | None) -> None:
-        if problem is not None:
-            problems.append(problem)
+def _weak(name: str, value: str | None, min_length: int, sandbox_values: frozenset[str]) -> Iterator[str]:
+    if (what := secret_weakness(value, min_length=min_length, sandbox_values=sandbox_values)) is not None:
+        yield f"{name} {what}"
 
-    # Stripe
+
+def _stripe_problems(settings: Settings, sandbox_values: frozenset[str]) -> Iterator[str]:
     stripe_key = settings.stripe_secret_key
     if stripe_key == defaults.SANDBOX_STRIPE_SECRET_KEY:
-        problems.append("PAYFLOW_STRIPE_SECRET_KEY is the sandbox's value")
+        yield "PAYFLOW_STRIPE_SECRET_KEY is the sandbox's value"
     elif not stripe_key.startswith(("sk_live_", "rk_live_")):
-        problems.append("PAYFLOW_STRIPE_SECRET_KEY must be a live key (sk_live_… or rk_live_…)")
+        yield "PAYFLOW_STRIPE_SECRET_KEY must be a live key (sk_live_… or rk_live_…)"
     else:
-        weak("PAYFLOW_STRIPE_SECRET_KEY", stripe_key, OWN_SECRET_MIN)
+        yield from _weak("PAYFLOW_STRIPE_SECRET_KEY", stripe_key, OWN_SECRET_MIN, sandbox_values)
     if settings.stripe_webhook_secret != defaults.SANDBOX_STRIPE_WEBHOOK_SECRET and not (
         settings.stripe_webhook_secret.startswith("whsec_")
     ):
-        problems.append("PAYFLOW_STRIPE_WEBHOOK_SECRET must be the endpoint's signing secret (whsec_…)")
+        yield "PAYFLOW_STRIPE_WEBHOOK_SECRET must be the endpoint's signing secret (whsec_…)"
     else:
-        weak("PAYFLOW_STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret, OWN_SECRET_MIN)
+        yield from _weak(
+            "PAYFLOW_STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret, OWN_SECRET_MIN, sandbox_values
+        )
     if not 0 < settings.stripe_webhook_tolerance_seconds <= MAX_STRIPE_TOLERANCE_SECONDS:
-        problems.append(
+        yield (
             f"PAYFLOW_STRIPE_WEBHOOK_TOLERANCE_SECONDS must be between 1 and {MAX_STRIPE_TOLERANCE_SECONDS}"
             " (0 turns off Stripe's replay protection)"
         )
 
-    # UnivaPay
+
+def _univapay_problems(settings: Settings, sandbox_values: frozenset[str]) -> Iterator[str]:
     if settings.univapay_app_token == defaults.SANDBOX_UNIVAPAY_JWT:
-        problems.append("PAYFLOW_UNIVAPAY_APP_TOKEN is the sandbox's value")
+        yield "PAYFLOW_UNIVAPAY_APP_TOKEN is the sandbox's value"
     elif settings.univapay_app_token.count(".") != 2:
-        problems.append("PAYFLOW_UNIVAPAY_APP_TOKEN must be the store's app token (a JWT)")
+        yield "PAYFLOW_UNIVAPAY_APP_TOKEN must be the store's app token (a JWT)"
     if settings.univapay_store_id == defaults.SANDBOX_UNIVAPAY_STORE_ID:
-        problems.append("PAYFLOW_UNIVAPAY_STORE_ID is the sandbox's value")
-    weak("PAYFLOW_UNIVAPAY_SECRET", settings.univapay_secret, ISSUED_SECRET_MIN)
+        yield "PAYFLOW_UNIVAPAY_STORE_ID is the sandbox's value"
+    yield from _weak("PAYFLOW_UNIVAPAY_SECRET", settings.univapay_secret, ISSUED_SECRET_MIN, sandbox_values)
     scheme, _, credential = settings.univapay_webhook_auth.partition(" ")
-    weak(
+    yield from _weak(
         "PAYFLOW_UNIVAPAY_WEBHOOK_AUTH",
         credential if scheme.lower() == "bearer" else settings.univapay_webhook_auth,
         OWN_SECRET_MIN,
+        sandbox_values,
     )
 
-    # PayHero
+
+def _payhero_problems(settings: Settings, sandbox_values: frozenset[str]) -> Iterator[str]:
     if settings.payhero_username == defaults.SANDBOX_PAYHERO_USERNAME or not settings.payhero_username:
-        problems.append("PAYFLOW_PAYHERO_USERNAME is not set to the real API user")
-    weak("PAYFLOW_PAYHERO_PASSWORD", settings.payhero_password, ISSUED_SECRET_MIN)
+        yield "PAYFLOW_PAYHERO_USERNAME is not set to the real API user"
+    yield from _weak("PAYFLOW_PAYHERO_PASSWORD", settings.payhero_password, ISSUED_SECRET_MIN, sandbox_values)
     token = settings.payhero_callback_token
-    weak("PAYFLOW_PAYHERO_CALLBACK_TOKEN", token, OWN_SECRET_MIN)
+    yield from _weak("PAYFLOW_PAYHERO_CALLBACK_TOKEN", token, OWN_SECRET_MIN, sandbox_values)
     if token and not set(token) <= URL_SAFE:
-        problems.append("PAYFLOW_PAYHERO_CALLBACK_TOKEN must be URL-safe (letters, digits, - _ . ~)")
+        yield "PAYFLOW_PAYHERO_CALLBACK_TOKEN must be URL-safe (letters, digits, - _ . ~)"
 
-    # payflow's own secrets
-    weak("PAYFLOW_SESSION_SECRET", settings.session_secret, OWN_SECRET_MIN)
+
+def _own_secret_problems(settings: Settings, sandbox_values: frozenset[str]) -> Iterator[str]:
+    """payflow's own secrets."""
+    yield from _weak("PAYFLOW_SESSION_SECRET", settings.session_secret, OWN_SECRET_MIN, sandbox_values)
     if settings.metrics_token is not None:
-        weak("PAYFLOW_METRICS_TOKEN", settings.metrics_token, OWN_SECRET_MIN)
-    add(_signing_key_problem(settings.ticket_signing_key_pem))
+        yield from _weak("PAYFLOW_METRICS_TOKEN", settings.metrics_token, OWN_SECRET_MIN, sandbox_values)
+    if (problem := _signing_key_problem(settings.ticket_signing_key_pem)) is not None:
+        yield problem
 
-    # Where payflow and the providers are reached
+
+def _address_problems(settings: Settings) -> Iterator[str]:
+    """Where payflow and the providers are reached."""
     if settings.sandbox_enabled:
-        problems.append(
-            "PAYFLOW_SANDBOX_ENABLED is on: the sandbox (fake payments at /sandbox/) cannot be mounted"
-        )
-    add(_https_problem("PAYFLOW_PUBLIC_URL", settings.public_url, reachable=True))
-    add(_https_problem("PAYFLOW_STRIPE_API_BASE", settings.stripe_api_base))
-    add(_https_problem("PAYFLOW_UNIVAPAY_API_BASE", settings.univapay_api_base))
-    add(_https_problem("PAYFLOW_PAYHERO_API_BASE", settings.payhero_api_base))
-    add(_https_problem("PAYFLOW_UNIVAPAY_WIDGET_SCRIPT", settings.univapay_widget_script))
+        yield "PAYFLOW_SANDBOX_ENABLED is on: the sandbox (fake payments at /sandbox/) cannot be mounted"
+    urls = (
+        _https_problem("PAYFLOW_PUBLIC_URL", settings.public_url, reachable=True),
+        _https_problem("PAYFLOW_STRIPE_API_BASE", settings.stripe_api_base),
+        _https_problem("PAYFLOW_UNIVAPAY_API_BASE", settings.univapay_api_base),
+        _https_problem("PAYFLOW_PAYHERO_API_BASE", settings.payhero_api_base),
+        _https_problem("PAYFLOW_UNIVAPAY_WIDGET_SCRIPT", settings.univapay_widget_script),
+    )
+    yield from (problem for problem in urls if problem is not None)
 
-    # Email
+
+def _email_problems(settings: Settings) -> Iterator[str]:
     if not settings.smtp_host:
-        problems.append(
-            "PAYFLOW_SMTP_HOST is not set (tickets and passwords would stay in the built-in mailbox)"
-        )
+        yield "PAYFLOW_SMTP_HOST is not set (tickets and passwords would stay in the built-in mailbox)"
     elif settings.smtp_password and not (settings.smtp_starttls or settings.smtp_ssl):
-        problems.append(
-            "PAYFLOW_SMTP_PASSWORD is sent without TLS: set PAYFLOW_SMTP_STARTTLS or PAYFLOW_SMTP_SSL"
-        )
-    return problems
+        yield "PAYFLOW_SMTP_PASSWORD is sent without TLS: set PAYFLOW_SMTP_STARTTLS or PAYFLOW_SMTP_SSL"

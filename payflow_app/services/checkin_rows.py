@@ -128,7 +128,8 @@ def redeem(connection: Connection, check_in: dict[str, Any], scan: dict[str, Any
     unique ticket id decides between gates that scan it at once (``ON CONFLICT DO
     NOTHING``). PostgreSQL: one statement, both rows or neither."""
     if connection.dialect.name == "postgresql":
-        return connection.execute(_REDEEM_AND_RECORD, {**check_in, **scan}).scalar_one() == VALID
+        reason: str = connection.execute(_REDEEM_AND_RECORD, {**check_in, **scan}).scalar_one()
+        return reason == VALID
     redeemed = connection.execute(_REDEEM, check_in).first() is not None
     record_scan(connection, scan | {"reason": VALID if redeemed else ALREADY_REDEEMED})
     return redeemed

@@ -86,6 +86,17 @@ def _decide(session: Session, order: Order, payment: Payment, truth: PaymentTrut
     """What the provider's success means for this payment and its order. The order of
     the checks is the point: a settled payment stays settled, a wrong amount is never
     delivered, and money for a closed order is delivered only if it still can be."""
+    if (earlier := _earlier_answer(session, payment, truth)) is not None:
+        return earlier
+    if _flag_wrong_amount(payment, truth):
+        return Outcome.FLAGGED
+    _record_success(payment, truth)
+    return _order_outcome(session, order, payment)
+
+
+def _earlier_answer(session: Session, payment: Payment, truth: PaymentTruth) -> Outcome | None:
+    """The outcome already decided (settled, refunded, held for a person) or not yet due
+    (the provider does not say it succeeded); None when this success is news."""
     if payment.status == PaymentStatus.SUCCEEDED:
         return Outcome.REFUND_DUE if late_money.refund_pending(session, payment) else Outcome.FULFILLED
     if payment.status == PaymentStatus.REFUNDED:
@@ -94,6 +105,11 @@ def _decide(session: Session, order: Order, payment: Payment, truth: PaymentTrut
         return Outcome.FLAGGED
     if truth.status is not ProviderStatus.SUCCEEDED:
         return Outcome.NOT_PAID
+    return None
+
+
+def _flag_wrong_amount(payment: Payment, truth: PaymentTruth) -> bool:
+    """Hold the payment for a person when the provider reports another amount."""
     expected = Money(payment.amount_minor, payment.currency)
     if truth.amount != expected and not (truth.amount is None and truth.amount_as_requested):
         paid = format_money(truth.amount.amount, truth.amount.currency) if truth.amount else "unknown"
@@ -106,7 +122,11 @@ def _decide(session: Session, order: Order, payment: Payment, truth: PaymentTrut
             reason=f"Amount mismatch: the provider reports {paid}, "
             f"the order expects {format_money(expected.amount, expected.currency)}.",
         )
-        return Outcome.FLAGGED
+        return True
+    return False
+
+
+def _record_success(payment: Payment, truth: PaymentTruth) -> None:
     late = payment.status in CLOSED
     payment.status = check_payment_transition(payment.status, PaymentStatus.SUCCEEDED)
     payment.succeeded_at = payment.updated_at = utcnow()
@@ -115,6 +135,10 @@ def _decide(session: Session, order: Order, payment: Payment, truth: PaymentTrut
         payment.flagged_at = None
     if late:
         payment.late_at = utcnow()
+
+
+def _order_outcome(session: Session, order: Order, payment: Payment) -> Outcome:
+    """What a succeeded payment does for its order: fulfil it, or send the money back."""
     if order.status in PAID_ORDER_STATUSES or eligibility.paid_by_another(session, order, payment):
         late_money.refund_later(session, order, payment, why="the order was already paid by another attempt")
         return Outcome.REFUND_DUE

@@ -29,6 +29,7 @@ from payflow_app.services.db import write_connection
 log = logging.getLogger(__name__)
 I = TypeVar("I")  # noqa: E741  (an item to write)
 R = TypeVar("R")  # its result
+T = TypeVar("T")  # a job's result
 
 
 class GroupCommit(Generic[I, R]):
@@ -127,6 +128,7 @@ class SharedTransaction(GroupCommit[Job, Any]):
     def __init__(self, name: str, *, max_batch: int = 64) -> None:
         super().__init__(name, write_batch=_run_jobs, write_one=_run_job, max_batch=max_batch)
 
-    def run(self, job: Job) -> Any:
+    def run(self, job: Callable[[Connection], T]) -> T:
         """``job``'s result once committed; its exception if it (alone) failed."""
-        return self.submit(job).result()
+        result: T = self.submit(job).result()
+        return result

@@ -66,7 +66,8 @@ def parse_amount(text: str, currency: str) -> int:
     whole, fraction = match.group(1).replace(",", ""), match.group(2) or ""
     if len(fraction) > exp:
         raise ValueError(f"{currency} has {exp} decimal places")
-    return int(whole) * 10**exp + (int(fraction.ljust(exp, "0")) if exp else 0)
+    scale: int = 10**exp  # int ** int is typed Any (a negative power would be a float)
+    return int(whole) * scale + (int(fraction.ljust(exp, "0")) if exp else 0)
 
 
 _SPACES = re.compile(r"[\s\u00a0\u202f']")

@@ -140,7 +140,10 @@ def sign_ticket_token(*, ticket_number: str, event_id: int, event_starts_at: dat
         "iat": int(time.time()),
         "exp": int(valid_until(event_starts_at).timestamp()),
     }
-    return jwt.encode(claims, private_key_pem(), algorithm=ALGORITHM, headers={"kid": public_jwk()["kid"]})
+    token: str = jwt.encode(
+        claims, private_key_pem(), algorithm=ALGORITHM, headers={"kid": public_jwk()["kid"]}
+    )
+    return token
 
 
 def verify_ticket_token(

@@ -5,10 +5,11 @@ status-query attempt with its error, every email and refund."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, or_, select
+from sqlmodel import Session, col, or_, select
 
 from payflow_app.models import (
     EmailOutbox,
@@ -73,76 +74,14 @@ def order_timeline(order_id: int) -> OrderStory:
         payments = session.exec(
             select(Payment).where(Payment.order_id == order_id).order_by(col(Payment.id))
         ).all()
-        payment_ids = [pk(p) for p in payments]
-        references = [r for p in payments for r in (p.provider_reference, p.idempotency_key) if r]
-        entries: list[TimelineEntry] = []
-        for change in session.exec(select(StatusChange).where(StatusChange.order_id == order_id)).all():
-            subject = "Order" if change.subject == "order" else f"Payment #{change.payment_id}"
-            moved = f"{change.from_status} → {change.to_status}" if change.from_status else change.to_status
-            entries.append(
-                TimelineEntry(change.at, "status", f"{subject}: {moved}", payment_id=change.payment_id)
-            )
-        events = (
-            session.exec(
-                select(WebhookEvent).where(col(WebhookEvent.provider_reference).in_(references))
-            ).all()
-            if references
-            else []
-        )
-        for event in events:
-            entries.append(
-                TimelineEntry(
-                    event.received_at,
-                    "webhook",
-                    f"Webhook {event.provider} {event.event_type or ''} ({event.status})",
-                    detail=f"event {event.event_id}; {event.attempts} attempt(s)",
-                    event_id=pk(event),
-                    failed=event.status in (InboxStatus.DEAD, InboxStatus.REJECTED),
-                )
-            )
-        event_ids = [pk(e) for e in events]
-        attempts = session.exec(
-            select(ProcessingAttempt).where(
-                or_(
-                    col(ProcessingAttempt.payment_id).in_(payment_ids or [-1]),
-                    col(ProcessingAttempt.webhook_event_id).in_(event_ids or [-1]),
-                )
-            )
-        ).all()
-        for attempt in attempts:
-            label = "Processing webhook" if attempt.kind == "webhook" else "Status query"
-            entries.append(
-                TimelineEntry(
-                    attempt.started_at,
-                    "attempt",
-                    f"{label} ({attempt.trigger}): {attempt.outcome}, {attempt.duration_ms} ms",
-                    detail=(attempt.detail or "") + (f"\n{attempt.error}" if attempt.error else ""),
-                    event_id=attempt.webhook_event_id,
-                    payment_id=attempt.payment_id,
-                    failed=attempt.outcome == "error",
-                )
-            )
-        for email in session.exec(select(EmailOutbox).where(EmailOutbox.order_id == order_id)).all():
-            entries.append(
-                TimelineEntry(
-                    email.created_at,
-                    "email",
-                    f"Email '{email.template}' to {email.recipient}: {email.status}",
-                    detail=email.subject,
-                    failed=email.status == OutboxStatus.FAILED,
-                )
-            )
-        for refund in session.exec(select(Refund).where(Refund.order_id == order_id)).all():
-            entries.append(
-                TimelineEntry(
-                    refund.created_at,
-                    "refund",
-                    f"Refund of {format_money(refund.amount_minor, refund.currency)}: {refund.status}",
-                    detail=f"{refund.reason}. {refund.failure_message or ''}".strip(),
-                    payment_id=refund.payment_id,
-                    failed=refund.status == RefundStatus.FAILED,
-                )
-            )
+        events = _webhook_events(session, payments)
+        entries = [
+            *_status_entries(session, order_id),
+            *(_webhook_entry(event) for event in events),
+            *_attempt_entries(session, payments, events),
+            *_email_entries(session, order_id),
+            *_refund_entries(session, order_id),
+        ]
     entries.sort(key=lambda e: (e.at, e.kind != "webhook"))
     return OrderStory(
         order_id=order_id,
@@ -151,20 +90,112 @@ def order_timeline(order_id: int) -> OrderStory:
         status=order.status,
         amount=format_money(order.amount_minor, order.currency),
         provisional=order.is_provisional,
-        payments=[
-            PaymentLine(
-                id=pk(p),
-                provider=p.provider,
-                reference=p.provider_reference or "—",
-                status=p.status,
-                amount=format_money(p.amount_minor, p.currency),
-                review_reason=p.review_reason or p.failure_message or "",
-                flagged=p.flagged_at is not None,
-                can_sync=p.provider != "wallet" and p.provider_reference is not None,
-            )
-            for p in payments
-        ],
+        payments=[_payment_line(p) for p in payments],
         timeline=entries,
+    )
+
+
+def _webhook_events(session: Session, payments: Sequence[Payment]) -> Sequence[WebhookEvent]:
+    """The webhooks about the order's payments: found by the provider's reference or
+    our idempotency key."""
+    references = [r for p in payments for r in (p.provider_reference, p.idempotency_key) if r]
+    if not references:
+        return []
+    return session.exec(
+        select(WebhookEvent).where(col(WebhookEvent.provider_reference).in_(references))
+    ).all()
+
+
+def _status_entries(session: Session, order_id: int) -> list[TimelineEntry]:
+    entries = []
+    for change in session.exec(select(StatusChange).where(StatusChange.order_id == order_id)).all():
+        subject = "Order" if change.subject == "order" else f"Payment #{change.payment_id}"
+        moved = f"{change.from_status} → {change.to_status}" if change.from_status else change.to_status
+        entries.append(
+            TimelineEntry(change.at, "status", f"{subject}: {moved}", payment_id=change.payment_id)
+        )
+    return entries
+
+
+def _webhook_entry(event: WebhookEvent) -> TimelineEntry:
+    return TimelineEntry(
+        event.received_at,
+        "webhook",
+        f"Webhook {event.provider} {event.event_type or ''} ({event.status})",
+        detail=f"event {event.event_id}; {event.attempts} attempt(s)",
+        event_id=pk(event),
+        failed=event.status in (InboxStatus.DEAD, InboxStatus.REJECTED),
+    )
+
+
+def _attempt_entries(
+    session: Session, payments: Sequence[Payment], events: Sequence[WebhookEvent]
+) -> list[TimelineEntry]:
+    """Every processing of those webhooks and every status query about those payments."""
+    payment_ids = [pk(p) for p in payments]
+    event_ids = [pk(e) for e in events]
+    attempts = session.exec(
+        select(ProcessingAttempt).where(
+            or_(
+                col(ProcessingAttempt.payment_id).in_(payment_ids or [-1]),
+                col(ProcessingAttempt.webhook_event_id).in_(event_ids or [-1]),
+            )
+        )
+    ).all()
+    entries = []
+    for attempt in attempts:
+        label = "Processing webhook" if attempt.kind == "webhook" else "Status query"
+        entries.append(
+            TimelineEntry(
+                attempt.started_at,
+                "attempt",
+                f"{label} ({attempt.trigger}): {attempt.outcome}, {attempt.duration_ms} ms",
+                detail=(attempt.detail or "") + (f"\n{attempt.error}" if attempt.error else ""),
+                event_id=attempt.webhook_event_id,
+                payment_id=attempt.payment_id,
+                failed=attempt.outcome == "error",
+            )
+        )
+    return entries
+
+
+def _email_entries(session: Session, order_id: int) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            email.created_at,
+            "email",
+            f"Email '{email.template}' to {email.recipient}: {email.status}",
+            detail=email.subject,
+            failed=email.status == OutboxStatus.FAILED,
+        )
+        for email in session.exec(select(EmailOutbox).where(EmailOutbox.order_id == order_id)).all()
+    ]
+
+
+def _refund_entries(session: Session, order_id: int) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            refund.created_at,
+            "refund",
+            f"Refund of {format_money(refund.amount_minor, refund.currency)}: {refund.status}",
+            detail=f"{refund.reason}. {refund.failure_message or ''}".strip(),
+            payment_id=refund.payment_id,
+            failed=refund.status == RefundStatus.FAILED,
+        )
+        for refund in session.exec(select(Refund).where(Refund.order_id == order_id)).all()
+    ]
+
+
+def _payment_line(payment: Payment) -> PaymentLine:
+    return PaymentLine(
+        id=pk(payment),
+        provider=payment.provider,
+        reference=payment.provider_reference or "—",
+        status=payment.status,
+        amount=format_money(payment.amount_minor, payment.currency),
+        review_reason=payment.review_reason or payment.failure_message or "",
+        flagged=payment.flagged_at is not None,
+        can_sync=payment.provider != "wallet" and payment.provider_reference is not None,
     )
 
 

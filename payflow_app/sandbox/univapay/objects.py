@@ -84,6 +84,16 @@ def card_number_of(data: Mapping[str, Any]) -> str:
 
 
 def token_errors(body: Mapping[str, Any]) -> list[FieldError]:
+    """What UnivaPay would answer to a token request: the request's own fields, then
+    the card's (when there is a card at all)."""
+    errors = _request_errors(body)
+    data = body.get("data")
+    if not isinstance(data, Mapping):
+        return [*errors, FieldError("data", "REQUIRED_VALUE")]
+    return [*errors, *_card_errors(data)]
+
+
+def _request_errors(body: Mapping[str, Any]) -> list[FieldError]:
     errors: list[FieldError] = []
     if body.get("payment_type") != "card":
         errors.append(FieldError("payment_type", "PAYMENT_TYPE_NOT_ALLOWED"))
@@ -94,27 +104,35 @@ def token_errors(body: Mapping[str, Any]) -> list[FieldError]:
         errors.append(FieldError("email", "REQUIRED_VALUE"))
     elif not isinstance(email, str) or not _EMAIL.match(email):
         errors.append(FieldError("email", "INVALID_FORMAT_EMAIL"))
-    data = body.get("data")
-    if not isinstance(data, Mapping):
-        return [*errors, FieldError("data", "REQUIRED_VALUE")]
+    return errors
+
+
+def _card_errors(data: Mapping[str, Any]) -> list[FieldError]:
+    errors: list[FieldError] = []
     number = card_number_of(data)
     if not number:
         errors.append(FieldError("data.card_number", "REQUIRED_VALUE"))
     elif not luhn_ok(number):
         errors.append(FieldError("data.card_number", "INVALID_CARD_NUMBER"))
-    month, year = _int(data.get("exp_month")), _int(data.get("exp_year"))
-    if month is None or not 1 <= month <= 12:
-        errors.append(FieldError("data.exp_month", "INVALID_CARD_EXPIRATION"))
-    elif year is None or year < 2000:
-        errors.append(FieldError("data.exp_year", "INVALID_CARD_EXPIRATION"))
-    elif (year, month) < (date.today().year, date.today().month):
-        errors.append(FieldError("data.exp_year", "CARD_EXPIRED"))
+    if (expiry := _expiry_error(data)) is not None:
+        errors.append(expiry)
     cvv = str(data.get("cvv") or "").strip()
     if not (ascii_digits(cvv) and len(cvv) in (3, 4)):
         errors.append(FieldError("data.cvv", "INVALID_CVV"))
     if not str(data.get("cardholder") or "").strip():
         errors.append(FieldError("data.cardholder", "REQUIRED_VALUE"))
     return errors
+
+
+def _expiry_error(data: Mapping[str, Any]) -> FieldError | None:
+    month, year = _int(data.get("exp_month")), _int(data.get("exp_year"))
+    if month is None or not 1 <= month <= 12:
+        return FieldError("data.exp_month", "INVALID_CARD_EXPIRATION")
+    if year is None or year < 2000:
+        return FieldError("data.exp_year", "INVALID_CARD_EXPIRATION")
+    if (year, month) < (date.today().year, date.today().month):
+        return FieldError("data.exp_year", "CARD_EXPIRED")
+    return None
 
 
 def new_token(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,18 @@ def _elapsed(seconds: float) -> str:
     return f"{minutes}:{rest:02d}"
 
 
+def _phase(snap: OrderSnapshot) -> str:
+    """What the page shows for the order: paid, cancelled, failed or still waiting."""
+    if snap.is_processed:
+        return "paid"
+    if snap.is_closed:
+        cancelled = snap.payment_status == PaymentStatus.CANCELLED or (
+            snap.failure_code == f"mpesa_{CANCELLED_BY_CUSTOMER}"  # said by a late callback
+        )
+        return "cancelled" if cancelled else "failed"
+    return "waiting"
+
+
 def _mask_email(address: str) -> str:
     name, _, domain = address.partition("@")
     return f"{name[:1]}•••@{domain}" if domain else "•••"
@@ -105,31 +117,8 @@ class MpesaState(rx.State):
         async def show(snap: OrderSnapshot) -> None:
             emails = await asyncio.to_thread(emails_for_order, order_id) if snap.is_processed else []
             async with self:
-                self.order_number, self.event_title, self.phone = snap.order_number, snap.event_title, phone
-                self.event_href = routes.event_path(snap.event_slug) if snap.event_slug else routes.EVENTS
-                self.tickets = f"{snap.quantity} × {snap.ticket_type}"
-                self.amount = format_money(snap.amount_minor, snap.currency, lang)
-                self.steps = step_items(snap.steps, lang)
-                self.receipt = snap.receipt_number or ""
-                self.reason = decline_reason(lang, snap.failure_code, snap.failure_message)
-                self.waiting_text = t(lang, "mpesa.waiting_text", amount=self.amount, phone=phone)
-                self.again_text = t(lang, "mpesa.prompt_again_to", phone=phone)
-                self.support_text = t(lang, "mpesa.delayed_support", order=snap.order_number)
-                self.outcome_text = (
-                    t(lang, "mpesa.paid_text", receipt=self.receipt)
-                    if snap.is_processed
-                    else t(lang, "mpesa.failed_text", reason=self.reason)
-                )
+                self._show(snap, lang, phone)
                 self.emails = email_items(emails, lang, mask=_mask_email)
-                if snap.is_processed:
-                    self.phase = "paid"
-                elif snap.is_closed:
-                    cancelled = snap.payment_status == PaymentStatus.CANCELLED or (
-                        snap.failure_code == f"mpesa_{CANCELLED_BY_CUSTOMER}"  # said by a late callback
-                    )
-                    self.phase = "cancelled" if cancelled else "failed"
-                else:
-                    self.phase = "waiting"
 
         async def delayed() -> None:
             async with self:
@@ -157,14 +146,36 @@ class MpesaState(rx.State):
         finally:
             ticker.cancel()
         if snap.is_processed:
-            # The emails go out just after fulfilment: follow them for a little while.
-            for _ in range(20):
-                sent = await asyncio.to_thread(emails_for_order, order_id)
-                async with self:
-                    self.emails = email_items(sent, lang, mask=_mask_email)
-                if sent and all(e.status == OutboxStatus.SENT for e in sent):
-                    return
-                await asyncio.sleep(0.5)
+            await self._follow_emails(order_id, lang)
+
+    async def _follow_emails(self, order_id: int, lang: str) -> None:
+        """The emails go out just after fulfilment: follow them for a little while."""
+        for _ in range(20):
+            sent = await asyncio.to_thread(emails_for_order, order_id)
+            async with self:
+                self.emails = email_items(sent, lang, mask=_mask_email)
+            if sent and all(e.status == OutboxStatus.SENT for e in sent):
+                return
+            await asyncio.sleep(0.5)
+
+    def _show(self, snap: OrderSnapshot, lang: str, phone: str) -> None:
+        """The page's vars for one snapshot of its order (under the state's lock)."""
+        self.order_number, self.event_title, self.phone = snap.order_number, snap.event_title, phone
+        self.event_href = routes.event_path(snap.event_slug) if snap.event_slug else routes.EVENTS
+        self.tickets = f"{snap.quantity} × {snap.ticket_type}"
+        self.amount = format_money(snap.amount_minor, snap.currency, lang)
+        self.steps = step_items(snap.steps, lang)
+        self.receipt = snap.receipt_number or ""
+        self.reason = decline_reason(lang, snap.failure_code, snap.failure_message)
+        self.waiting_text = t(lang, "mpesa.waiting_text", amount=self.amount, phone=phone)
+        self.again_text = t(lang, "mpesa.prompt_again_to", phone=phone)
+        self.support_text = t(lang, "mpesa.delayed_support", order=snap.order_number)
+        self.outcome_text = (
+            t(lang, "mpesa.paid_text", receipt=self.receipt)
+            if snap.is_processed
+            else t(lang, "mpesa.failed_text", reason=self.reason)
+        )
+        self.phase = _phase(snap)
 
     @rx.event
     async def prompt_again(self):
