@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 
 from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType
-from payflow_app.services.dashboard import UNISSUED
 from payflow_app.services.db import read_session
-from payflow_app.services.kinds import STEPS
-from payflow_app.services.states import OrderStatus, PaymentStatus
-from payflow_app.services.tickets import qr_data_uri
+from payflow_app.services.qr import qr_data_uri
+from payflow_app.services.states import STEPS, UNISSUED, OrderStatus, PaymentStatus
 
 
 @dataclass(frozen=True)
