@@ -11,10 +11,10 @@ from payflow_app.emails.sender import run_email_sender
 from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.sandbox.stripe_api import run_expiry_sweeper
+from payflow_app.services import urls
 from payflow_app.services.inbox import run_inbox_worker
 from payflow_app.services.reconciler import run_reconciler
 from payflow_app.settings import get_settings
-from payflow_app.ui import routes
 from payflow_app.ui.pages.admin_console import OperatorState, admin_console_page
 from payflow_app.ui.pages.admin_metrics import MetricsState, admin_metrics_page
 from payflow_app.ui.pages.admin_order import OrderTimelineState, admin_order_page
@@ -48,32 +48,32 @@ app = rx.App(
     stylesheets=["/styles.css"],
 )
 PAGES = (
-    (events_page, routes.EVENTS, "events", [EventsState.load]),
-    (event_page, routes.EVENT, "tickets", [CheckoutState.load]),
-    (payment_success_page, routes.PAYMENT_SUCCESS, "payment", [PaymentStatusState.watch]),
-    (payment_cancel_page, routes.PAYMENT_CANCEL, "payment cancelled", [CancelState.load]),
-    (login_page, routes.LOGIN, "log in", [LoginState.load]),
-    (change_password_page, routes.CHANGE_PASSWORD, "password", [PasswordState.load]),
-    (dashboard_page, routes.DASHBOARD, "dashboard", [DashboardState.load, DashboardState.watch]),
-    (my_tickets_page, routes.MY_TICKETS, "my tickets", [MyTicketsState.load]),
-    (membership_page, routes.MEMBERSHIP, "membership", [MembershipState.load]),
-    (card_return_page, routes.CARD_RETURN, "confirming your payment", [CardReturnState.watch]),
-    (card_success_page, routes.CARD_SUCCESS, "membership", [CardSuccessState.watch]),
-    (card_cancel_page, routes.CARD_CANCEL, "payment not completed", [CardCancelState.load]),
-    (mpesa_payment_page, routes.MPESA_PAYMENT, "M-PESA payment", [MpesaState.watch]),
-    (admin_console_page, routes.ADMIN, "operations", [OperatorState.load]),
-    (admin_order_page, routes.ADMIN_ORDER, "order timeline", [OrderTimelineState.load]),
-    (admin_metrics_page, routes.ADMIN_METRICS, "metrics", [MetricsState.load]),
-    (organizer_events_page, routes.ORGANIZER, "my events", [OrganizerEventsState.load]),
+    (events_page, urls.EVENTS, "events", [EventsState.load]),
+    (event_page, urls.EVENT, "tickets", [CheckoutState.load]),
+    (payment_success_page, urls.PAYMENT_SUCCESS, "payment", [PaymentStatusState.watch]),
+    (payment_cancel_page, urls.PAYMENT_CANCEL, "payment cancelled", [CancelState.load]),
+    (login_page, urls.LOGIN, "log in", [LoginState.load]),
+    (change_password_page, urls.CHANGE_PASSWORD, "password", [PasswordState.load]),
+    (dashboard_page, urls.DASHBOARD, "dashboard", [DashboardState.load, DashboardState.watch]),
+    (my_tickets_page, urls.MY_TICKETS, "my tickets", [MyTicketsState.load]),
+    (membership_page, urls.MEMBERSHIP, "membership", [MembershipState.load]),
+    (card_return_page, urls.CARD_RETURN, "confirming your payment", [CardReturnState.watch]),
+    (card_success_page, urls.CARD_SUCCESS, "membership", [CardSuccessState.watch]),
+    (card_cancel_page, urls.CARD_CANCEL, "payment not completed", [CardCancelState.load]),
+    (mpesa_payment_page, urls.MPESA_PAYMENT, "M-PESA payment", [MpesaState.watch]),
+    (admin_console_page, urls.ADMIN, "operations", [OperatorState.load]),
+    (admin_order_page, urls.ADMIN_ORDER, "order timeline", [OrderTimelineState.load]),
+    (admin_metrics_page, urls.ADMIN_METRICS, "metrics", [MetricsState.load]),
+    (organizer_events_page, urls.ORGANIZER, "my events", [OrganizerEventsState.load]),
     (
         organizer_event_page,
-        routes.ORGANIZER_EVENT,
+        urls.ORGANIZER_EVENT,
         "event dashboard",
         [EventDashboardState.load, EventDashboardState.watch],
     ),
-    (organizer_edit_page, routes.ORGANIZER_EDIT, "edit event", [EventEditState.load]),
-    (organizer_attendees_page, routes.ORGANIZER_ATTENDEES, "attendees", [AttendeesState.load]),
-    (organizer_checkin_page, routes.ORGANIZER_CHECKIN, "check-in", [GateState.load]),
+    (organizer_edit_page, urls.ORGANIZER_EDIT, "edit event", [EventEditState.load]),
+    (organizer_attendees_page, urls.ORGANIZER_ATTENDEES, "attendees", [AttendeesState.load]),
+    (organizer_checkin_page, urls.ORGANIZER_CHECKIN, "check-in", [GateState.load]),
 )
 for component, route, title, on_load in PAGES:
     # Every page first learns its language and who is signed in.

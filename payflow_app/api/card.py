@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from payflow_app.api.errors import BadRequest, error_response, json_object, read_body
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import card_payments, memberships, payments
+from payflow_app.services import card_payments, memberships, payments, urls
 from payflow_app.services.errors import NotFound
 from payflow_app.services.states import PaymentStatus
 from payflow_app.settings import get_settings
@@ -47,7 +47,7 @@ async def open_widget(request: Request) -> Response:
         "currency": payment.currency,
         "email": await asyncio.to_thread(card_payments.payer_email, payment),
         "action": f"{settings.public_url}/api/payment/checkout/charge",
-        "cancel": f"{settings.public_url}{card_payments.page_url(card_payments.CANCEL_PATH, public_id)}",
+        "cancel": f"{settings.public_url}{urls.card_page(urls.CARD_CANCEL, public_id)}",
         "paymentId": public_id,
     }
     if settings.sandbox_enabled and (settings.univapay_api_base or "").startswith(settings.public_url):
@@ -111,7 +111,7 @@ async def three_ds_return(request: Request) -> Response:
         "status": status if _STATUS.fullmatch(status) else "",
         "paymentId": query.get("paymentId", ""),
     }
-    return RedirectResponse(f"{card_payments.RETURN_PATH}?{urlencode(params)}", status_code=303)
+    return RedirectResponse(f"{urls.CARD_RETURN}?{urlencode(params)}", status_code=303)
 
 
 async def verify(request: Request) -> Response:

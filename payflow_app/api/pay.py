@@ -23,8 +23,8 @@ from payflow_app.providers.base import PaymentError
 from payflow_app.services import checkout, plans, purchases
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.kinds import Kind
 from payflow_app.services.money import Money
+from payflow_app.services.states import Kind
 
 # What /pay sells (a membership has its own card flow, ``/membership``).
 PAYABLE = (Kind.TICKETS, Kind.PLAN, Kind.GALLERY, Kind.TOP_UP)

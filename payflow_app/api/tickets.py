@@ -11,7 +11,7 @@ from starlette.responses import Response
 from payflow_app.api.auth import request_user
 from payflow_app.api.errors import error_response
 from payflow_app.services import dashboard
-from payflow_app.services.tickets import qr_png
+from payflow_app.services.qr import qr_png
 
 
 async def ticket_qr_png(request: Request) -> Response:

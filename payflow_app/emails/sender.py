@@ -38,8 +38,8 @@ from payflow_app.emails.templates import InlineImage, scrub_secrets
 from payflow_app.models import EmailOutbox, pk, utcnow
 from payflow_app.services import notify
 from payflow_app.services.db import is_sqlite, lock, write_transaction
+from payflow_app.services.qr import qr_png
 from payflow_app.services.states import OutboxStatus
-from payflow_app.services.tickets import qr_png
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)

@@ -8,6 +8,7 @@ who abandons a checkout, or types another person's email, sends that person noth
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 
 from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import welcome_email
-from payflow_app.i18n import normalise
+from payflow_app.i18n import normalise, t
 from payflow_app.models import Membership, Order, User, pk
 from payflow_app.services import sessions, throttle
 from payflow_app.services.db import lock, read_session, write_transaction
@@ -27,6 +28,8 @@ from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.keys import generated_secret
 from payflow_app.services.sessions import SessionUser, issue_session_token, session_user
 from payflow_app.settings import get_settings
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 __all__ = ["SessionUser", "issue_session_token", "session_user"]  # kept where callers look
 MIN_PASSWORD_LENGTH = 10
@@ -229,3 +232,15 @@ def _secret(configured: str | None, data_dir: str) -> str:
 def session_secret() -> str:
     settings = get_settings()
     return _secret(settings.session_secret, str(settings.data_dir))
+
+
+def customer_errors(*, full_name: str, email: str, lang: str) -> dict[str, str]:
+    """What is wrong with a buyer's name and email, in their language."""
+    errors: dict[str, str] = {}
+    if not full_name.strip():
+        errors["full_name"] = t(lang, "checkout.error.full_name")
+    elif len(full_name.strip()) > 200:
+        errors["full_name"] = t(lang, "checkout.error.name_too_long")
+    if not EMAIL_RE.match(email.strip()):
+        errors["email"] = t(lang, "checkout.error.email")
+    return errors

@@ -22,7 +22,7 @@ from sqlmodel import select
 from payflow_app.models import Order, Payment, User, pk, utcnow
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import NextAction, PaymentError, PaymentRequest, ProviderStatus
-from payflow_app.services import kinds, notify, payments
+from payflow_app.services import kinds, notify, payments, urls
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
 from payflow_app.services.money import Money
@@ -31,11 +31,6 @@ from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 PROVIDER = "univapay"
-# The customer-facing pages of this flow (paths fixed by the product design).
-SUCCESS_PATH = "/payment/success"
-RETURN_PATH = "/payment/return"
-CANCEL_PATH = "/payment/cancel"
-CALLBACK_PATH = "/api/payment/callback"
 
 
 class Outcome(StrEnum):
@@ -50,10 +45,6 @@ class CardCharge:
     payment_id: str  # the public id
     outcome: Outcome
     next_url: str  # where the customer goes next (absolute for the issuer, else a path)
-
-
-def page_url(path: str, public_id: str) -> str:
-    return f"{path}?paymentId={public_id}"
 
 
 def open_card_payment(*, order_id: int) -> Payment:
@@ -91,15 +82,15 @@ async def charge_card(*, public_id: str, token: str) -> CardCharge:
     except PaymentError as exc:
         log.info("card charge for payment %s refused: %s %s", payment.id, exc.code, exc.message)
         await asyncio.to_thread(payments.fail_attempt, pk(payment), exc)
-        return CardCharge(public_id, Outcome.FAILED, page_url(CANCEL_PATH, public_id))
+        return CardCharge(public_id, Outcome.FAILED, urls.card_page(urls.CARD_CANCEL, public_id))
     await asyncio.to_thread(_charge_created, pk(payment), started.provider_reference)
     if started.status is ProviderStatus.SUCCEEDED:
         # Fulfil now, in this request: the success page can show the credentials at once.
         await payments.verify_payment(payment_id=pk(payment))
-        return CardCharge(public_id, Outcome.SUCCEEDED, page_url(SUCCESS_PATH, public_id))
+        return CardCharge(public_id, Outcome.SUCCEEDED, urls.card_page(urls.CARD_SUCCESS, public_id))
     if started.next_action is NextAction.REDIRECT and started.redirect_url:
         return CardCharge(public_id, Outcome.AUTHENTICATE, started.redirect_url)
-    return CardCharge(public_id, Outcome.PROCESSING, page_url(RETURN_PATH, public_id))
+    return CardCharge(public_id, Outcome.PROCESSING, urls.card_page(urls.CARD_RETURN, public_id))
 
 
 def payer_email(payment: Payment) -> str:
@@ -114,10 +105,10 @@ def where_it_stands(payment: Payment) -> CardCharge:
     """Where a payment already charged (or closed) sends its customer."""
     public_id = payment.public_id or ""
     if payment.status == PaymentStatus.SUCCEEDED:
-        return CardCharge(public_id, Outcome.SUCCEEDED, page_url(SUCCESS_PATH, public_id))
+        return CardCharge(public_id, Outcome.SUCCEEDED, urls.card_page(urls.CARD_SUCCESS, public_id))
     if payment.status in payments.TERMINAL or payment.status == PaymentStatus.REQUIRES_REVIEW:
-        return CardCharge(public_id, Outcome.FAILED, page_url(CANCEL_PATH, public_id))
-    return CardCharge(public_id, Outcome.PROCESSING, page_url(RETURN_PATH, public_id))
+        return CardCharge(public_id, Outcome.FAILED, urls.card_page(urls.CARD_CANCEL, public_id))
+    return CardCharge(public_id, Outcome.PROCESSING, urls.card_page(urls.CARD_RETURN, public_id))
 
 
 def _charge_request(payment: Payment, token: str) -> PaymentRequest:
@@ -133,8 +124,8 @@ def _charge_request(payment: Payment, token: str) -> PaymentRequest:
             order_number=order.number,
             customer_email=user.email if user else "",
             # The issuer sends the customer back here after 3-D Secure.
-            success_url=f"{public}{page_url(CALLBACK_PATH, payment.public_id or '')}",
-            cancel_url=f"{public}{page_url(CANCEL_PATH, payment.public_id or '')}",
+            success_url=f"{public}{urls.card_page(urls.CARD_CALLBACK, payment.public_id or '')}",
+            cancel_url=f"{public}{urls.card_page(urls.CARD_CANCEL, payment.public_id or '')}",
             token=token,
             metadata={"payment_id": payment.public_id or ""},
         )

@@ -9,8 +9,8 @@ from sqlmodel import col, select
 from payflow_app.i18n import format_datetime, format_money
 from payflow_app.models import Event, TicketType, pk, utcnow
 from payflow_app.services import event_images
-from payflow_app.services.checkout import sale_state
 from payflow_app.services.db import read_session
+from payflow_app.services.seats import sale_state
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class TicketTypeView:
     price: str
     price_minor: int
     remaining: int
-    sale: str  # on_sale | not_yet | ended (checkout.sale_state)
+    sale: str  # on_sale | not_yet | ended (seats.sale_state)
     sales_start: str  # formatted, when it has one
 
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from payflow_app.i18n import format_datetime, t
-from payflow_app.models import Event, Order, Ticket, TicketType, User, pk, utcnow
+from payflow_app.models import Event, Order, TicketType, User, pk
 from payflow_app.services import accounts, numbers, throttle
+from payflow_app.services.accounts import customer_errors
 from payflow_app.services.db import write_transaction
 from payflow_app.services.errors import InvalidInput, NotFound
-from payflow_app.services.states import OrderStatus, TicketStatus
+from payflow_app.services.seats import create_pending_tickets, hold_seats, sale_state
+from payflow_app.services.states import OrderStatus
 from payflow_app.settings import get_settings
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
 
 
@@ -36,18 +35,6 @@ class CheckoutForm:
     # Where a guest's checkout comes from (pages and API): guest checkouts are
     # limited per address and per email (``services.throttle``).
     client_address: str | None = None
-
-
-def customer_errors(*, full_name: str, email: str, lang: str) -> dict[str, str]:
-    """What is wrong with a buyer's name and email, in their language."""
-    errors: dict[str, str] = {}
-    if not full_name.strip():
-        errors["full_name"] = t(lang, "checkout.error.full_name")
-    elif len(full_name.strip()) > 200:
-        errors["full_name"] = t(lang, "checkout.error.name_too_long")
-    if not EMAIL_RE.match(email.strip()):
-        errors["email"] = t(lang, "checkout.error.email")
-    return errors
 
 
 def validate_form(form: CheckoutForm) -> dict[str, str]:
@@ -107,20 +94,6 @@ def place_order(*, form: CheckoutForm, with_pending_tickets: bool = False) -> Or
         return order
 
 
-def sale_state(
-    ticket_type: TicketType, now: datetime | None = None, *, event_starts_at: datetime | None = None
-) -> str:
-    """``on_sale``, ``not_yet`` (before its sale window) or ``ended`` (after it). A
-    window without an end closes when the event starts."""
-    now = now or utcnow()
-    end = ticket_type.sales_end_at or event_starts_at
-    if ticket_type.sales_start_at is not None and now < ticket_type.sales_start_at:
-        return "not_yet"
-    if end is not None and now >= end:
-        return "ended"
-    return "on_sale"
-
-
 def _check_on_sale(ticket_type: TicketType, event: Event, lang: str) -> None:
     state = sale_state(ticket_type, event_starts_at=event.starts_at)
     if state == "not_yet":
@@ -131,18 +104,6 @@ def _check_on_sale(ticket_type: TicketType, event: Event, lang: str) -> None:
         )
     if state == "ended":
         raise InvalidInput({"ticket_type_id": t(lang, "checkout.error.sales_ended", name=ticket_type.name)})
-
-
-def hold_seats(session: Session, *, ticket_type_id: int, quantity: int) -> bool:
-    """Hold seats if that many are left. One conditional UPDATE: two buyers of the
-    last seat cannot both get it."""
-    result = session.execute(
-        update(TicketType)
-        .where(col(TicketType.id) == ticket_type_id)
-        .where(col(TicketType.reserved) + quantity <= col(TicketType.capacity))
-        .values(reserved=col(TicketType.reserved) + quantity)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _hold_seats(session: Session, ticket_type: TicketType, quantity: int, lang: str) -> None:
@@ -156,39 +117,6 @@ def _hold_seats(session: Session, ticket_type: TicketType, quantity: int, lang: 
         else t(lang, "checkout.error.only_left", count=left, name=ticket_type.name)
     )
     raise InvalidInput({"quantity": message})
-
-
-def release_seats(session: Session, order: Order) -> None:
-    session.execute(
-        update(TicketType)
-        .where(col(TicketType.id) == order.ticket_type_id)
-        .values(reserved=col(TicketType.reserved) - order.quantity)
-    )
-
-
-def create_pending_tickets(session: Session, order: Order) -> None:
-    """An M-PESA order has its tickets from the start, without a QR code: they
-    become valid when the payment succeeds, void when it does not."""
-    assert order.ticket_type_id is not None
-    for seat in range(order.quantity):
-        session.add(
-            Ticket(
-                number=numbers.ticket_number(),
-                order_id=pk(order),
-                ticket_type_id=order.ticket_type_id,
-                seat_index=seat,
-                qr_token="",
-                status=TicketStatus.PENDING,
-            )
-        )
-
-
-def void_pending_tickets(session: Session, order: Order) -> None:
-    session.execute(
-        update(Ticket)
-        .where(col(Ticket.order_id) == order.id, col(Ticket.status) == TicketStatus.PENDING)
-        .values(status=TicketStatus.VOID)
-    )
 
 
 def _customer(session: Session, form: CheckoutForm) -> User:

@@ -13,7 +13,7 @@ from payflow_app.services import kinds, plans
 from payflow_app.services.db import read_session
 from payflow_app.services.errors import NotFound
 from payflow_app.services.money import Money
-from payflow_app.services.states import UNISSUED_TICKET_STATUSES, OrderStatus, TicketStatus
+from payflow_app.services.states import UNISSUED_TICKET_STATUSES, Kind, OrderStatus, TicketStatus
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def galleries(*, user_id: int) -> list[GalleryLine]:
             session.exec(
                 select(Order.gallery_id).where(
                     Order.user_id == user_id,
-                    Order.kind == kinds.Kind.GALLERY,
+                    Order.kind == Kind.GALLERY,
                     col(Order.status).in_([OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT]),
                 )
             ).all()
@@ -111,9 +111,6 @@ def plan_view(*, user_id: int) -> PlanView:
         galleries_used=used,
         upgrades=plans.upgrades_from(current.code),
     )
-
-
-# An M-PESA order's tickets before the payment (no QR yet), or after it failed.
 
 
 def tickets(*, user_id: int) -> list[TicketCard]:

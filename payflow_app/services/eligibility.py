@@ -24,8 +24,7 @@ from payflow_app.models import Gallery, Order, Payment, Refund, User
 from payflow_app.services import plans
 from payflow_app.services.db import lock
 from payflow_app.services.errors import DomainError
-from payflow_app.services.kinds import Kind
-from payflow_app.services.states import PaymentStatus
+from payflow_app.services.states import Kind, PaymentStatus
 
 # A payment whose money is in: succeeded, and not being refunded.
 _MONEY_IN = (Payment.status == PaymentStatus.SUCCEEDED, ~exists().where(col(Refund.payment_id) == Payment.id))

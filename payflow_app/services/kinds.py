@@ -9,38 +9,16 @@ order (the caller checks ``delivered_at`` / ``completed_at``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from enum import StrEnum
-
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from payflow_app.emails.outbox import queue_email
-from payflow_app.emails.templates import TicketLine, receipt_email, tickets_email
+from payflow_app.emails.templates import receipt_email
 from payflow_app.i18n import t
-from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType, User, pk, utcnow
-from payflow_app.services import accounts, memberships, numbers, plans, tickets, wallet
-from payflow_app.services.checkout import hold_seats, release_seats, void_pending_tickets
+from payflow_app.models import Event, Gallery, Order, Payment, TicketType, User, pk, utcnow
+from payflow_app.services import accounts, memberships, plans, ticket_issue, wallet
 from payflow_app.services.db import lock
-from payflow_app.services.states import TicketStatus
-from payflow_app.settings import get_settings
-
-
-class Kind(StrEnum):
-    TICKETS = "ticket_order"
-    TOP_UP = "wallet_topup"
-    GALLERY = "gallery"
-    PLAN = "plan_upgrade"
-    MEMBERSHIP = "membership"
-
-
-# The processing steps shown to the customer, per kind; the UI owns their wording.
-STEPS: dict[str, tuple[str, str, str, str]] = {
-    Kind.TICKETS: ("verify_payment", "process_transaction", "issue_tickets", "send_confirmation"),
-    Kind.TOP_UP: ("verify_payment", "process_transaction", "credit_wallet", "update_balance"),
-    Kind.GALLERY: ("verify_payment", "process_transaction", "activate_gallery", "update_status"),
-    Kind.PLAN: ("verify_payment", "process_transaction", "update_plan", "update_limits"),
-    Kind.MEMBERSHIP: ("verify_payment", "process_transaction", "create_membership", "send_credentials"),
-}
+from payflow_app.services.seats import hold_seats, release_seats, void_pending_tickets
+from payflow_app.services.states import Kind
 
 
 def description(session: Session, order: Order, lang: str | None = None) -> str:
@@ -110,7 +88,7 @@ def deliver(
     """``password``: made by the caller before its transaction, for a membership's
     credentials; hashed here when not given."""
     if order.kind == Kind.TICKETS:
-        _issue_tickets(session, order)
+        ticket_issue.issue_tickets(session, order)
     elif order.kind == Kind.TOP_UP:
         wallet.credit_top_up(session, order=order, payment=payment)
     elif order.kind == Kind.GALLERY:
@@ -139,7 +117,7 @@ def complete(
         if chosen is not None:
             user.storage_limit_mb, user.gallery_limit = chosen.storage_limit_mb, chosen.gallery_limit
     elif order.kind == Kind.TICKETS:
-        _queue_tickets_email(session, order, user)
+        ticket_issue.queue_order_tickets_email(session, order, user)
         # A guest account gets its password now that it paid (once: the user row is locked).
         accounts.welcome_new_customer(session, order=order, user=user, password=password)
     # Wallet top-ups: the credit already set the balance in step 3; completing the
@@ -161,75 +139,5 @@ def complete(
             currency=payment.currency,
             status="paid",
             description=description(session, order),
-        ),
-    )
-
-
-def _issue_tickets(session: Session, order: Order) -> None:
-    """Sign a QR token for every seat: the order's pending tickets (an M-PESA order
-    has them from the start) become valid, missing ones are created."""
-    assert order.event_id is not None and order.ticket_type_id is not None
-    event = session.get(Event, order.event_id)
-    assert event is not None
-    pending = session.exec(select(Ticket).where(Ticket.order_id == order.id)).all()
-    for ticket in pending:
-        ticket.qr_token = tickets.sign_ticket_token(
-            ticket_number=ticket.number, event_id=order.event_id, event_starts_at=event.starts_at
-        )
-        ticket.status = TicketStatus.VALID
-    for seat in sorted(set(range(order.quantity)) - {held.seat_index for held in pending}):
-        number = numbers.ticket_number()
-        session.add(
-            Ticket(
-                number=number,
-                order_id=pk(order),
-                ticket_type_id=order.ticket_type_id,
-                seat_index=seat,
-                qr_token=tickets.sign_ticket_token(
-                    ticket_number=number, event_id=order.event_id, event_starts_at=event.starts_at
-                ),
-            )
-        )
-
-
-def _queue_tickets_email(session: Session, order: Order, user: User) -> None:
-    rows = session.exec(
-        select(Ticket).where(Ticket.order_id == order.id).order_by(col(Ticket.seat_index))
-    ).all()
-    queue_tickets_email(session, order=order, user=user, rows=rows, template="tickets")
-
-
-def queue_tickets_email(
-    session: Session,
-    *,
-    order: Order,
-    user: User,
-    rows: Sequence[Ticket],
-    template: str,
-    reissued: bool = False,
-) -> bool:
-    """Queue the QR codes of ``rows`` (tickets of ``order``) to the buyer, once per
-    (order, ``template``): the order's first email, or an organizer's resend/reissue."""
-    event = session.get(Event, order.event_id)
-    ticket_type = session.get(TicketType, order.ticket_type_id)
-    assert event is not None and ticket_type is not None
-    return queue_email(
-        session,
-        order_id=pk(order),
-        template=template,
-        recipient=user.email,
-        language=user.language,
-        email=tickets_email(
-            user.language,
-            full_name=user.full_name,
-            order_number=order.number,
-            event_title=event.title,
-            starts_at=event.starts_at,
-            venue=event.venue,
-            tickets=[
-                TicketLine(number=t.number, ticket_type=ticket_type.name, qr_token=t.qr_token) for t in rows
-            ],
-            tickets_url=f"{get_settings().public_url}/wallet",
-            reissued=reissued,
         ),
     )

@@ -27,7 +27,7 @@ from payflow_app.emails.templates import membership_email
 from payflow_app.i18n import t
 from payflow_app.models import Membership, Order, Payment, User, pk, utcnow
 from payflow_app.services import accounts, numbers, throttle
-from payflow_app.services.checkout import customer_errors
+from payflow_app.services.accounts import customer_errors
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import InvalidInput
 from payflow_app.services.money import Money

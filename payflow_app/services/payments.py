@@ -23,7 +23,7 @@ from payflow_app.providers.base import (
     PaymentTruth,
     ProviderStatus,
 )
-from payflow_app.services import fulfilment, kinds, late_money, notify
+from payflow_app.services import fulfilment, kinds, late_money, notify, urls
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, NotFound
 from payflow_app.services.money import Money
@@ -92,8 +92,8 @@ def _create_attempt(order_id: int, provider_id: str) -> tuple[int, PaymentReques
             description=kinds.description(session, order),
             order_number=order.number,
             customer_email=_customer_email(session, order),
-            success_url=f"{public}/payments/success?session_id={{CHECKOUT_SESSION_ID}}",
-            cancel_url=f"{public}/payments/cancel?session_id={{CHECKOUT_SESSION_ID}}",
+            success_url=f"{public}{urls.PAYMENT_SUCCESS}?session_id={{CHECKOUT_SESSION_ID}}",
+            cancel_url=f"{public}{urls.PAYMENT_CANCEL}?session_id={{CHECKOUT_SESSION_ID}}",
             metadata={"payment_id": str(pk(payment))},
         )
         return pk(payment), request

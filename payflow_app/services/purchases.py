@@ -20,9 +20,8 @@ from payflow_app.models import Event, Gallery, Order, Payment, TicketType, User,
 from payflow_app.services import eligibility, fulfilment, kinds, notify, numbers, payments, plans, wallet
 from payflow_app.services.db import lock, read_session, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.kinds import Kind
 from payflow_app.services.money import Money, typed_amount
-from payflow_app.services.states import OrderStatus, PaymentStatus
+from payflow_app.services.states import Kind, OrderStatus, PaymentStatus
 
 
 class Method(StrEnum):

@@ -123,3 +123,21 @@ def check_payment_transition(current: str, target: PaymentStatus) -> PaymentStat
     if target not in PAYMENT_TRANSITIONS[PaymentStatus(current)]:
         raise IllegalTransition("payment", current, target)
     return target
+
+
+class Kind(StrEnum):
+    TICKETS = "ticket_order"
+    TOP_UP = "wallet_topup"
+    GALLERY = "gallery"
+    PLAN = "plan_upgrade"
+    MEMBERSHIP = "membership"
+
+
+# The processing steps shown to the customer, per kind; the UI owns their wording.
+STEPS: dict[str, tuple[str, str, str, str]] = {
+    Kind.TICKETS: ("verify_payment", "process_transaction", "issue_tickets", "send_confirmation"),
+    Kind.TOP_UP: ("verify_payment", "process_transaction", "credit_wallet", "update_balance"),
+    Kind.GALLERY: ("verify_payment", "process_transaction", "activate_gallery", "update_status"),
+    Kind.PLAN: ("verify_payment", "process_transaction", "update_plan", "update_limits"),
+    Kind.MEMBERSHIP: ("verify_payment", "process_transaction", "create_membership", "send_credentials"),
+}

@@ -8,9 +8,14 @@ from sqlmodel import col, select
 
 from payflow_app.models import Event, Gallery, Order, Payment, Ticket, TicketType
 from payflow_app.services.db import read_session
-from payflow_app.services.kinds import STEPS
-from payflow_app.services.states import UNISSUED_TICKET_STATUSES, OrderStatus, PaymentStatus, TicketStatus
-from payflow_app.services.tickets import qr_data_uri
+from payflow_app.services.qr import qr_data_uri
+from payflow_app.services.states import (
+    STEPS,
+    UNISSUED_TICKET_STATUSES,
+    OrderStatus,
+    PaymentStatus,
+    TicketStatus,
+)
 
 
 @dataclass(frozen=True)

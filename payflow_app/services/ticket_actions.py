@@ -22,9 +22,9 @@ from payflow_app.services import notify, numbers
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.db import lock, write_transaction
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.kinds import queue_tickets_email
 from payflow_app.services.organizer import owned_event
 from payflow_app.services.states import UNISSUED_TICKET_STATUSES, TicketStatus
+from payflow_app.services.ticket_issue import queue_tickets_email
 from payflow_app.services.tickets import sign_ticket_token
 
 

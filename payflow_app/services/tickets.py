@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-import qrcode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import JWTError, jwk, jwt
 from jose.backends.base import Key
-from qrcode.constants import ERROR_CORRECT_H
 
 from payflow_app.services.keys import generated_secret
 from payflow_app.settings import get_settings
@@ -187,18 +184,3 @@ def _signed_claims(token: str, public_pem: str) -> TicketClaims:
 def _verification_key(public_pem: str) -> Key:
     """The parsed public key: parsing the PEM costs more than checking a signature."""
     return jwk.construct(public_pem, ALGORITHM)
-
-
-def qr_png(data: str, *, box_size: int = 6) -> bytes:
-    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_H, box_size=box_size, border=2)
-    qr.add_data(data)
-    qr.make(fit=True)
-    buffer = io.BytesIO()
-    qr.make_image(fill_color="black", back_color="white").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-@lru_cache(maxsize=512)
-def qr_data_uri(data: str) -> str:
-    """Cached: a token never changes, and the live page re-reads it on every push."""
-    return "data:image/png;base64," + base64.b64encode(qr_png(data)).decode()

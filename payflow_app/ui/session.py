@@ -21,10 +21,9 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from payflow_app.i18n import CATALOGUES, DEFAULT, negotiate, normalise
-from payflow_app.services import accounts, sessions
+from payflow_app.services import accounts, sessions, urls
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.sessions import GRANT_COOKIE, SESSION_COOKIE
-from payflow_app.ui import routes
 
 YEAR = 365 * 24 * 3600
 # Logging out is a POST (a link or an image elsewhere cannot log anyone out); its
@@ -105,7 +104,7 @@ def login_redirect(state: rx.State) -> EventSpec:
     """Send the tab to the login page; it comes back to where it was afterwards."""
     url = state.router.url
     here = url.path + (f"?{url.query}" if url.query else "")
-    return rx.redirect(f"{routes.LOGIN}?next={quote(here, safe='')}", replace=True)
+    return rx.redirect(f"{urls.LOGIN}?next={quote(here, safe='')}", replace=True)
 
 
 async def require_user(state: rx.State) -> SessionUser | EventSpec:
@@ -115,9 +114,9 @@ async def require_user(state: rx.State) -> SessionUser | EventSpec:
     found = await session.user()
     if found is None:
         return login_redirect(state)
-    if found.must_change_password and state.router.url.path.rstrip("/") != routes.CHANGE_PASSWORD:
+    if found.must_change_password and state.router.url.path.rstrip("/") != urls.CHANGE_PASSWORD:
         url = state.router.url
-        return rx.redirect(f"{routes.CHANGE_PASSWORD}?next={quote(url.path, safe='')}")
+        return rx.redirect(f"{urls.CHANGE_PASSWORD}?next={quote(url.path, safe='')}")
     return found
 
 

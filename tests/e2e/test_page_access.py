@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from payflow_app.ui import routes
+from payflow_app.services import urls
 from tests.e2e.conftest import session_cookie
 
 pytestmark = pytest.mark.e2e
@@ -80,62 +80,60 @@ ATTENDEES = {kind: {"organizer", "admin"} for kind in ("order", "ticket", "email
 OPERATOR = {kind: {"admin"} for kind in ("order", "ticket", "email")}
 
 RULES: dict[str, PageRule] = {
-    routes.EVENTS: PageRule(lambda w: "/", everyone(CONTENT), NOBODY),
-    routes.EVENT: PageRule(lambda w: routes.event_path("warsaw-jazz-night"), everyone(CONTENT), NOBODY),
-    routes.PAYMENT_SUCCESS: PageRule(
-        lambda w: routes.success_path(w["session_id"]), everyone(CONTENT), LINK_HOLDER
+    urls.EVENTS: PageRule(lambda w: "/", everyone(CONTENT), NOBODY),
+    urls.EVENT: PageRule(lambda w: urls.event_path("warsaw-jazz-night"), everyone(CONTENT), NOBODY),
+    urls.PAYMENT_SUCCESS: PageRule(
+        lambda w: urls.success_path(w["session_id"]), everyone(CONTENT), LINK_HOLDER
     ),
-    routes.PAYMENT_CANCEL: PageRule(
-        lambda w: f"{routes.PAYMENT_CANCEL}?session_id=cs_test_made_up", everyone(NOT_FOUND), NOBODY
+    urls.PAYMENT_CANCEL: PageRule(
+        lambda w: f"{urls.PAYMENT_CANCEL}?session_id=cs_test_made_up", everyone(NOT_FOUND), NOBODY
     ),
-    routes.LOGIN: PageRule(lambda w: routes.LOGIN, everyone(CONTENT), NOBODY),
-    routes.CHANGE_PASSWORD: PageRule(lambda w: routes.CHANGE_PASSWORD, signed_in(), NOBODY),
-    routes.DASHBOARD: PageRule(lambda w: routes.DASHBOARD, signed_in(), BUYER_ONLY),
-    routes.MY_TICKETS: PageRule(
-        lambda w: routes.MY_TICKETS, signed_in(), BUYER_ONLY, must_show=(("customer", "ticket"),)
+    urls.LOGIN: PageRule(lambda w: urls.LOGIN, everyone(CONTENT), NOBODY),
+    urls.CHANGE_PASSWORD: PageRule(lambda w: urls.CHANGE_PASSWORD, signed_in(), NOBODY),
+    urls.DASHBOARD: PageRule(lambda w: urls.DASHBOARD, signed_in(), BUYER_ONLY),
+    urls.MY_TICKETS: PageRule(
+        lambda w: urls.MY_TICKETS, signed_in(), BUYER_ONLY, must_show=(("customer", "ticket"),)
     ),
-    routes.MEMBERSHIP: PageRule(lambda w: routes.MEMBERSHIP, everyone(CONTENT), NOBODY),
-    routes.CARD_RETURN: PageRule(
-        lambda w: f"{routes.CARD_RETURN}?paymentId=pay_made_up", everyone(NOT_FOUND), NOBODY
+    urls.MEMBERSHIP: PageRule(lambda w: urls.MEMBERSHIP, everyone(CONTENT), NOBODY),
+    urls.CARD_RETURN: PageRule(
+        lambda w: f"{urls.CARD_RETURN}?paymentId=pay_made_up", everyone(NOT_FOUND), NOBODY
     ),
-    routes.CARD_SUCCESS: PageRule(
-        lambda w: f"{routes.CARD_SUCCESS}?paymentId=pay_made_up", everyone(NOT_FOUND), NOBODY
+    urls.CARD_SUCCESS: PageRule(
+        lambda w: f"{urls.CARD_SUCCESS}?paymentId=pay_made_up", everyone(NOT_FOUND), NOBODY
     ),
-    routes.CARD_CANCEL: PageRule(
-        lambda w: f"{routes.CARD_CANCEL}?paymentId=pay_made_up", everyone(NOT_FOUND), NOBODY
+    urls.CARD_CANCEL: PageRule(
+        lambda w: f"{urls.CARD_CANCEL}?paymentId=pay_made_up", everyone(NOT_FOUND), NOBODY
     ),
     # The waiting page by the order's row id (a guessable number) shows nothing.
-    routes.MPESA_PAYMENT: PageRule(
-        lambda w: routes.mpesa_path(str(w["order_id"])), everyone(NOT_FOUND), NOBODY
-    ),
-    routes.ADMIN: PageRule(lambda w: routes.ADMIN, operators(), OPERATOR),
-    routes.ADMIN_ORDER: PageRule(
-        lambda w: routes.admin_order_path(w["order_id"]),
+    urls.MPESA_PAYMENT: PageRule(lambda w: urls.mpesa_path(str(w["order_id"])), everyone(NOT_FOUND), NOBODY),
+    urls.ADMIN: PageRule(lambda w: urls.ADMIN, operators(), OPERATOR),
+    urls.ADMIN_ORDER: PageRule(
+        lambda w: urls.admin_order_path(w["order_id"]),
         operators(),
         OPERATOR,
         must_show=(("admin", "order"),),
     ),
-    routes.ADMIN_METRICS: PageRule(lambda w: routes.ADMIN_METRICS, operators(), OPERATOR),
-    routes.ORGANIZER: PageRule(
-        lambda w: routes.ORGANIZER,
+    urls.ADMIN_METRICS: PageRule(lambda w: urls.ADMIN_METRICS, operators(), OPERATOR),
+    urls.ORGANIZER: PageRule(
+        lambda w: urls.ORGANIZER,
         {"anonymous": LOGIN, "customer": ORGANIZERS_ONLY, "other customer": ORGANIZERS_ONLY}
         | dict.fromkeys(("organizer", "other organizer", "admin"), CONTENT),
         NOBODY,
     ),
-    routes.ORGANIZER_EVENT: PageRule(
-        lambda w: routes.organizer_event_path(w["event_id"]), event_owner(), ATTENDEES
+    urls.ORGANIZER_EVENT: PageRule(
+        lambda w: urls.organizer_event_path(w["event_id"]), event_owner(), ATTENDEES
     ),
-    routes.ORGANIZER_EDIT: PageRule(
-        lambda w: routes.organizer_event_path(w["event_id"], "edit"), event_owner(), NOBODY
+    urls.ORGANIZER_EDIT: PageRule(
+        lambda w: urls.organizer_event_path(w["event_id"], "edit"), event_owner(), NOBODY
     ),
-    routes.ORGANIZER_ATTENDEES: PageRule(
-        lambda w: routes.organizer_event_path(w["event_id"], "attendees"),
+    urls.ORGANIZER_ATTENDEES: PageRule(
+        lambda w: urls.organizer_event_path(w["event_id"], "attendees"),
         event_owner(),
         ATTENDEES,
         must_show=(("organizer", "email"), ("admin", "email")),
     ),
-    routes.ORGANIZER_CHECKIN: PageRule(
-        lambda w: routes.organizer_event_path(w["event_id"], "checkin"), event_owner(), ATTENDEES
+    urls.ORGANIZER_CHECKIN: PageRule(
+        lambda w: urls.organizer_event_path(w["event_id"], "checkin"), event_owner(), ATTENDEES
     ),
 }
 
@@ -166,7 +164,7 @@ def pages(
 
 def _outcome(page: Page) -> str | None:
     """What the page ended as, once it says so; None while it is still loading."""
-    if page.url.split("?")[0].endswith(routes.LOGIN) and "next=" in page.url:
+    if page.url.split("?")[0].endswith(urls.LOGIN) and "next=" in page.url:
         return LOGIN
     text = page.locator("main").first.inner_text() if page.locator("main").count() else ""
     for outcome, refusal in REFUSALS.items():

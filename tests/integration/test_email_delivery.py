@@ -40,7 +40,8 @@ from payflow_app.models import EmailOutbox, Order, pk, utcnow
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.seed import seed
 from payflow_app.services.db import lock, read_session, write_transaction
-from payflow_app.services.tickets import qr_png, sign_ticket_token
+from payflow_app.services.qr import qr_png
+from payflow_app.services.tickets import sign_ticket_token
 from tests import factories
 from tests.conftest import use_database
 from tests.integration.conftest import free_port, wait_until

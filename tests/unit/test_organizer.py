@@ -26,11 +26,11 @@ from payflow_app.services import checkin, checkout, event_images, organizer, tic
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.attendees import AttendeeFilter, attendees
 from payflow_app.services.checkin import Gate
-from payflow_app.services.checkout import sale_state
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import InvalidInput, NotFound
 from payflow_app.services.event_stats import event_stats
 from payflow_app.services.organizer import EventForm, NotOrganizer, TicketTypeForm
+from payflow_app.services.seats import sale_state
 from payflow_app.services.ticket_actions import TicketActionRefused
 from payflow_app.services.tickets import verify_ticket_token
 from tests import factories

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from payflow_app.services import tickets
+from payflow_app.services import qr, tickets
 
 STARTS = datetime.now(UTC) + timedelta(days=30)
 
@@ -68,7 +68,7 @@ def test_token_signed_by_another_key_is_refused(tmp_path: Path, monkeypatch: pyt
 def test_qr_png_is_a_real_image(tmp_path: Path) -> None:
     token = tickets.sign_ticket_token(ticket_number="TKT-1-ABCDEF", event_id=7, event_starts_at=STARTS)
     path = tmp_path / "qr.png"
-    path.write_bytes(tickets.qr_png(token))
+    path.write_bytes(qr.qr_png(token))
     with Image.open(path) as image:
         assert image.format == "PNG"
         assert image.width == image.height > 100

@@ -127,13 +127,13 @@ def test_a_wallet_purchase_settles_everything_in_one_go_or_changes_nothing(
         assert session.get(Order, order.id).status == "pending"  # type: ignore[union-attr]
     _top_up(user_id, 30000, "cs_test_more")
     # A failure in the middle (issuing tickets) undoes the debit and the payment too.
-    from payflow_app.services import kinds
+    from payflow_app.services import ticket_issue
 
     def broken(*_: object) -> None:
         raise RuntimeError("ticket printer on fire")
 
     with monkeypatch.context() as patch:
-        patch.setattr(kinds, "_issue_tickets", broken)
+        patch.setattr(ticket_issue, "issue_tickets", broken)
         with pytest.raises(RuntimeError):
             purchases.pay_from_wallet(order_id=order.id)  # type: ignore[arg-type]
     assert wallet.balance(user_id=user_id, currency="PLN") == Money(30000, "PLN")

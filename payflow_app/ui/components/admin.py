@@ -10,10 +10,10 @@ from collections.abc import Callable
 import reflex as rx
 from reflex.event import EventSpec
 
+from payflow_app.services import urls
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError
 from payflow_app.settings import get_settings
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import message_panel
 from payflow_app.ui.session import SessionState, login_redirect
 
@@ -48,14 +48,14 @@ def refusal() -> rx.Component:
         "Operators only",
         "This page is for payflow's operators. Sign in with an operator (admin) account to see it.",
         action="Back to events",
-        href=routes.EVENTS,
+        href=urls.EVENTS,
     )
 
 
 def console_tabs() -> rx.Component:
     return rx.el.nav(
-        rx.el.a("Stuck payments", href=routes.ADMIN),
-        rx.el.a("Metrics", href=routes.ADMIN_METRICS),
+        rx.el.a("Stuck payments", href=urls.ADMIN),
+        rx.el.a("Metrics", href=urls.ADMIN_METRICS),
         rx.el.a("Sandbox faults", href="/sandbox/faults")
         if get_settings().sandbox_enabled
         else rx.fragment(),

@@ -9,9 +9,9 @@ import reflex as rx
 
 from payflow_app.emails.outbox import OutboxView
 from payflow_app.i18n import LANGUAGES, t
+from payflow_app.services import urls
 from payflow_app.services.states import OutboxStatus
 from payflow_app.settings import get_settings
-from payflow_app.ui import routes
 from payflow_app.ui.session import SessionState, tr
 
 
@@ -46,21 +46,21 @@ def _account() -> rx.Component:
             rx.el.button(tr("nav.log_out"), type="button", on_click=SessionState.log_out, class_name="link"),
             class_name="account",
         ),
-        rx.el.a(tr("nav.log_in"), href=routes.LOGIN),
+        rx.el.a(tr("nav.log_in"), href=urls.LOGIN),
     )
 
 
 def _navigation() -> rx.Component:
     return rx.el.nav(
-        rx.el.a(tr("nav.events"), href=routes.EVENTS),
-        rx.el.a(tr("nav.membership"), href=routes.MEMBERSHIP),
-        rx.el.a(tr("nav.my_tickets"), href=routes.MY_TICKETS),
-        rx.el.a(tr("nav.dashboard"), href=routes.DASHBOARD),
+        rx.el.a(tr("nav.events"), href=urls.EVENTS),
+        rx.el.a(tr("nav.membership"), href=urls.MEMBERSHIP),
+        rx.el.a(tr("nav.my_tickets"), href=urls.MY_TICKETS),
+        rx.el.a(tr("nav.dashboard"), href=urls.DASHBOARD),
         rx.cond(
             (SessionState.user_role == "organizer") | (SessionState.user_role == "admin"),
-            rx.el.a("My events", href=routes.ORGANIZER),
+            rx.el.a("My events", href=urls.ORGANIZER),
         ),
-        rx.cond(SessionState.user_role == "admin", rx.el.a("Operations", href=routes.ADMIN)),
+        rx.cond(SessionState.user_role == "admin", rx.el.a("Operations", href=urls.ADMIN)),
         class_name="nav",
         aria_label=tr("nav.main"),
     )
@@ -78,7 +78,7 @@ def site_header() -> rx.Component:
     of the items at a time (``display: none`` keeps the other out of the
     accessibility tree, so each link and button is there once)."""
     return rx.el.header(
-        rx.el.a("payflow", href=routes.EVENTS, class_name="brand"),
+        rx.el.a("payflow", href=urls.EVENTS, class_name="brand"),
         rx.el.div(*_header_items(), class_name="header-wide"),
         rx.el.details(
             rx.el.summary(tr("nav.menu"), class_name="menu-button"),
@@ -227,8 +227,8 @@ def ticket_next_steps() -> rx.Component:
         rx.el.h2(tr("success.next_steps")),
         rx.el.p(tr("success.next_steps_text")),
         rx.el.div(
-            rx.el.a(tr("success.view_tickets"), href=routes.MY_TICKETS, class_name="button"),
-            rx.el.a(tr("success.browse_more"), href=routes.EVENTS, class_name="button secondary"),
+            rx.el.a(tr("success.view_tickets"), href=urls.MY_TICKETS, class_name="button"),
+            rx.el.a(tr("success.browse_more"), href=urls.EVENTS, class_name="button secondary"),
             class_name="actions",
         ),
     )

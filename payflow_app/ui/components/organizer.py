@@ -9,10 +9,9 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from payflow_app.models import Event, pk
-from payflow_app.services import organizer
+from payflow_app.services import organizer, urls
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import message_panel
 from payflow_app.ui.session import SessionState, login_redirect
 
@@ -80,7 +79,7 @@ def refusal() -> rx.Component:
         "Organizers only",
         "This page is for event organizers. Sign in with an organizer account to manage events.",
         action="Back to events",
-        href=routes.EVENTS,
+        href=urls.EVENTS,
     )
 
 
@@ -89,17 +88,17 @@ def not_yours() -> rx.Component:
         "Event not found",
         "No event of yours has this address. It may belong to another organizer.",
         action="My events",
-        href=routes.ORGANIZER,
+        href=urls.ORGANIZER,
     )
 
 
 def event_tabs(event_id: rx.Var | str) -> rx.Component:
     return rx.el.nav(
-        rx.el.a("Dashboard", href=routes.organizer_event_path(event_id)),
-        rx.el.a("Attendees", href=routes.organizer_event_path(event_id, "attendees")),
-        rx.el.a("Check-in", href=routes.organizer_event_path(event_id, "checkin")),
-        rx.el.a("Edit", href=routes.organizer_event_path(event_id, "edit")),
-        rx.el.a("All my events", href=routes.ORGANIZER),
+        rx.el.a("Dashboard", href=urls.organizer_event_path(event_id)),
+        rx.el.a("Attendees", href=urls.organizer_event_path(event_id, "attendees")),
+        rx.el.a("Check-in", href=urls.organizer_event_path(event_id, "checkin")),
+        rx.el.a("Edit", href=urls.organizer_event_path(event_id, "edit")),
+        rx.el.a("All my events", href=urls.ORGANIZER),
         class_name="tabs",
         aria_label="Event",
     )

@@ -12,10 +12,9 @@ from functools import partial
 
 import reflex as rx
 
-from payflow_app.services import inbox, metrics, operations, reconciler
+from payflow_app.services import inbox, metrics, operations, reconciler, urls
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.operations import MatchedBy, StuckFilter
-from payflow_app.ui import routes
 from payflow_app.ui.components.admin import console_tabs, is_operator, operator_action, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.session import tr
@@ -84,7 +83,7 @@ class OperatorState(rx.State):
         self.rows = [
             {
                 "order": row.order_number,
-                "order_href": routes.admin_order_path(row.order_id) if row.order_id else "",
+                "order_href": urls.admin_order_path(row.order_id) if row.order_id else "",
                 "event_id": str(row.event_id or ""),
                 "provider": row.provider,
                 "reference": row.reference,
@@ -102,7 +101,7 @@ class OperatorState(rx.State):
         self.found = [
             {
                 "order": hit.order_number,
-                "order_href": routes.admin_order_path(hit.order_id),
+                "order_href": urls.admin_order_path(hit.order_id),
                 "email": hit.email,
                 "amount": hit.amount,
                 "status": hit.status,

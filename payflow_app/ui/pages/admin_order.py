@@ -10,11 +10,10 @@ from functools import partial
 
 import reflex as rx
 
-from payflow_app.services import inbox, operations, reconciler, timeline
+from payflow_app.services import inbox, operations, reconciler, timeline, urls
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError
 from payflow_app.services.inputs import whole_number
-from payflow_app.ui import routes
 from payflow_app.ui.components.admin import console_tabs, is_operator, operator_action, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
 
@@ -240,7 +239,7 @@ def admin_order_page() -> rx.Component:
             S.allowed,
             rx.cond(
                 S.missing,
-                rx.el.p("There is no such order.", rx.el.a(" Back to the console", href=routes.ADMIN)),
+                rx.el.p("There is no such order.", rx.el.a(" Back to the console", href=urls.ADMIN)),
                 _story(),
             ),
             rx.cond(S.refused, refusal(), rx.fragment()),

@@ -10,9 +10,8 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from payflow_app.i18n import decline_reason, t
-from payflow_app.services import card_payments, payments
+from payflow_app.services import card_payments, payments, urls
 from payflow_app.services.states import PaymentStatus
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.components.live import card_payment_view
 from payflow_app.ui.session import SessionState, tr
@@ -23,7 +22,7 @@ class CardCancelState(rx.State):
     shown_for: str = ""
     phase: str = "loading"  # loading | not_found | closed
     reason: str = ""
-    retry_href: str = routes.MEMBERSHIP
+    retry_href: str = urls.MEMBERSHIP
 
     @rx.event
     async def load(self):
@@ -36,12 +35,12 @@ class CardCancelState(rx.State):
             self.phase = "not_found"
             return
         if payment.status == PaymentStatus.SUCCEEDED:
-            return rx.redirect(card_payments.page_url(card_payments.SUCCESS_PATH, public_id), replace=True)
+            return rx.redirect(urls.card_page(urls.CARD_SUCCESS, public_id), replace=True)
         if payment.status == PaymentStatus.PENDING:  # charged, still deciding: follow it live
-            return rx.redirect(card_payments.page_url(card_payments.RETURN_PATH, public_id), replace=True)
+            return rx.redirect(urls.card_page(urls.CARD_RETURN, public_id), replace=True)
         order, _ = await asyncio.to_thread(payments.order_with_latest_payment, payment.order_id)
         self.retry_href = (
-            f"{routes.MEMBERSHIP}?{urlencode({'plan': order.plan_code or '', 'currency': order.currency})}"
+            f"{urls.MEMBERSHIP}?{urlencode({'plan': order.plan_code or '', 'currency': order.currency})}"
         )
         if payment.status == PaymentStatus.REQUIRES_REVIEW:  # paid, but not as ordered: we check it
             self.reason = t(lang, "success.review")
@@ -70,7 +69,7 @@ def card_cancel_page() -> rx.Component:
                 notice(S.reason, tone="error"),
                 rx.el.div(
                     rx.el.a(tr("card.try_again"), href=S.retry_href, class_name="button"),
-                    rx.el.a(tr("card.browse"), href=routes.EVENTS, class_name="button secondary"),
+                    rx.el.a(tr("card.browse"), href=urls.EVENTS, class_name="button secondary"),
                     class_name="actions",
                 ),
             ),

@@ -9,7 +9,7 @@ import asyncio
 
 import reflex as rx
 
-from payflow_app.services import card_payments, payments
+from payflow_app.services import card_payments, payments, urls
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import notice, page, step_items, steps_list
@@ -56,9 +56,9 @@ class CardReturnState(rx.State):
             on_delayed=delayed,
         )
         if snap.is_processed:
-            yield rx.redirect(card_payments.page_url(card_payments.SUCCESS_PATH, public_id), replace=True)
+            yield rx.redirect(urls.card_page(urls.CARD_SUCCESS, public_id), replace=True)
         elif snap.is_closed:
-            yield rx.redirect(card_payments.page_url(card_payments.CANCEL_PATH, public_id), replace=True)
+            yield rx.redirect(urls.card_page(urls.CARD_CANCEL, public_id), replace=True)
 
 
 def card_return_page() -> rx.Component:

@@ -10,9 +10,8 @@ import reflex as rx
 
 from payflow_app.emails.outbox import emails_for_order
 from payflow_app.i18n import format_datetime, format_money
-from payflow_app.services import card_payments, memberships
+from payflow_app.services import card_payments, memberships, urls
 from payflow_app.services.status import OrderSnapshot
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import (
     email_items,
     emails_section,
@@ -60,7 +59,7 @@ class CardSuccessState(rx.State):
         snap = await follow_order(payment.order_id, show=show, verify_payment_id=payment.id)
         if not snap.is_processed:
             if snap.is_closed:
-                yield rx.redirect(card_payments.page_url(card_payments.CANCEL_PATH, public_id), replace=True)
+                yield rx.redirect(urls.card_page(urls.CARD_CANCEL, public_id), replace=True)
             return
         credentials = await asyncio.to_thread(memberships.credentials_for_payment, public_id)
         emails = await asyncio.to_thread(emails_for_order, payment.order_id)
@@ -90,7 +89,7 @@ def _credentials() -> rx.Component:
             ),
         ),
         rx.el.p(tr("card.credentials_note"), class_name="muted small"),
-        rx.el.a(tr("card.log_in"), href=routes.LOGIN, class_name="button"),
+        rx.el.a(tr("card.log_in"), href=urls.LOGIN, class_name="button"),
         class_name="summary",
     )
 

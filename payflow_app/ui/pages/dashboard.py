@@ -15,17 +15,16 @@ from payflow_app.i18n import t
 from payflow_app.live.bus import bus
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import notify, plans, purchases, sessions
+from payflow_app.services import notify, plans, purchases, sessions, urls
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import DomainError, InvalidInput
-from payflow_app.services.kinds import Kind
 from payflow_app.services.money import Money
-from payflow_app.ui import routes
+from payflow_app.services.states import Kind
 from payflow_app.ui.components.layout import notice, page, redirect_overlay
 from payflow_app.ui.components.payment_choice import error_text, payment_choice, quote_text
 from payflow_app.ui.components.table import data_table
-from payflow_app.ui.pages.dashboard_view import dashboard_view
 from payflow_app.ui.session import SessionState, require_user, tr
+from payflow_app.ui.views.account import account_view
 
 log = logging.getLogger(__name__)
 TOAST_KEYS = {
@@ -56,7 +55,7 @@ class DashboardState(rx.State):
             setattr(self, name, value)
 
     async def _reload(self, user_id: int, lang: str) -> None:
-        self._show(await asyncio.to_thread(dashboard_view, user_id, lang))
+        self._show(await asyncio.to_thread(account_view, user_id, lang))
 
     @rx.event
     async def load(self):
@@ -91,7 +90,7 @@ class DashboardState(rx.State):
         async with bus.watch(notify.user_topic(user_id)) as changes:
             while True:
                 await changes.wait()
-                view = await asyncio.to_thread(dashboard_view, user_id, lang)
+                view = await asyncio.to_thread(account_view, user_id, lang)
                 async with self:
                     self._show(view)
 
@@ -344,7 +343,7 @@ def dashboard_page() -> rx.Component:
             _plan_section(),
             _galleries_section(),
             _orders_section(),
-            rx.el.p(rx.el.a(tr("nav.my_tickets"), href=routes.MY_TICKETS)),
+            rx.el.p(rx.el.a(tr("nav.my_tickets"), href=urls.MY_TICKETS)),
             class_name="cards",
         ),
         title=tr("dashboard.title"),

@@ -11,13 +11,12 @@ import reflex as rx
 from payflow_app.i18n import t as t_
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import checkout, mpesa, purchases
+from payflow_app.services import checkout, mpesa, purchases, urls
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.catalogue import TicketTypeView, event_by_slug
 from payflow_app.services.errors import DomainError, InvalidInput
 from payflow_app.services.inputs import whole_number
-from payflow_app.services.kinds import Kind
-from payflow_app.ui import routes
+from payflow_app.services.states import Kind
 from payflow_app.ui.components.layout import (
     buyer_fields,
     form_field,
@@ -166,7 +165,7 @@ class CheckoutState(rx.State):
             self.redirecting = False
             self.form_error = t_(lang, "checkout.could_not_start", reason=error_text(lang, exc))
             return
-        yield rx.redirect(routes.mpesa_path(order.public_id))
+        yield rx.redirect(urls.mpesa_path(order.public_id))
 
     async def _buy(self, form: checkout.CheckoutForm, method: purchases.Method, lang: str):
         self.redirecting = True
@@ -188,7 +187,7 @@ class CheckoutState(rx.State):
             self.form_error = t_(lang, "checkout.failed")
             return
         if started.redirect_url is None:  # paid from the wallet already
-            yield rx.redirect(routes.success_path(started.reference))
+            yield rx.redirect(urls.success_path(started.reference))
             return
         # A full page load: the pay page is not a page of this app.
         yield rx.call_script(f"window.location.assign({json.dumps(started.redirect_url)})")
@@ -287,7 +286,7 @@ def event_page() -> rx.Component:
                 tr("checkout.not_found"),
                 tr("checkout.not_found_text"),
                 action=tr("checkout.see_all_events"),
-                href=routes.EVENTS,
+                href=urls.EVENTS,
             ),
         ),
     )

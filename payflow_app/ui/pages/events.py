@@ -7,8 +7,8 @@ from dataclasses import asdict
 
 import reflex as rx
 
+from payflow_app.services import urls
 from payflow_app.services.catalogue import upcoming_events
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import page
 from payflow_app.ui.session import SessionState, tr
 
@@ -22,7 +22,7 @@ class EventsState(rx.State):
         views = await asyncio.to_thread(upcoming_events, lang)
         self.events = [
             {k: str(v) for k, v in asdict(e).items() if k != "ticket_types"}
-            | {"href": routes.event_path(e.slug)}
+            | {"href": urls.event_path(e.slug)}
             for e in views
         ]
 

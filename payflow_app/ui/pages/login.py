@@ -14,10 +14,9 @@ import reflex as rx
 
 from payflow_app.i18n import t
 from payflow_app.models import pk
-from payflow_app.services import accounts, sessions
+from payflow_app.services import accounts, sessions, urls
 from payflow_app.services.accounts import InvalidCredentials
 from payflow_app.services.throttle import TooManyAttempts
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.components.payment_choice import wait_text
 from payflow_app.ui.session import SessionState, sign_in_script, tr
@@ -26,7 +25,7 @@ from payflow_app.ui.session import SessionState, sign_in_script, tr
 def safe_next(value: str, role: str = "customer") -> str:
     """Only paths of this site: never an open redirect to another host. Without a
     ``next``, an operator lands on the console, everyone else on the dashboard."""
-    return sessions.safe_next_path(value, routes.ADMIN if role == "admin" else routes.DASHBOARD)
+    return sessions.safe_next_path(value, urls.ADMIN if role == "admin" else urls.DASHBOARD)
 
 
 class LoginState(rx.State):
@@ -62,7 +61,7 @@ class LoginState(rx.State):
         self.error = ""
         target = safe_next(self.router.url.query_parameters.get("next", ""), user.role)
         if user.must_change_password:
-            target = f"{routes.CHANGE_PASSWORD}?next={quote(target, safe='')}"
+            target = f"{urls.CHANGE_PASSWORD}?next={quote(target, safe='')}"
         grant = await asyncio.to_thread(sessions.issue_login_grant, user_id=pk(user), next_path=target)
         # A full page load: the grant's answer sets the HttpOnly session cookie.
         return rx.call_script(sign_in_script(grant))

@@ -23,13 +23,12 @@ from payflow_app.i18n import decline_reason, format_money, t
 from payflow_app.models import utcnow
 from payflow_app.providers.base import PaymentError
 from payflow_app.providers.payhero import CANCELLED_BY_CUSTOMER
-from payflow_app.services import mpesa, orders
+from payflow_app.services import mpesa, orders, urls
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.phones import mask_phone
 from payflow_app.services.states import OutboxStatus, PaymentStatus
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import (
     email_items,
     emails_section,
@@ -78,7 +77,7 @@ class MpesaState(rx.State):
     delayed: bool = False
     order_number: str = ""
     event_title: str = ""
-    event_href: str = routes.EVENTS
+    event_href: str = urls.EVENTS
     tickets: str = ""
     amount: str = ""
     phone: str = ""
@@ -161,7 +160,7 @@ class MpesaState(rx.State):
     def _show(self, snap: OrderSnapshot, lang: str, phone: str) -> None:
         """The page's vars for one snapshot of its order (under the state's lock)."""
         self.order_number, self.event_title, self.phone = snap.order_number, snap.event_title, phone
-        self.event_href = routes.event_path(snap.event_slug) if snap.event_slug else routes.EVENTS
+        self.event_href = urls.event_path(snap.event_slug) if snap.event_slug else urls.EVENTS
         self.tickets = f"{snap.quantity} × {snap.ticket_type}"
         self.amount = format_money(snap.amount_minor, snap.currency, lang)
         self.steps = step_items(snap.steps, lang)
@@ -210,7 +209,7 @@ class MpesaState(rx.State):
             return
         finally:
             self.sending = False
-        yield rx.redirect(routes.mpesa_path(order.public_id))
+        yield rx.redirect(urls.mpesa_path(order.public_id))
 
 
 def _summary() -> rx.Component:
@@ -243,7 +242,7 @@ def _again() -> rx.Component:
                 disabled=S.sending,
                 class_name="button",
             ),
-            rx.el.a(tr("mpesa.browse"), href=routes.EVENTS, class_name="button secondary"),
+            rx.el.a(tr("mpesa.browse"), href=urls.EVENTS, class_name="button secondary"),
             class_name="actions",
         ),
         rx.el.details(

@@ -8,10 +8,9 @@ import asyncio
 import reflex as rx
 
 from payflow_app.i18n import format_datetime, t
-from payflow_app.services import dashboard
+from payflow_app.services import dashboard, urls
 from payflow_app.services.accounts import SessionUser
-from payflow_app.services.tickets import qr_data_uri
-from payflow_app.ui import routes
+from payflow_app.services.qr import qr_data_uri
 from payflow_app.ui.components.layout import page
 from payflow_app.ui.session import SessionState, require_user, tr
 
@@ -38,7 +37,7 @@ class MyTicketsState(rx.State):
                 "type": c.ticket_type,
                 "status": t(lang, f"ticket.{c.status}"),
                 "qr": qr_data_uri(c.qr_token) if c.qr_token else "",
-                "download": routes.ticket_png(c.number),
+                "download": urls.ticket_png(c.number),
             }
             for c in cards
         ]
@@ -140,7 +139,7 @@ def my_tickets_page() -> rx.Component:
             S.loaded & (S.tickets.length() == 0),
             rx.el.div(
                 rx.el.p(tr("tickets.none")),
-                rx.el.a(tr("success.browse_more"), href=routes.EVENTS, class_name="button"),
+                rx.el.a(tr("success.browse_more"), href=urls.EVENTS, class_name="button"),
             ),
         ),
         rx.el.div(rx.foreach(S.tickets, _card), class_name="cards"),

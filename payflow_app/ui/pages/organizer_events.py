@@ -9,11 +9,10 @@ import reflex as rx
 
 from payflow_app.i18n import format_datetime
 from payflow_app.models import pk
-from payflow_app.services import organizer
+from payflow_app.services import organizer, urls
 from payflow_app.services.accounts import SessionUser
 from payflow_app.services.errors import InvalidInput
 from payflow_app.services.money import EXPONENTS
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import form_field, notice, page
 from payflow_app.ui.components.organizer import current_organizer, refusal, require_organizer
 
@@ -96,8 +95,8 @@ class OrganizerEventsState(rx.State):
                 "when": format_datetime(e.starts_at),
                 "venue": e.venue,
                 "sold": "{} sold of {}".format(*summaries[pk(e)]),
-                "href": routes.organizer_event_path(pk(e)),
-                "public": routes.event_path(e.slug),
+                "href": urls.organizer_event_path(pk(e)),
+                "public": urls.event_path(e.slug),
             }
             for e in events
         ]
@@ -110,13 +109,13 @@ class OrganizerEventsState(rx.State):
     async def create(self, data: dict[str, str]):
         user = await current_organizer(self)
         if user is None:
-            return rx.redirect(routes.LOGIN)
+            return rx.redirect(urls.LOGIN)
         try:
             event = await asyncio.to_thread(organizer.create_event, user, event_form_from(data))
         except InvalidInput as exc:
             self.errors = exc.errors
             return None
-        return rx.redirect(routes.organizer_event_path(event.id or 0, "edit") + "?created=1")
+        return rx.redirect(urls.organizer_event_path(event.id or 0, "edit") + "?created=1")
 
 
 def _event_card(e: rx.Var) -> rx.Component:

@@ -15,12 +15,10 @@ import reflex as rx
 
 from payflow_app.i18n import t
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import payments
+from payflow_app.services import payments, urls
 from payflow_app.services.errors import NotFound
-from payflow_app.services.kinds import Kind
-from payflow_app.services.states import PaymentStatus
+from payflow_app.services.states import Kind, PaymentStatus
 from payflow_app.services.status import order_holds_nothing, order_snapshot
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import message_panel, page, steps_list
 from payflow_app.ui.components.live import address_query, only_for_address
 from payflow_app.ui.session import SessionState, tr
@@ -71,8 +69,8 @@ class CancelState(rx.State):
         snap = await asyncio.to_thread(order_snapshot, payment.order_id, with_qr=False)
         assert snap is not None
         self.kind = snap.kind
-        self.retry_href = routes.event_path(snap.event_slug) if snap.event_slug else routes.DASHBOARD
-        self.success_href = routes.success_path(session_id)
+        self.retry_href = urls.event_path(snap.event_slug) if snap.event_slug else urls.DASHBOARD
+        self.success_href = urls.success_path(session_id)
         if payment.status == PaymentStatus.SUCCEEDED:
             self.phase = "paid"
             return
@@ -86,7 +84,7 @@ class CancelState(rx.State):
         if snap.kind != Kind.TICKETS:
             yield
             await asyncio.sleep(REDIRECT_AFTER_SECONDS)
-            yield rx.redirect(f"{routes.DASHBOARD}?payment=cancelled")
+            yield rx.redirect(f"{urls.DASHBOARD}?payment=cancelled")
 
 
 def payment_cancel_page() -> rx.Component:
@@ -131,7 +129,7 @@ def payment_cancel_page() -> rx.Component:
                 (
                     "not_found",
                     message_panel(
-                        tr("success.not_found"), action=tr("checkout.see_all_events"), href=routes.EVENTS
+                        tr("success.not_found"), action=tr("checkout.see_all_events"), href=urls.EVENTS
                     ),
                 ),
                 message_panel(tr("cancel.error_title"), tr("cancel.error_text")),

@@ -19,12 +19,10 @@ from payflow_app.emails.outbox import emails_for_order
 from payflow_app.i18n import decline_reason, format_money, t
 from payflow_app.live.bus import Changes, bus
 from payflow_app.models import pk
-from payflow_app.services import notify, payments
-from payflow_app.services.kinds import Kind
-from payflow_app.services.states import OutboxStatus, PaymentStatus
+from payflow_app.services import notify, payments, urls
+from payflow_app.services.states import Kind, OutboxStatus, PaymentStatus
 from payflow_app.services.status import OrderSnapshot, order_snapshot
 from payflow_app.settings import get_settings
-from payflow_app.ui import routes
 from payflow_app.ui.components.layout import (
     email_items,
     emails_section,
@@ -70,7 +68,7 @@ class PaymentStatusState(rx.State):
 
     def _apply(self, snap: OrderSnapshot, emails: list[dict[str, str]], lang: str) -> None:
         self.kind, self.order_number, self.event_title = snap.kind, snap.order_number, snap.event_title
-        self.event_href = routes.event_path(snap.event_slug) if snap.event_slug else routes.DASHBOARD
+        self.event_href = urls.event_path(snap.event_slug) if snap.event_slug else urls.DASHBOARD
         self.ticket_type, self.quantity = snap.ticket_type, snap.quantity
         self.amount = format_money(snap.amount_minor, snap.currency, lang)
         self.order_status = t(lang, f"status.{snap.order_status}")
@@ -118,7 +116,7 @@ class PaymentStatusState(rx.State):
         target = DASHBOARD_AFTER.get(Kind(snap.kind)) if snap.kind in DASHBOARD_AFTER else None
         if snap.is_processed and target:
             await asyncio.sleep(REDIRECT_AFTER_SECONDS)
-            yield rx.redirect(f"{routes.DASHBOARD}?payment=success&section={target}")
+            yield rx.redirect(f"{urls.DASHBOARD}?payment=success&section={target}")
 
     async def _follow(self, order_id: int, snap: OrderSnapshot, changes: Changes, lang: str) -> OrderSnapshot:
         """Re-read after each change (once for a burst) until the order is settled
@@ -206,7 +204,7 @@ def payment_success_page() -> rx.Component:
                         tr("success.not_found"),
                         tr("success.not_found_text"),
                         action=tr("checkout.see_all_events"),
-                        href=routes.EVENTS,
+                        href=urls.EVENTS,
                     ),
                 ),
                 rx.el.div(

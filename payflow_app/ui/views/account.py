@@ -7,7 +7,7 @@ from payflow_app.services import dashboard, wallet
 from payflow_app.services.money import Money
 
 
-def dashboard_view(user_id: int, lang: str) -> dict[str, object]:
+def account_view(user_id: int, lang: str) -> dict[str, object]:
     """Every var of ``DashboardState`` that shows the customer's account, formatted
     for ``lang`` (a blocking read: call it in a thread)."""
 

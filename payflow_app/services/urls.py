@@ -1,4 +1,5 @@
-"""Route strings, in one place."""
+"""The app's paths, in one place: the pages (Reflex routes) and the API paths that
+services put into links and provider requests as well as the UI."""
 
 EVENTS = "/"
 EVENT = "/events/[slug]"
@@ -12,6 +13,8 @@ MEMBERSHIP = "/membership"
 CARD_SUCCESS = "/payment/success"
 CARD_RETURN = "/payment/return"
 CARD_CANCEL = "/payment/cancel"
+# UnivaPay's webhooks (and its 3-D Secure redirect back to payflow).
+CARD_CALLBACK = "/api/payment/callback"
 MPESA_PAYMENT = "/payment/[order_ref]"
 ADMIN = "/admin"
 ADMIN_ORDER = "/admin/orders/[order_id]"
@@ -47,3 +50,9 @@ def success_path(reference: str) -> str:
 
 def ticket_png(number: str) -> str:
     return f"/api/tickets/{number}/qr.png"
+
+
+def card_page(path: str, public_id: str) -> str:
+    """A card payment's page (``CARD_SUCCESS``, ``CARD_RETURN``, ``CARD_CANCEL``,
+    ``CARD_CALLBACK``) for one payment, by its public id."""
+    return f"{path}?paymentId={public_id}"
