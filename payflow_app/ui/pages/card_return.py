@@ -9,11 +9,12 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.live.follow import follow_order
 from payflow_app.services import card_payments, payments
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import notice, page, step_items, steps_list
-from payflow_app.ui.components.live import card_payment_view, follow_order
+from payflow_app.ui.components.live import card_payment_view
 from payflow_app.ui.session import SessionState, tr
 
 
