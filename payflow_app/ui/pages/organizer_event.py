@@ -27,7 +27,7 @@ from payflow_app.ui.components.organizer import (
     guarded,
     open_event,
 )
-from payflow_app.ui.components.table import data_table
+from payflow_app.ui.components.table import data_table, scroll_table
 from payflow_app.ui.session import SessionState, tr
 
 REFRESH_AT_MOST_EVERY_SECONDS = 1.0
@@ -248,39 +248,27 @@ def _devices() -> rx.Component:
                 role="status",
             ),
         ),
-        rx.el.table(
-            rx.el.thead(
-                rx.el.tr(
-                    rx.el.th("Gate"),
-                    rx.el.th("State"),
-                    rx.el.th("Last seen"),
-                    rx.el.th(rx.el.span("Actions", class_name="sr-only")),
-                )
-            ),
-            rx.el.tbody(
-                rx.foreach(
-                    S.devices,
-                    lambda d: rx.el.tr(
-                        rx.el.td(d["name"]),
-                        rx.el.td(d["state"]),
-                        rx.el.td(d["seen"]),
-                        rx.el.td(
-                            rx.cond(
-                                d["state"] == "active",
-                                rx.el.button(
-                                    "Revoke",
-                                    type="button",
-                                    on_click=S.revoke_device(d["id"]),
-                                    class_name="button secondary small",
-                                ),
-                            )
+        scroll_table(
+            ["Gate", "State", "Last seen"],
+            S.devices,
+            lambda d: rx.el.tr(
+                rx.el.td(d["name"]),
+                rx.el.td(d["state"]),
+                rx.el.td(d["seen"]),
+                rx.el.td(
+                    rx.cond(
+                        d["state"] == "active",
+                        rx.el.button(
+                            "Revoke",
+                            type="button",
+                            on_click=S.revoke_device(d["id"]),
+                            class_name="button secondary small",
                         ),
-                    ),
-                )
+                    )
+                ),
             ),
-            class_name="table",
-            tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
-            aria_label="Devices",
+            label="Devices",
+            actions="Actions",
         ),
         rx.el.form(
             form_field(
