@@ -13,6 +13,7 @@ server's idea of the route, which is just as stale until the hydrate."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 import reflex as rx
 from reflex.vars import VarData
@@ -72,3 +73,14 @@ def card_payment_view(shown_for: rx.Var, phase: rx.Var, body: rx.Component) -> r
             body,
         ),
     )
+
+
+def mark_delayed(state: rx.State) -> Callable[[], Awaitable[None]]:
+    """``on_delayed`` of :func:`payflow_app.live.follow.follow_order` for a page state
+    (in its background task) whose ``delayed`` var says the wait is longer than usual."""
+
+    async def delayed() -> None:
+        async with state:
+            state.delayed = True
+
+    return delayed

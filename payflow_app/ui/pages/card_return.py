@@ -14,7 +14,7 @@ from payflow_app.services import card_payments, payments
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import notice, page, step_items, steps_list
-from payflow_app.ui.components.live import card_payment_view
+from payflow_app.ui.components.live import card_payment_view, mark_delayed
 from payflow_app.ui.session import SessionState, tr
 
 
@@ -45,16 +45,12 @@ class CardReturnState(rx.State):
                 self.phase = "waiting"
                 self.steps = step_items(snap.steps, lang)
 
-        async def delayed() -> None:
-            async with self:
-                self.delayed = True
-
         snap = await follow_order(
             payment.order_id,
             show=show,
             verify_payment_id=payment.id,
             delayed_after=get_settings().payment_delayed_after_seconds,
-            on_delayed=delayed,
+            on_delayed=mark_delayed(self),
         )
         if snap.is_processed:
             yield rx.redirect(card_payments.page_url(card_payments.SUCCESS_PATH, public_id), replace=True)

@@ -42,7 +42,7 @@ from payflow_app.ui.components.layout import (
     steps_list,
     ticket_next_steps,
 )
-from payflow_app.ui.components.live import address_last_segment, only_for_address
+from payflow_app.ui.components.live import address_last_segment, mark_delayed, only_for_address
 from payflow_app.ui.components.payment_choice import error_text
 from payflow_app.ui.session import SessionState, tr
 
@@ -145,10 +145,6 @@ class MpesaState(rx.State):
             async with self:
                 self.emails = email_items(emails, lang, mask=_mask_email)
 
-        async def delayed() -> None:
-            async with self:
-                self.delayed = True
-
         async def tick() -> None:
             """The elapsed time while the page waits, to the nearest 5 seconds: pushed
             once every 5 seconds (each push costs the server a state write), each time
@@ -170,7 +166,7 @@ class MpesaState(rx.State):
                 show=show,
                 show_emails=show_emails,
                 delayed_after=get_settings().mpesa_delayed_after_seconds,
-                on_delayed=delayed,
+                on_delayed=mark_delayed(self),
                 linger_after_close=LATE_REASON_SECONDS,
             )
         finally:

@@ -32,7 +32,7 @@ from payflow_app.ui.components.layout import (
     steps_list,
     ticket_next_steps,
 )
-from payflow_app.ui.components.live import address_query, only_for_address
+from payflow_app.ui.components.live import address_query, mark_delayed, only_for_address
 from payflow_app.ui.session import SessionState, tr
 
 REDIRECT_AFTER_SECONDS = 1.5
@@ -98,10 +98,6 @@ class PaymentStatusState(rx.State):
             async with self:
                 self.emails = email_items(emails, lang)
 
-        async def delayed() -> None:
-            async with self:
-                self.delayed = True
-
         # Landing here also asks the provider at once (the wallet settles by itself);
         # a ticket order stays on this page, so it is followed until its emails are out.
         snap = await follow_order(
@@ -113,7 +109,7 @@ class PaymentStatusState(rx.State):
             verify_payment_id=None if payment.provider == "wallet" else pk(payment),
             verify_after=0.0,
             delayed_after=get_settings().payment_delayed_after_seconds,
-            on_delayed=delayed,
+            on_delayed=mark_delayed(self),
         )
         target = DASHBOARD_AFTER.get(Kind(snap.kind)) if snap.kind in DASHBOARD_AFTER else None
         if snap.is_processed and target:
