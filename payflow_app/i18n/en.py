@@ -251,7 +251,7 @@ MESSAGES: dict[str, str] = {
     "mpesa.error.phone_busy": "This phone already has an M-PESA prompt waiting. Answer it (or wait a few minutes) before starting another payment.",
     "mpesa.error.order_closed": "This order is no longer waiting for payment.",
     "mpesa.error.not_closed": "This order is not closed, so it cannot be started again.",
-    "mpesa.elapsed": "Waiting for {elapsed}",
+    "mpesa.elapsed": "Waiting for about {elapsed}",
     "mpesa.progress": "Waiting for M-PESA",
     "mpesa.again_title": "What you can do now",
     "mpesa.prompt_again": "Send the prompt again",

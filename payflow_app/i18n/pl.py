@@ -239,7 +239,7 @@ MESSAGES: dict[str, str] = {
     "mpesa.error.phone_busy": "Na tym telefonie czeka już prośba M-PESA. Odpowiedz na nią (albo poczekaj kilka minut), zanim zaczniesz kolejną płatność.",
     "mpesa.error.order_closed": "To zamówienie nie czeka już na płatność.",
     "mpesa.error.not_closed": "To zamówienie nie jest zamknięte, więc nie można go rozpocząć od nowa.",
-    "mpesa.elapsed": "Czekamy już {elapsed}",
+    "mpesa.elapsed": "Czekamy już około {elapsed}",
     "mpesa.progress": "Czekamy na M-PESA",
     "mpesa.again_title": "Co możesz teraz zrobić",
     "mpesa.prompt_again": "Wyślij powiadomienie ponownie",

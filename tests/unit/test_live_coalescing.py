@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
+from payflow_app.live import follow
 from payflow_app.live.bus import Changes, StatusBus
 from payflow_app.services import notify
 from payflow_app.services.status import OrderSnapshot
-from payflow_app.ui.components import live
 
 BURST = 20
 
@@ -64,8 +64,8 @@ async def test_a_burst_of_notifications_costs_at_most_two_reads_and_ends_on_the_
     tab reads once more for all of them (not once each) and shows the last state. The
     order never settles here, so the tab follows until its bound and every read shows."""
     bus = StatusBus()
-    monkeypatch.setattr(live, "bus", bus)
-    monkeypatch.setattr(live, "FOLLOW_FOR_SECONDS", 3)
+    monkeypatch.setattr(follow, "bus", bus)
+    monkeypatch.setattr(follow, "FOLLOW_FOR_SECONDS", 3)
     step = 0  # the order's committed state
     reads: list[int] = []
     reading = threading.Event()
@@ -88,7 +88,7 @@ async def test_a_burst_of_notifications_costs_at_most_two_reads_and_ends_on_the_
                 assert reading.wait(timeout=10)
         burst_sent.set()
 
-    monkeypatch.setattr(live, "order_snapshot", order_snapshot)
+    monkeypatch.setattr(follow, "order_snapshot", order_snapshot)
     shown: list[OrderSnapshot] = []
 
     async def show(snap: OrderSnapshot) -> None:
@@ -97,7 +97,7 @@ async def test_a_burst_of_notifications_costs_at_most_two_reads_and_ends_on_the_
     runner = asyncio.create_task(bus.run())
     await asyncio.sleep(0)  # attached to the loop and to the services' notifications
     try:
-        following = asyncio.create_task(live.follow_order(1, show=show))
+        following = asyncio.create_task(follow.follow_order(1, show=show))
         while not reads:
             await asyncio.sleep(0.01)
         worker = threading.Thread(target=fulfil)

@@ -4,12 +4,13 @@ the page's width. Each chart is a figure named by its caption, and its numbers a
 also a table for screen readers (the drawing itself is hidden from them: an SVG of
 bars reads as nothing).
 
-Rows are made by :func:`chart_rows`: ``{"label": …, <series>: number,
-<series>_text: what the table shows}`` for every series of the chart."""
+Rows are made by :func:`chart_rows` (or :func:`count_rows` for a chart of one series):
+``{"label": …, <series>: number, <series>_text: what the table shows}`` for every
+series of the chart. Pages put their charts side by side with :func:`chart_grid`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import reflex as rx
@@ -29,6 +30,11 @@ class Series:
     name: rx.Var | str  # legend, tooltip, table header: tr("…"), or a brand's name
 
 
+def named_series(*keys: tuple[str, str]) -> list[Series]:
+    """Series from (field of each row, catalogue key of its name) pairs."""
+    return [Series(key, tr(name_key)) for key, name_key in keys]
+
+
 def chart_rows(
     labels: Sequence[str],
     values: dict[str, Sequence[float]],
@@ -44,6 +50,14 @@ def chart_rows(
             row[f"{key}_text"] = texts[key][i] if texts and key in texts else f"{numbers[i]:g}"
         rows.append(row)
     return rows
+
+
+def count_rows(counts: Iterable[tuple[str, float]], texts: Sequence[str] | None = None) -> list[Row]:
+    """Rows of a chart of one series (``value``): (label, number) pairs, in order;
+    ``texts`` what the table shows instead of the plain numbers."""
+    pairs = list(counts)
+    labels, values = [label for label, _ in pairs], [value for _, value in pairs]
+    return chart_rows(labels, {"value": values}, {"value": texts} if texts is not None else None)
 
 
 def _numbers_table(caption_key: str, label_key: str, rows: rx.Var, series: Sequence[Series]) -> rx.Component:
@@ -112,7 +126,7 @@ def chart(
     *,
     kind: str = "bar",
     label_key: str,
-    series: Sequence[Series],
+    series: Sequence[Series] | str,
     empty_key: str,
     unit: rx.Var | str = "",
     stacked: bool = False,
@@ -120,7 +134,10 @@ def chart(
 ) -> rx.Component:
     """A captioned chart of ``rows`` (bars, side by side or ``stacked``; or lines),
     or the ``empty_key`` sentence when there are none. ``label_key`` heads the
-    table's first column; ``chart_id`` names the figure in tests and links."""
+    table's first column; ``chart_id`` names the figure in tests and links. A chart
+    of :func:`count_rows` names its one series by a catalogue key (``series``)."""
+    if isinstance(series, str):
+        series = [Series("value", tr(series))]
     return rx.el.figure(
         rx.el.figcaption(tr(caption_key), class_name="chart-caption"),
         rx.cond(
@@ -136,3 +153,8 @@ def chart(
         id=chart_id,
         class_name="chart-figure",
     )
+
+
+def chart_grid(*charts: rx.Component) -> rx.Component:
+    """Charts side by side, as many to a row as the page's width takes."""
+    return rx.el.div(*charts, class_name="charts")

@@ -1,8 +1,5 @@
-"""Following one order live from a page's background task: re-read when the status
-bus announces a change (once for a burst of them), ask the provider when nothing came
-for a while, and give up after a bound (a closed tab must not keep a task forever).
-
-And never showing one order's state on another order's page. A page state lives as
+"""Never showing one order's state on another order's page (the following itself is
+:func:`payflow_app.live.follow.follow_order`). A page state lives as
 long as the tab: after one payment the next order page in the same tab starts from
 the previous payment's values. Resetting in ``on_load`` is too late — a full page
 load first receives the whole stored state (the hydrate snapshot) and renders it,
@@ -15,25 +12,16 @@ server's idea of the route, which is just as stale until the hydrate."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import time
 from collections.abc import Awaitable, Callable
 
 import reflex as rx
 from reflex.vars import VarData
 from reflex_base.utils.imports import ImportVar
 
-from payflow_app.live.bus import bus
-from payflow_app.services import notify, payments
-from payflow_app.services.status import OrderSnapshot, order_snapshot
 from payflow_app.ui.components.layout import message_panel
 from payflow_app.ui.session import tr
 
-log = logging.getLogger(__name__)
-# A tab stops following after this long; a reload starts again.
-FOLLOW_FOR_SECONDS = 30 * 60
 _LOCATION = "payflowLocation"
 _USE_LOCATION = VarData(
     imports={"react-router": [ImportVar(tag="useLocation")]},
@@ -87,62 +75,12 @@ def card_payment_view(shown_for: rx.Var, phase: rx.Var, body: rx.Component) -> r
     )
 
 
-async def verify_quietly(payment_id: int) -> None:
-    """Ask the provider and apply its answer; a failure only means waiting longer."""
-    try:
-        await payments.verify_payment(payment_id=payment_id)
-    except Exception:
-        log.warning("verification of payment %s failed", payment_id, exc_info=True)
+def mark_delayed(state: rx.State) -> Callable[[], Awaitable[None]]:
+    """``on_delayed`` of :func:`payflow_app.live.follow.follow_order` for a page state
+    (in its background task) whose ``delayed`` var says the wait is longer than usual."""
 
+    async def delayed() -> None:
+        async with state:
+            state.delayed = True
 
-async def follow_order(
-    order_id: int,
-    *,
-    show: Callable[[OrderSnapshot], Awaitable[None]],
-    verify_payment_id: int | None = None,
-    verify_after: float = 3.0,
-    delayed_after: float | None = None,
-    on_delayed: Callable[[], Awaitable[None]] | None = None,
-    linger_after_close: float = 0.0,
-) -> OrderSnapshot:
-    """Show every new snapshot of the order until it is settled (fulfilled or closed)
-    and answer the last one. When nothing happened for ``verify_after`` seconds the
-    provider is asked once (the webhook may be late); after ``delayed_after`` seconds
-    ``on_delayed`` runs once and the page keeps following. A closed order is followed
-    ``linger_after_close`` seconds more: a late callback may still name the reason a
-    status query could not (``payments.close_payment``)."""
-    started = time.monotonic()
-    closed_at: float | None = None
-    verified = verify_payment_id is None
-    delayed = delayed_after is None
-    async with bus.watch(notify.order_topic(order_id)) as changes:
-        while True:
-            snap = await asyncio.to_thread(order_snapshot, order_id, with_qr=False)
-            assert snap is not None
-            await show(snap)
-            if snap.is_processed:
-                return snap
-            if snap.is_closed:
-                closed_at = closed_at or time.monotonic()
-                lingering = linger_after_close - (time.monotonic() - closed_at)
-                if lingering > 0 and await changes.wait(timeout=lingering):
-                    continue
-                return snap
-            elapsed = time.monotonic() - started
-            if elapsed > FOLLOW_FOR_SECONDS:
-                return snap
-            deadlines = [FOLLOW_FOR_SECONDS - elapsed]
-            if not verified:
-                deadlines.append(verify_after - elapsed)
-            if not delayed and delayed_after is not None:
-                deadlines.append(delayed_after - elapsed)
-            if await changes.wait(timeout=max(0.0, min(deadlines))):
-                continue  # one re-read for every change since the last one
-            elapsed = time.monotonic() - started
-            if not verified and elapsed >= verify_after and verify_payment_id is not None:
-                verified = True
-                await verify_quietly(verify_payment_id)
-            if not delayed and delayed_after is not None and elapsed >= delayed_after:
-                delayed = True
-                if on_delayed is not None:
-                    await on_delayed()
+    return delayed

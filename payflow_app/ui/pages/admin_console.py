@@ -17,6 +17,7 @@ from payflow_app.services.accounts import SessionUser
 from payflow_app.services.operations import MatchedBy, StuckFilter
 from payflow_app.ui.components.admin import console_tabs, is_operator, operator_action, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
+from payflow_app.ui.components.table import scroll_table
 from payflow_app.ui.session import tr
 
 FILTER_KEYS = {
@@ -160,18 +161,6 @@ def _order_link(row: rx.Var) -> rx.Component:
     return rx.cond(row["order_href"] != "", rx.el.a(row["order"], href=row["order_href"]), row["order"])
 
 
-def _headers(*keys: str) -> rx.Component:
-    """Column headers; "" names the actions column (for screen readers only)."""
-    return rx.el.thead(
-        rx.el.tr(
-            *[
-                rx.el.th(tr(key) if key else rx.el.span(tr("admin.col.actions"), class_name="sr-only"))
-                for key in keys
-            ]
-        )
-    )
-
-
 def _row(row: rx.Var) -> rx.Component:
     return rx.el.tr(
         rx.el.td(_order_link(row)),
@@ -238,19 +227,21 @@ def _search() -> rx.Component:
                 rx.cond(
                     S.found.length() > 0,
                     rx.el.div(
-                        rx.el.table(
-                            _headers(
-                                "admin.col.order",
-                                "admin.col.customer",
-                                "admin.col.amount",
-                                "admin.col.status",
-                                "admin.col.created",
-                                "admin.col.matched",
-                            ),
-                            rx.el.tbody(rx.foreach(S.found, _found_row)),
-                            class_name="table",
-                            tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
-                            aria_label=tr("admin.search.results"),
+                        scroll_table(
+                            [
+                                tr(key)
+                                for key in (
+                                    "admin.col.order",
+                                    "admin.col.customer",
+                                    "admin.col.amount",
+                                    "admin.col.status",
+                                    "admin.col.created",
+                                    "admin.col.matched",
+                                )
+                            ],
+                            S.found,
+                            _found_row,
+                            label=tr("admin.search.results"),
                         ),
                         class_name="table-scroll",
                     ),
@@ -305,21 +296,23 @@ def _filters() -> rx.Component:
             rx.cond(
                 S.rows.length() > 0,
                 rx.el.div(
-                    rx.el.table(
-                        _headers(
-                            "admin.col.order",
-                            "admin.col.provider",
-                            "admin.col.reference",
-                            "admin.col.amount",
-                            "admin.col.status",
-                            "admin.col.since",
-                            "admin.col.why",
-                            "",
-                        ),
-                        rx.el.tbody(rx.foreach(S.rows, _row)),
-                        class_name="table",
-                        tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
-                        aria_label="Payments needing attention",
+                    scroll_table(
+                        [
+                            tr(key)
+                            for key in (
+                                "admin.col.order",
+                                "admin.col.provider",
+                                "admin.col.reference",
+                                "admin.col.amount",
+                                "admin.col.status",
+                                "admin.col.since",
+                                "admin.col.why",
+                            )
+                        ],
+                        S.rows,
+                        _row,
+                        label="Payments needing attention",
+                        actions=tr("admin.col.actions"),
                     ),
                     class_name="table-scroll",
                 ),

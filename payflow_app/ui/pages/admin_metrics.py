@@ -18,7 +18,15 @@ from payflow_app.services.accounts import SessionUser
 from payflow_app.services.metrics import Snapshot, Timing
 from payflow_app.services.states import PaymentStatus
 from payflow_app.ui.components.admin import console_tabs, is_operator, refusal, require_admin
-from payflow_app.ui.components.charts import Row, Series, chart, chart_rows
+from payflow_app.ui.components.charts import (
+    Row,
+    Series,
+    chart,
+    chart_grid,
+    chart_rows,
+    count_rows,
+    named_series,
+)
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.session import SessionState, tr
 
@@ -125,7 +133,7 @@ class MetricsState(rx.State):
         )
         self.hourly_chart = _hours(snap)
         statuses = sorted(snap.events_by_status.items())
-        self.status_chart = chart_rows([s for s, _ in statuses], {"value": [n for _, n in statuses]})
+        self.status_chart = count_rows(statuses)
         self.payments_chart = _payments(snap)
         self.alerts = [alert.message for alert in snap.alerts]
 
@@ -142,7 +150,7 @@ def _figure(f: rx.Var) -> rx.Component:
 def _charts() -> rx.Component:
     S = MetricsState
     none = "metrics.chart.none"
-    return rx.el.div(
+    return chart_grid(
         chart(
             "metrics.chart.per_hour",
             S.hourly_chart,
@@ -159,7 +167,7 @@ def _charts() -> rx.Component:
             "metrics.chart.by_status",
             S.status_chart,
             label_key="chart.col.status",
-            series=[Series("value", tr("metrics.webhooks"))],
+            series="metrics.webhooks",
             empty_key=none,
             chart_id="chart-webhook-status",
         ),
@@ -167,11 +175,11 @@ def _charts() -> rx.Component:
             "metrics.chart.payments",
             S.payments_chart,
             label_key="chart.col.provider",
-            series=[
-                Series("succeeded", tr("metrics.succeeded")),
-                Series("open", tr("metrics.open")),
-                Series("closed", tr("metrics.not_completed")),
-            ],
+            series=named_series(
+                ("succeeded", "metrics.succeeded"),
+                ("open", "metrics.open"),
+                ("closed", "metrics.not_completed"),
+            ),
             stacked=True,
             empty_key=none,
             chart_id="chart-payments",
@@ -180,16 +188,11 @@ def _charts() -> rx.Component:
             "metrics.chart.times",
             S.times_chart,
             label_key="chart.col.measure",
-            series=[
-                Series("p50", tr("metrics.p50")),
-                Series("p95", tr("metrics.p95")),
-                Series("max", tr("metrics.max")),
-            ],
+            series=named_series(("p50", "metrics.p50"), ("p95", "metrics.p95"), ("max", "metrics.max")),
             unit=" s",
             empty_key=none,
             chart_id="chart-times",
         ),
-        class_name="charts",
     )
 
 

@@ -9,11 +9,12 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.live.follow import follow_order
 from payflow_app.services import card_payments, payments, urls
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import notice, page, step_items, steps_list
-from payflow_app.ui.components.live import card_payment_view, follow_order
+from payflow_app.ui.components.live import card_payment_view, mark_delayed
 from payflow_app.ui.session import SessionState, tr
 
 
@@ -44,16 +45,12 @@ class CardReturnState(rx.State):
                 self.phase = "waiting"
                 self.steps = step_items(snap.steps, lang)
 
-        async def delayed() -> None:
-            async with self:
-                self.delayed = True
-
         snap = await follow_order(
             payment.order_id,
             show=show,
             verify_payment_id=payment.id,
             delayed_after=get_settings().payment_delayed_after_seconds,
-            on_delayed=delayed,
+            on_delayed=mark_delayed(self),
         )
         if snap.is_processed:
             yield rx.redirect(urls.card_page(urls.CARD_SUCCESS, public_id), replace=True)

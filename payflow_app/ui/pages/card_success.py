@@ -10,6 +10,7 @@ import reflex as rx
 
 from payflow_app.emails.outbox import emails_for_order
 from payflow_app.i18n import format_datetime, format_money
+from payflow_app.live.follow import follow_order
 from payflow_app.services import card_payments, memberships, urls
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.ui.components.layout import (
@@ -19,7 +20,7 @@ from payflow_app.ui.components.layout import (
     step_items,
     steps_list,
 )
-from payflow_app.ui.components.live import card_payment_view, follow_order
+from payflow_app.ui.components.live import card_payment_view
 from payflow_app.ui.session import SessionState, tr
 
 

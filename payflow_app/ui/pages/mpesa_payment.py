@@ -4,7 +4,8 @@ M-PESA PIN", then — pushed live from the server, no polling — paid (summary,
 next steps), cancelled or failed (the reason; Try again / Browse events). With no
 answer after ``PAYFLOW_MPESA_DELAYED_AFTER_SECONDS`` it says the confirmation is
 delayed and what to do, while the pending-payment sync keeps asking PayHero. While it
-waits it shows for how long (the server pushes the elapsed time each second). After a
+waits it shows for how long, to the nearest 5 seconds (the server pushes the figure
+every 5 seconds). After a
 cancelled or failed prompt the customer can send the prompt again, to the same phone
 or another number: a new order for the same tickets (the first released its seats).
 
@@ -18,15 +19,16 @@ import asyncio
 
 import reflex as rx
 
-from payflow_app.emails.outbox import emails_for_order
+from payflow_app.emails.outbox import OutboxView
 from payflow_app.i18n import decline_reason, format_money, t
+from payflow_app.live.follow import follow_order
 from payflow_app.models import utcnow
 from payflow_app.providers.base import PaymentError
 from payflow_app.providers.payhero import CANCELLED_BY_CUSTOMER
 from payflow_app.services import mpesa, orders, urls
 from payflow_app.services.errors import DomainError, InvalidInput, NotFound
 from payflow_app.services.phones import mask_phone
-from payflow_app.services.states import OutboxStatus, PaymentStatus
+from payflow_app.services.states import PaymentStatus
 from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import (
@@ -39,18 +41,28 @@ from payflow_app.ui.components.layout import (
     steps_list,
     ticket_next_steps,
 )
-from payflow_app.ui.components.live import address_last_segment, follow_order, only_for_address
+from payflow_app.ui.components.live import address_last_segment, mark_delayed, only_for_address
 from payflow_app.ui.components.payment_choice import error_text
 from payflow_app.ui.session import SessionState, tr
 
 # PayHero's status query says only "failed"; its callback, which may come after it,
 # says why (cancelled on the phone, a wrong PIN): the page waits this long for it.
 LATE_REASON_SECONDS = 30.0
+# The elapsed time on the waiting page moves in steps of this many seconds.
+TICK_SECONDS = 5
 
 
 def _elapsed(seconds: float) -> str:
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}:{rest:02d}"
+    """``seconds`` to the nearest multiple of ``TICK_SECONDS``, as m:ss ("" under one)."""
+    rounded = int((max(seconds, 0.0) + TICK_SECONDS / 2) // TICK_SECONDS) * TICK_SECONDS
+    minutes, rest = divmod(rounded, 60)
+    return f"{minutes}:{rest:02d}" if rounded else ""
+
+
+def _until_next_tick(seconds: float) -> float:
+    """How long until :func:`_elapsed` of the time waited changes (half-way between
+    two multiples of ``TICK_SECONDS``), a little past it."""
+    return TICK_SECONDS - (seconds + TICK_SECONDS / 2) % TICK_SECONDS + 0.05
 
 
 def _phase(snap: OrderSnapshot) -> str:
@@ -89,7 +101,7 @@ class MpesaState(rx.State):
     waiting_text: str = ""
     support_text: str = ""
     outcome_text: str = ""
-    elapsed: str = ""  # "Waiting for 0:42", in the tab's language
+    elapsed: str = ""  # "Waiting for about 0:45", in the tab's language
     again_text: str = ""
     again_error: str = ""  # why a new prompt could not be sent
     phone_error: str = ""  # the other number, refused
@@ -114,48 +126,39 @@ class MpesaState(rx.State):
         started_at = payment.created_at
 
         async def show(snap: OrderSnapshot) -> None:
-            emails = await asyncio.to_thread(emails_for_order, order_id) if snap.is_processed else []
             async with self:
                 self._show(snap, lang, phone)
+
+        async def show_emails(emails: list[OutboxView]) -> None:
+            async with self:
                 self.emails = email_items(emails, lang, mask=_mask_email)
 
-        async def delayed() -> None:
-            async with self:
-                self.delayed = True
-
         async def tick() -> None:
-            """The elapsed time, pushed each second while the page waits."""
+            """The elapsed time while the page waits, to the nearest 5 seconds: pushed
+            once every 5 seconds (each push costs the server a state write), each time
+            the rounded figure changes, so the text is never more than 2.5 s off."""
             while True:
+                waited = (utcnow() - started_at).total_seconds()
                 async with self:
                     if self.phase not in ("loading", "waiting"):
                         return
-                    waited = _elapsed((utcnow() - started_at).total_seconds())
-                    self.elapsed = t(lang, "mpesa.elapsed", elapsed=waited)
-                await asyncio.sleep(1)
+                    rounded = _elapsed(waited)
+                    self.elapsed = t(lang, "mpesa.elapsed", elapsed=rounded) if rounded else ""
+                await asyncio.sleep(_until_next_tick(waited))
 
         ticker = asyncio.create_task(tick())
         try:
-            snap = await follow_order(
+            # Paid: followed until its emails are out (the page lists them).
+            await follow_order(
                 order_id,
                 show=show,
+                show_emails=show_emails,
                 delayed_after=get_settings().mpesa_delayed_after_seconds,
-                on_delayed=delayed,
+                on_delayed=mark_delayed(self),
                 linger_after_close=LATE_REASON_SECONDS,
             )
         finally:
             ticker.cancel()
-        if snap.is_processed:
-            await self._follow_emails(order_id, lang)
-
-    async def _follow_emails(self, order_id: int, lang: str) -> None:
-        """The emails go out just after fulfilment: follow them for a little while."""
-        for _ in range(20):
-            sent = await asyncio.to_thread(emails_for_order, order_id)
-            async with self:
-                self.emails = email_items(sent, lang, mask=_mask_email)
-            if sent and all(e.status == OutboxStatus.SENT for e in sent):
-                return
-            await asyncio.sleep(0.5)
 
     def _show(self, snap: OrderSnapshot, lang: str, phone: str) -> None:
         """The page's vars for one snapshot of its order (under the state's lock)."""

@@ -26,6 +26,7 @@ from payflow_app.ui.components.organizer import (
     guarded,
     open_event,
 )
+from payflow_app.ui.components.table import scroll_table
 
 FILTER_FIELDS = ("q", "status", "type", "checked_in")
 
@@ -230,17 +231,11 @@ def organizer_attendees_page() -> rx.Component:
         rx.cond(S.revoking != "", _revoke_form()),
         rx.cond(
             S.rows.length() > 0,
-            rx.el.table(
-                rx.el.thead(rx.el.tr(*[rx.el.th(h) for h, _ in columns], rx.el.th("Actions"))),
-                rx.el.tbody(
-                    rx.foreach(
-                        S.rows,
-                        lambda r: rx.el.tr(*[rx.el.td(r[f]) for _, f in columns], rx.el.td(_actions(r))),
-                    )
-                ),
-                class_name="table",
-                tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
-                aria_label="Attendees",
+            scroll_table(
+                [*[h for h, _ in columns], "Actions"],
+                S.rows,
+                lambda r: rx.el.tr(*[rx.el.td(r[f]) for _, f in columns], rx.el.td(_actions(r))),
+                label="Attendees",
             ),
             rx.el.p("No ticket matches.", class_name="muted"),
         ),

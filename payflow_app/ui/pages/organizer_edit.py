@@ -23,6 +23,7 @@ from payflow_app.ui.components.organizer import (
     guarded,
     open_event,
 )
+from payflow_app.ui.components.table import scroll_table
 from payflow_app.ui.pages.organizer_events import event_fields, event_form_from
 
 IMAGE_TYPES = {"image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"], "image/webp": [".webp"]}
@@ -186,37 +187,27 @@ def _types_table() -> rx.Component:
     S = EventEditState
     return rx.cond(
         S.types.length() > 0,
-        rx.el.table(
-            rx.el.thead(
-                rx.el.tr(
-                    *[rx.el.th(h) for h in ("Name", "Price", "Capacity", "Sold or held", "On sale")],
-                    rx.el.th(rx.el.span("Actions", class_name="sr-only")),
-                )
+        scroll_table(
+            ["Name", "Price", "Capacity", "Sold or held", "On sale"],
+            S.types,
+            lambda t: rx.el.tr(
+                rx.el.td(t["name"]),
+                rx.el.td(t["price"]),
+                rx.el.td(t["capacity"]),
+                rx.el.td(t["taken"]),
+                rx.el.td(t["window"]),
+                rx.el.td(
+                    rx.el.button(
+                        "Edit",
+                        type="button",
+                        on_click=S.edit_type(t["id"]),
+                        class_name="button secondary small",
+                        aria_label="Edit " + t["name"],
+                    )
+                ),
             ),
-            rx.el.tbody(
-                rx.foreach(
-                    S.types,
-                    lambda t: rx.el.tr(
-                        rx.el.td(t["name"]),
-                        rx.el.td(t["price"]),
-                        rx.el.td(t["capacity"]),
-                        rx.el.td(t["taken"]),
-                        rx.el.td(t["window"]),
-                        rx.el.td(
-                            rx.el.button(
-                                "Edit",
-                                type="button",
-                                on_click=S.edit_type(t["id"]),
-                                class_name="button secondary small",
-                                aria_label="Edit " + t["name"],
-                            )
-                        ),
-                    ),
-                )
-            ),
-            class_name="table",
-            tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
-            aria_label="Ticket types",
+            label="Ticket types",
+            actions="Actions",
         ),
         notice("No ticket types yet: nobody can buy a ticket until you add one."),
     )

@@ -18,7 +18,7 @@ from payflow_app.services.inputs import whole_number
 from payflow_app.services.money import exponent, format_money
 from payflow_app.services.tickets import valid_until
 from payflow_app.settings import get_settings
-from payflow_app.ui.components.charts import Series, chart, chart_rows
+from payflow_app.ui.components.charts import chart, chart_grid, chart_rows, count_rows, named_series
 from payflow_app.ui.components.layout import form_field, notice, page
 from payflow_app.ui.components.organizer import (
     acting_on_event,
@@ -27,8 +27,8 @@ from payflow_app.ui.components.organizer import (
     guarded,
     open_event,
 )
-from payflow_app.ui.components.table import data_table
-from payflow_app.ui.session import SessionState, tr
+from payflow_app.ui.components.table import data_table, scroll_table
+from payflow_app.ui.session import SessionState
 
 REFRESH_AT_MOST_EVERY_SECONDS = 1.0
 
@@ -40,10 +40,9 @@ def _chart_view(stats: event_stats.EventStats) -> dict[str, object]:
     money = lambda amount: format_money(amount, stats.currency)  # noqa: E731
     return {
         "currency": stats.currency,
-        "revenue_chart": chart_rows(
-            [day.isoformat() for day, _ in stats.revenue_per_day],
-            {"value": [amount / scale for _, amount in stats.revenue_per_day]},
-            {"value": [money(amount) for _, amount in stats.revenue_per_day]},
+        "revenue_chart": count_rows(
+            [(day.isoformat(), amount / scale) for day, amount in stats.revenue_per_day],
+            [money(amount) for _, amount in stats.revenue_per_day],
         ),
         "types_chart": chart_rows(
             [t.name for t in stats.types],
@@ -53,17 +52,12 @@ def _chart_view(stats: event_stats.EventStats) -> dict[str, object]:
                 "remaining": [t.remaining for t in stats.types],
             },
         ),
-        "status_chart": chart_rows(
-            sorted(stats.orders_by_status), {"value": [n for _, n in sorted(stats.orders_by_status.items())]}
+        "status_chart": count_rows(sorted(stats.orders_by_status.items())),
+        "rail_chart": count_rows(
+            [(provider, n) for provider, n, _ in stats.rails],
+            [f"{n} · {money(amount)}" for _, n, amount in stats.rails],
         ),
-        "rail_chart": chart_rows(
-            [provider for provider, _, _ in stats.rails],
-            {"value": [n for _, n, _ in stats.rails]},
-            {"value": [f"{n} · {money(amount)}" for _, n, amount in stats.rails]},
-        ),
-        "checkin_chart": chart_rows(
-            [f"{moment:%H:%M}" for moment, _ in stats.checkins], {"value": [n for _, n in stats.checkins]}
-        ),
+        "checkin_chart": count_rows([(f"{moment:%H:%M}", n) for moment, n in stats.checkins]),
     }
 
 
@@ -248,39 +242,27 @@ def _devices() -> rx.Component:
                 role="status",
             ),
         ),
-        rx.el.table(
-            rx.el.thead(
-                rx.el.tr(
-                    rx.el.th("Gate"),
-                    rx.el.th("State"),
-                    rx.el.th("Last seen"),
-                    rx.el.th(rx.el.span("Actions", class_name="sr-only")),
-                )
-            ),
-            rx.el.tbody(
-                rx.foreach(
-                    S.devices,
-                    lambda d: rx.el.tr(
-                        rx.el.td(d["name"]),
-                        rx.el.td(d["state"]),
-                        rx.el.td(d["seen"]),
-                        rx.el.td(
-                            rx.cond(
-                                d["state"] == "active",
-                                rx.el.button(
-                                    "Revoke",
-                                    type="button",
-                                    on_click=S.revoke_device(d["id"]),
-                                    class_name="button secondary small",
-                                ),
-                            )
+        scroll_table(
+            ["Gate", "State", "Last seen"],
+            S.devices,
+            lambda d: rx.el.tr(
+                rx.el.td(d["name"]),
+                rx.el.td(d["state"]),
+                rx.el.td(d["seen"]),
+                rx.el.td(
+                    rx.cond(
+                        d["state"] == "active",
+                        rx.el.button(
+                            "Revoke",
+                            type="button",
+                            on_click=S.revoke_device(d["id"]),
+                            class_name="button secondary small",
                         ),
-                    ),
-                )
+                    )
+                ),
             ),
-            class_name="table",
-            tab_index=0,  # scrolls sideways on a phone: reachable from the keyboard
-            aria_label="Devices",
+            label="Devices",
+            actions="Actions",
         ),
         rx.el.form(
             form_field(
@@ -301,13 +283,13 @@ def _devices() -> rx.Component:
 
 def _charts() -> rx.Component:
     S = EventDashboardState
-    return rx.el.div(
+    return chart_grid(
         chart(
             "organizer.chart.checkins",
             S.checkin_chart,
             kind="line",
             label_key="chart.col.time",
-            series=[Series("value", tr("organizer.chart.checked_in"))],
+            series="organizer.chart.checked_in",
             empty_key="organizer.chart.no_checkins",
             chart_id="chart-checkins",
         ),
@@ -315,7 +297,7 @@ def _charts() -> rx.Component:
             "organizer.chart.revenue",
             S.revenue_chart,
             label_key="chart.col.day",
-            series=[Series("value", tr("organizer.chart.revenue_series"))],
+            series="organizer.chart.revenue_series",
             empty_key="organizer.chart.no_sales",
             unit=" " + S.currency,
             chart_id="chart-revenue",
@@ -324,11 +306,11 @@ def _charts() -> rx.Component:
             "organizer.chart.types",
             S.types_chart,
             label_key="chart.col.ticket_type",
-            series=[
-                Series("sold", tr("organizer.chart.sold")),
-                Series("held", tr("organizer.chart.held")),
-                Series("remaining", tr("organizer.chart.remaining")),
-            ],
+            series=named_series(
+                ("sold", "organizer.chart.sold"),
+                ("held", "organizer.chart.held"),
+                ("remaining", "organizer.chart.remaining"),
+            ),
             stacked=True,
             empty_key="organizer.chart.no_types",
             chart_id="chart-types",
@@ -337,7 +319,7 @@ def _charts() -> rx.Component:
             "organizer.chart.statuses",
             S.status_chart,
             label_key="chart.col.status",
-            series=[Series("value", tr("organizer.chart.orders"))],
+            series="organizer.chart.orders",
             empty_key="organizer.chart.no_orders",
             chart_id="chart-statuses",
         ),
@@ -345,11 +327,10 @@ def _charts() -> rx.Component:
             "organizer.chart.rails",
             S.rail_chart,
             label_key="chart.col.provider",
-            series=[Series("value", tr("organizer.chart.payments"))],
+            series="organizer.chart.payments",
             empty_key="organizer.chart.no_payments",
             chart_id="chart-rails",
         ),
-        class_name="charts",
     )
 
 

@@ -10,18 +10,16 @@ gallery or plan payment is done the page sends the customer to the dashboard wit
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 
 import reflex as rx
 
-from payflow_app.emails.outbox import emails_for_order
+from payflow_app.emails.outbox import OutboxView
 from payflow_app.i18n import decline_reason, format_money, t
-from payflow_app.live.bus import Changes, bus
+from payflow_app.live.follow import follow_order
 from payflow_app.models import pk
-from payflow_app.services import notify, payments, urls
-from payflow_app.services.states import Kind, OutboxStatus, PaymentStatus
-from payflow_app.services.status import OrderSnapshot, order_snapshot
+from payflow_app.services import payments, urls
+from payflow_app.services.states import Kind, PaymentStatus
+from payflow_app.services.status import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import (
     email_items,
@@ -33,13 +31,10 @@ from payflow_app.ui.components.layout import (
     steps_list,
     ticket_next_steps,
 )
-from payflow_app.ui.components.live import address_query, only_for_address, verify_quietly
+from payflow_app.ui.components.live import address_query, mark_delayed, only_for_address
 from payflow_app.ui.session import SessionState, tr
 
-log = logging.getLogger(__name__)
 REDIRECT_AFTER_SECONDS = 1.5
-# After the order is done the page keeps listening this long for its emails to go out.
-EMAILS_GRACE_SECONDS = 30.0
 DASHBOARD_AFTER = {
     Kind.TOP_UP: "wallet",
     Kind.GALLERY: "galleries",
@@ -66,7 +61,7 @@ class PaymentStatusState(rx.State):
     tickets: list[dict[str, str]] = []
     emails: list[dict[str, str]] = []
 
-    def _apply(self, snap: OrderSnapshot, emails: list[dict[str, str]], lang: str) -> None:
+    def _apply(self, snap: OrderSnapshot, lang: str) -> None:
         self.kind, self.order_number, self.event_title = snap.kind, snap.order_number, snap.event_title
         self.event_href = urls.event_path(snap.event_slug) if snap.event_slug else urls.DASHBOARD
         self.ticket_type, self.quantity = snap.ticket_type, snap.quantity
@@ -77,17 +72,8 @@ class PaymentStatusState(rx.State):
         self.tickets = [
             {"number": x.number, "type": x.ticket_type, "qr": x.qr_data_uri} for x in snap.tickets
         ]
-        self.emails = emails
         self.phase = "done" if snap.is_processed else ("closed" if snap.is_closed else "processing")
         self.problem = _problem_text(snap, lang) if self.phase == "closed" else ""
-
-    async def _refresh(self, order_id: int, lang: str) -> OrderSnapshot:
-        snap = await asyncio.to_thread(order_snapshot, order_id)
-        assert snap is not None
-        emails = email_items(await asyncio.to_thread(emails_for_order, order_id), lang)
-        async with self:
-            self._apply(snap, emails, lang)
-        return snap
 
     @rx.event(background=True)
     async def watch(self):
@@ -102,43 +88,32 @@ class PaymentStatusState(rx.State):
                 self.phase = "not_found"
             return
         await asyncio.to_thread(payments.customer_landed, pk(payment))
-        # Subscribe before the first read, so no step can slip between the two.
-        async with bus.watch(notify.order_topic(payment.order_id)) as changes:
-            snap = await self._refresh(payment.order_id, lang)
-            verifying = None
-            if payment.provider != "wallet" and not (snap.is_closed or snap.is_processed):
-                verifying = asyncio.create_task(verify_quietly(pk(payment)))
-            try:
-                snap = await self._follow(payment.order_id, snap, changes, lang)
-            finally:
-                if verifying is not None and not verifying.done():
-                    verifying.cancel()
+
+        async def show(snap: OrderSnapshot) -> None:
+            async with self:
+                self._apply(snap, lang)
+
+        async def show_emails(emails: list[OutboxView]) -> None:
+            async with self:
+                self.emails = email_items(emails, lang)
+
+        # Landing here also asks the provider at once (the wallet settles by itself);
+        # a ticket order stays on this page, so it is followed until its emails are out.
+        snap = await follow_order(
+            payment.order_id,
+            show=show,
+            show_emails=show_emails,
+            wait_for_emails=lambda snap: snap.kind == Kind.TICKETS,
+            with_qr=True,
+            verify_payment_id=None if payment.provider == "wallet" else pk(payment),
+            verify_after=0.0,
+            delayed_after=get_settings().payment_delayed_after_seconds,
+            on_delayed=mark_delayed(self),
+        )
         target = DASHBOARD_AFTER.get(Kind(snap.kind)) if snap.kind in DASHBOARD_AFTER else None
         if snap.is_processed and target:
             await asyncio.sleep(REDIRECT_AFTER_SECONDS)
             yield rx.redirect(f"{urls.DASHBOARD}?payment=success&section={target}")
-
-    async def _follow(self, order_id: int, snap: OrderSnapshot, changes: Changes, lang: str) -> OrderSnapshot:
-        """Re-read after each change (once for a burst) until the order is settled
-        (and, for a ticket order, its emails are out — the sender announces each — or
-        the grace period is over)."""
-        delay = get_settings().payment_delayed_after_seconds
-        emails_deadline: float | None = None
-        while True:
-            if snap.is_closed and not snap.is_processed:
-                return snap
-            if snap.is_processed:
-                if snap.kind != Kind.TICKETS or all(e["status"] == OutboxStatus.SENT for e in self.emails):
-                    return snap
-                emails_deadline = emails_deadline or time.monotonic() + EMAILS_GRACE_SECONDS
-            timeout = delay if emails_deadline is None else emails_deadline - time.monotonic()
-            if not await changes.wait(timeout=max(timeout, 0)):
-                if emails_deadline is not None:
-                    return snap
-                async with self:
-                    self.delayed = True
-                continue
-            snap = await self._refresh(order_id, lang)
 
 
 def _problem_text(snap: OrderSnapshot, lang: str) -> str:
