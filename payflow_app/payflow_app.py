@@ -12,7 +12,7 @@ from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.sandbox.stripe_api import run_expiry_sweeper
 from payflow_app.services import urls
-from payflow_app.services.inbox import run_inbox_worker
+from payflow_app.services.inbox_worker import run_inbox_worker
 from payflow_app.services.reconciler import run_reconciler
 from payflow_app.settings import get_settings
 from payflow_app.ui.pages.admin_console import OperatorState, admin_console_page

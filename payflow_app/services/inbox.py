@@ -3,7 +3,7 @@
 ``store_webhook`` stores every verified request and is the only thing the HTTP
 endpoint waits for: webhooks arriving together are stored in one transaction by one
 writer (group commit), each answered once committed; ``record_rejection`` keeps
-rejected requests for operators. ``run_inbox_worker`` claims stored events with a
+rejected requests for operators. The worker (``inbox_worker``) claims stored events with a
 lease, asks the provider for the truth and settles the payment through the one
 idempotent fulfilment: up to ``inbox_concurrency_per_provider`` events of each
 provider at once (lanes), so one provider's slow or failing status API holds only
@@ -20,13 +20,11 @@ worker takes the event again; the fulfilment is idempotent, so it runs once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
 import time
 import traceback
-from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,7 +48,6 @@ from payflow_app.settings import get_settings
 log = logging.getLogger(__name__)
 _jitter = random.Random()
 _wakeup: asyncio.Event | None = None
-_in_hand: set[int] = set()  # events this process's lanes are processing
 
 
 @dataclass(frozen=True)
@@ -185,6 +182,13 @@ def record_rejection(
         session.add(row)
         session.flush()
         return pk(row)
+
+
+def new_wakeup() -> asyncio.Event:
+    """The event this process's running worker waits on (``inbox_worker``)."""
+    global _wakeup
+    _wakeup = asyncio.Event()
+    return _wakeup
 
 
 def wake_worker() -> None:
@@ -323,6 +327,11 @@ _turns: GroupCommit[Turn, WebhookEvent | None] = GroupCommit(
 )
 
 
+async def take_turn(turn: Turn) -> WebhookEvent | None:
+    """A lane's turn, sharing its transaction with the lanes that come at once."""
+    return await _turns.write(turn)
+
+
 async def process_event(row: WebhookEvent) -> AttemptResult:
     """Re-fetch the truth for the event's payment and settle it. The lane records
     the attempt with its next claim (:class:`Turn`)."""
@@ -369,80 +378,3 @@ def replay_event(*, event_id: int) -> None:
         event.locked_until = None
     log.info("webhook event %s replayed by an operator", event_id)
     wake_worker()
-
-
-async def _lane(provider: str, lanes: Counter[str] | None = None) -> int:
-    """Claim and process ``provider``'s due events one after another until none is
-    left; answers how many. Each attempt is recorded with the next claim, in one
-    transaction (:class:`Turn`). ``lanes`` counts the lanes running per provider
-    (this one leaves it as soon as it finds nothing to claim)."""
-    count = 0
-    finished: tuple[int, AttemptResult] | None = None
-    row: WebhookEvent | None = None
-    try:
-        while True:
-            # Never an event this process still has in hand, even if its lease ran out.
-            turn = Turn(provider, finished, frozenset(_in_hand))
-            try:
-                row = await _turns.write(turn)
-            finally:
-                if finished is not None:
-                    _in_hand.discard(finished[0])
-            finished = None
-            if row is None:
-                break
-            _in_hand.add(pk(row))
-            finished = (pk(row), await process_event(row))
-            count += 1
-    except Exception:
-        log.exception("inbox lane for %s failed", provider)
-    finally:
-        if row is not None:  # cancelled mid-attempt: taken again once its lease runs out
-            _in_hand.discard(pk(row))
-        if lanes is not None:
-            lanes[provider] -= 1
-    return count
-
-
-def _lanes_wanted(due: Mapping[str, int], running: Mapping[str, int]) -> dict[str, int]:
-    """New lanes per provider: one per due event, up to the per-provider limit."""
-    limit = get_settings().inbox_concurrency_per_provider
-    return {provider: min(count, limit - running.get(provider, 0)) for provider, count in due.items()}
-
-
-async def drain_inbox() -> int:
-    """Process the events due now, up to the per-provider limit at once, until the
-    providers that had some have none left; answers how many were processed."""
-    due = await asyncio.to_thread(due_events_by_provider)
-    lanes = [_lane(p) for p, n in _lanes_wanted(due, {}).items() for _ in range(n)]
-    return sum(await asyncio.gather(*lanes))
-
-
-async def run_inbox_worker() -> None:
-    """Runs for the app's lifetime: woken at once by a stored webhook, else polls.
-    Each provider's due events are processed by lanes of their own, at most
-    ``inbox_concurrency_per_provider`` at once (per process), so a provider whose
-    status API fails or hangs holds only its own lanes, never another rail's events."""
-    global _wakeup
-    _wakeup = asyncio.Event()
-    poll = get_settings().inbox_poll_seconds
-    running: Counter[str] = Counter()
-    tasks: set[asyncio.Task[int]] = set()
-    try:
-        while True:
-            _wakeup.clear()  # before looking, so a webhook stored meanwhile is not missed
-            try:
-                due = await asyncio.to_thread(due_events_by_provider)
-                for provider, wanted in _lanes_wanted(due, running).items():
-                    for _ in range(wanted):
-                        running[provider] += 1
-                        task = asyncio.create_task(_lane(provider, running))
-                        tasks.add(task)
-                        task.add_done_callback(tasks.discard)
-            except Exception:
-                log.exception("inbox worker pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_wakeup.wait(), timeout=poll)
-    finally:  # the app stops: an event in hand is taken again once its lease runs out
-        for task in tasks:
-            task.cancel()

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from payflow_app.models import Order, Payment, ProcessingAttempt, WebhookEvent, utcnow
 from payflow_app.providers.base import ProviderEvent, ProviderStatus
 from payflow_app.seed import seed
-from payflow_app.services import inbox, metrics, operations, payments, timeline
+from payflow_app.services import inbox, inbox_worker, metrics, operations, payments, timeline
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import InvalidInput
 from payflow_app.services.operations import StuckFilter
@@ -78,7 +78,7 @@ def test_the_timeline_tells_the_whole_story_in_order(seeded: str, provider: Fake
     payment = factories.pending_payment(order, "cs_story")
     _store("cs_story", "evt_story")
     provider.status = ProviderStatus.SUCCEEDED
-    asyncio.run(inbox.drain_inbox())
+    asyncio.run(inbox_worker.drain_inbox())
     story = timeline.order_timeline(order.id)  # type: ignore[arg-type]
     kinds = [e.kind for e in story.timeline]
     assert {"status", "webhook", "attempt", "email"} <= set(kinds)
@@ -109,7 +109,7 @@ def test_metrics_and_their_alerts(seeded: str, provider: FakeProvider) -> None: 
     payment = factories.pending_payment(order, "cs_metric")
     _store("cs_metric", "evt_metric")
     provider.status = ProviderStatus.SUCCEEDED
-    asyncio.run(inbox.drain_inbox())
+    asyncio.run(inbox_worker.drain_inbox())
     quiet = factories.pending_payment(
         factories.order(quantity=1, email="q@example.com"), "ch_quiet", provider="univapay"
     )

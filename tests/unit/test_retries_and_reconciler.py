@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from payflow_app.models import Order, Payment, ProcessingAttempt, WebhookEvent, utcnow
 from payflow_app.providers.base import PaymentTruth, ProviderEvent, ProviderStatus
-from payflow_app.services import inbox, late_money, payments, reconciler
+from payflow_app.services import inbox, inbox_worker, late_money, payments, reconciler
 from payflow_app.services.db import read_session, write_transaction
 from payflow_app.services.errors import DomainError
 from payflow_app.services.leases import hold_lease, release_lease
@@ -63,7 +63,7 @@ def test_a_failing_event_keeps_every_attempt_then_is_dead_lettered_and_replayabl
     # The retry is not due before the drain ends (a 10 ms one was, on a loaded machine).
     _settings(monkeypatch, inbox_retry_first_seconds="5", inbox_retry_max_seconds="10")
     event_id = _store("cs_nobody_knows")  # no payment has this reference (yet)
-    assert asyncio.run(inbox.drain_inbox()) == 1
+    assert asyncio.run(inbox_worker.drain_inbox()) == 1
     first = _event(event_id)
     assert (first.status, first.attempts) == ("pending", 1)
     assert first.last_error is not None and "LookupError" in first.last_error
@@ -73,9 +73,9 @@ def test_a_failing_event_keeps_every_attempt_then_is_dead_lettered_and_replayabl
         row = session.get(WebhookEvent, event_id)
         assert row is not None
         row.received_at, row.next_attempt_at = utcnow() - timedelta(days=2), utcnow()
-    asyncio.run(inbox.drain_inbox())
+    asyncio.run(inbox_worker.drain_inbox())
     assert _event(event_id).status == "dead"
-    assert asyncio.run(inbox.drain_inbox()) == 0  # the worker leaves dead letters alone
+    assert asyncio.run(inbox_worker.drain_inbox()) == 0  # the worker leaves dead letters alone
     with read_session() as session:
         attempts = session.exec(
             select(ProcessingAttempt).where(ProcessingAttempt.webhook_event_id == event_id)
@@ -90,7 +90,7 @@ def test_a_failing_event_keeps_every_attempt_then_is_dead_lettered_and_replayabl
     inbox.replay_event(event_id=event_id)
     with pytest.raises(DomainError, match="already waiting"):
         inbox.replay_event(event_id=event_id)
-    assert asyncio.run(inbox.drain_inbox()) == 1
+    assert asyncio.run(inbox_worker.drain_inbox()) == 1
     replayed = _event(event_id)
     assert replayed.status == "processed" and replayed.replayed_at is not None
     with read_session() as session:
@@ -296,7 +296,7 @@ def test_a_slow_provider_times_out_and_does_not_hold_the_other_events(
     monkeypatch.setattr(provider, "fetch_payment", hanging_for_cs_slow)
     slow_event, fast_event = _store("cs_slow", "evt_slow"), _store("cs_fast", "evt_fast")
     started = time.monotonic()
-    assert asyncio.run(inbox.drain_inbox()) == 2
+    assert asyncio.run(inbox_worker.drain_inbox()) == 2
     assert time.monotonic() - started < 5
     waiting = _event(slow_event)
     assert (waiting.status, waiting.attempts) == ("pending", 1)
@@ -327,8 +327,8 @@ def test_events_are_claimed_by_due_time_not_by_age(seeded: str, monkeypatch: pyt
         claimed.append(row.id)
         return inbox.AttemptResult(payment_id=None, detail=None, error=None, duration_ms=0)
 
-    monkeypatch.setattr(inbox, "process_event", processed)
-    assert asyncio.run(inbox.drain_inbox()) == 3
+    monkeypatch.setattr(inbox_worker, "process_event", processed)
+    assert asyncio.run(inbox_worker.drain_inbox()) == 3
     assert claimed == [fresh, retry, later]
 
 
@@ -351,7 +351,7 @@ def test_an_event_whose_attempt_outlives_its_lease_is_not_taken_again_by_this_pr
 
     monkeypatch.setattr(provider, "fetch_payment", slow_for_cs_slow)
     slow_event, fast_event = _store("cs_slow", "evt_slow"), _store("cs_fast", "evt_fast")
-    assert asyncio.run(inbox.drain_inbox()) == 2  # two lanes, one event each
+    assert asyncio.run(inbox_worker.drain_inbox()) == 2  # two lanes, one event each
     for event_id in (slow_event, fast_event):
         assert (_event(event_id).status, _event(event_id).attempts) == ("processed", 1)
     with read_session() as session:
