@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 import payflow_app.models  # noqa: F401  (registers the tables)
 from alembic import context
-from payflow_app.services.db import get_engine
+from payflow_app.core.db import get_engine
 
 if context.config.config_file_name is not None:
     fileConfig(context.config.config_file_name, disable_existing_loggers=False)

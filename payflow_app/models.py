@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from payflow_app.services.states import (
+from payflow_app.core.states import (
     InboxStatus,
     OrderStatus,
     OutboxStatus,
@@ -73,7 +73,7 @@ class Event(SQLModel, table=True):
     starts_at: datetime
     currency: str = Field(max_length=3)
     organizer_id: int = Field(foreign_key="user.id", index=True)
-    # An uploaded picture, stored in the data directory (``services.event_images``).
+    # An uploaded picture, stored in the data directory (``services.organizer.images``).
     image_name: str | None = Field(default=None, max_length=80)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -307,7 +307,7 @@ class ProcessingAttempt(SQLModel, table=True):
 
 class StatusChange(SQLModel, table=True):
     """Every status an order or a payment took, written in the transaction that moved
-    it (``services.audit``): the operator's timeline and the metrics read it."""
+    it (``core.audit``): the operator's timeline and the metrics read it."""
 
     __tablename__ = "status_change"
     id: int | None = Field(default=None, primary_key=True)
@@ -349,7 +349,7 @@ class JobLease(SQLModel, table=True):
 
 
 class UserSession(SQLModel, table=True):
-    """A signed-in browser (``services.sessions``): only the SHA-256 of the cookie's
+    """A signed-in browser (``services.accounts.sessions``): only the SHA-256 of the cookie's
     random token is stored. Ends when revoked, idle too long, or at ``expires_at``."""
 
     __tablename__ = "user_session"
@@ -377,7 +377,7 @@ class LoginGrant(SQLModel, table=True):
 
 class ThrottleCounter(SQLModel, table=True):
     """Failed logins or guest checkouts of one key (an account, an address, or both;
-    ``services.throttle``). The key is stored as a SHA-256, not as an email or address."""
+    ``services.accounts.throttle``). The key is stored as a SHA-256, not as an email or address."""
 
     __tablename__ = "throttle_counter"
     id: int | None = Field(default=None, primary_key=True)

@@ -7,13 +7,13 @@ from starlette.applications import Starlette
 
 from payflow_app.api import api_routes
 from payflow_app.api.security import protect_backend
+from payflow_app.core import urls
 from payflow_app.emails.sender import run_email_sender
 from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.sandbox.stripe_api import run_expiry_sweeper
-from payflow_app.services import urls
-from payflow_app.services.inbox_worker import run_inbox_worker
-from payflow_app.services.reconciler import run_reconciler
+from payflow_app.services.payments.inbox_worker import run_inbox_worker
+from payflow_app.services.payments.reconciler import run_reconciler
 from payflow_app.settings import get_settings
 from payflow_app.ui.pages.admin_console import OperatorState, admin_console_page
 from payflow_app.ui.pages.admin_metrics import MetricsState, admin_metrics_page

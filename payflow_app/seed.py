@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from payflow_app.core.db import write_transaction
 from payflow_app.models import Event, TicketType, User, pk, utcnow
-from payflow_app.services.accounts import hash_password
-from payflow_app.services.db import write_transaction
+from payflow_app.services.accounts.customers import hash_password
 
 ORGANIZER_EMAIL = "organizer@payflow.test"
 # Demo accounts, one per role (README lists them). Sandbox data only.

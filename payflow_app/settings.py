@@ -121,7 +121,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("PAYFLOW_REDIS_URL", "REFLEX_REDIS_URL")
     )
 
-    # Sessions are kept server-side (``services.sessions``); the cookie holds a random
+    # Sessions are kept server-side (``services.accounts.sessions``); the cookie holds a random
     # token. A session ends after this many idle minutes, and at the latest this many
     # hours after the login. The secret keys what is derived from it (the membership
     # reveal); generated into data_dir on first use when unset (development only).
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     session_lifetime_hours: int = Field(default=24 * 7, ge=1)
     session_idle_minutes: int = Field(default=120, ge=1)
     # Guest checkouts (they create accounts, hold seats, push M-PESA prompts) allowed
-    # per client address and per email in an hour (``services.throttle``). Behind a
+    # per client address and per email in an hour (``services.accounts.throttle``). Behind a
     # reverse proxy the address must be the client's (Reflex ``trusted_proxy_hops``,
     # the server's forwarded-headers option), or every customer shares the proxy's.
     checkouts_per_address_per_hour: int = Field(default=20, ge=1)

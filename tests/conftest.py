@@ -28,7 +28,7 @@ def migrate(url: str) -> None:
 
 
 def use_database(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **settings: str) -> None:
-    from payflow_app.services import db
+    from payflow_app.core import db
     from payflow_app.settings import reload_settings
 
     monkeypatch.setenv("PAYFLOW_DATABASE_URL", url)
@@ -53,7 +53,7 @@ def sqlite_db(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     url = f"sqlite:///{path}"
     use_database(url, tmp_path, monkeypatch)
     yield url
-    from payflow_app.services import db
+    from payflow_app.core import db
 
     db.dispose_engines()
 
@@ -91,7 +91,7 @@ def postgres_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     with fresh_postgres_database() as url:
         use_database(url, tmp_path, monkeypatch)
         yield url
-        from payflow_app.services import db
+        from payflow_app.core import db
 
         db.dispose_engines()
 

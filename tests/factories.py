@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.money import Money
 from payflow_app.models import Order, Payment, Ticket, TicketType
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
-from payflow_app.services.checkout import CheckoutForm, place_order
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.fulfilment import fulfil_payment
-from payflow_app.services.money import Money
+from payflow_app.services.checkout.orders import CheckoutForm, place_order
+from payflow_app.services.payments.fulfilment import fulfil_payment
 
 
 def ticket_type(name: str = "Standard") -> TicketType:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from payflow_app.services.redaction import scrub_headers_json
+from payflow_app.core.redaction import scrub_headers_json
 
 
 revision: str = '0007'

@@ -24,8 +24,9 @@ from starlette.responses import JSONResponse, Response
 from payflow_app.api.auth import request_user
 from payflow_app.api.errors import BadRequest, domain_error_response, error_response, json_object
 from payflow_app.api.prometheus import SnapshotCollector
-from payflow_app.services import inbox, metrics, operations, reconciler, timeline
-from payflow_app.services.errors import DomainError
+from payflow_app.core.errors import DomainError
+from payflow_app.services.operations import console, metrics, timeline
+from payflow_app.services.payments import inbox, reconciler
 from payflow_app.settings import get_settings
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -69,7 +70,7 @@ async def sync_payment(request: Request) -> Response:
             409, "not_syncable", "This payment has no provider reference or is being synced."
         )
     synced = await reconciler.sync_payment(payment_id, trigger="operator")
-    payment_status, order_status = await asyncio.to_thread(operations.statuses, payment_id)
+    payment_status, order_status = await asyncio.to_thread(console.statuses, payment_id)
     return JSONResponse({"synced": synced, "paymentStatus": payment_status, "orderStatus": order_status})
 
 
@@ -78,7 +79,7 @@ async def mark_for_review(request: Request) -> Response:
     body = await json_object(request)
     reason = body.get("reason")
     await asyncio.to_thread(
-        operations.mark_for_review,
+        console.mark_for_review,
         payment_id=request.path_params["payment_id"],
         reason=reason if isinstance(reason, str) else "",
     )

@@ -7,8 +7,8 @@ import asyncio
 
 from starlette.requests import Request
 
-from payflow_app.services import sessions
-from payflow_app.services.sessions import SESSION_COOKIE, SessionUser
+from payflow_app.services.accounts import sessions
+from payflow_app.services.accounts.sessions import SESSION_COOKIE, SessionUser
 
 __all__ = ["SESSION_COOKIE", "request_user"]
 

@@ -23,11 +23,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from payflow_app.api.errors import BadRequest, error_response, json_object, read_body
+from payflow_app.core import urls
+from payflow_app.core.errors import NotFound
+from payflow_app.core.states import PaymentStatus
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import card_payments, memberships, payments, urls
-from payflow_app.services.errors import NotFound
-from payflow_app.services.states import PaymentStatus
+from payflow_app.services.accounts import memberships
+from payflow_app.services.payments import attempts, card
 from payflow_app.settings import get_settings
 
 _STATUS = re.compile(r"[a-z_]{1,20}")
@@ -35,17 +37,17 @@ _STATUS = re.compile(r"[a-z_]{1,20}")
 
 async def open_widget(request: Request) -> Response:
     public_id = request.query_params.get("paymentId", "")
-    payment = await asyncio.to_thread(card_payments.find_by_public_id, public_id)
-    if payment is None or payment.provider != card_payments.PROVIDER:
+    payment = await asyncio.to_thread(card.find_by_public_id, public_id)
+    if payment is None or payment.provider != card.PROVIDER:
         return error_response(404, "not_found", "We could not find this payment.")
     if payment.status != PaymentStatus.PENDING or payment.provider_reference is not None:
-        return RedirectResponse(card_payments.where_it_stands(payment).next_url, status_code=303)
+        return RedirectResponse(card.where_it_stands(payment).next_url, status_code=303)
     settings = get_settings()
     fields = {
         "appId": settings.univapay_app_token,
         "amount": str(payment.amount_minor),
         "currency": payment.currency,
-        "email": await asyncio.to_thread(card_payments.payer_email, payment),
+        "email": await asyncio.to_thread(card.payer_email, payment),
         "action": f"{settings.public_url}/api/payment/checkout/charge",
         "cancel": f"{settings.public_url}{urls.card_page(urls.CARD_CANCEL, public_id)}",
         "paymentId": public_id,
@@ -71,7 +73,7 @@ async def charge(request: Request) -> Response:
     from_widget = "application/json" not in request.headers.get("content-type", "")
     try:
         public_id, token = await _charge_input(request, from_widget)
-        result = await card_payments.charge_card(public_id=public_id, token=token)
+        result = await card.charge_card(public_id=public_id, token=token)
     except BadRequest as exc:
         return exc.response
     except NotFound as exc:
@@ -118,15 +120,15 @@ async def verify(request: Request) -> Response:
     public_id = request.query_params.get("paymentId", "")
     if not public_id:
         return error_response(400, "invalid_input", "paymentId is required.")
-    payment = await asyncio.to_thread(card_payments.find_by_public_id, public_id)
+    payment = await asyncio.to_thread(card.find_by_public_id, public_id)
     if payment is None:
         return error_response(404, "not_found", "We could not find this payment.")
     if payment.status == PaymentStatus.PENDING and payment.provider_reference is not None:
         try:
-            await payments.verify_payment(payment_id=pk(payment))
+            await attempts.verify_payment(payment_id=pk(payment))
         except PaymentError as exc:
             return error_response(502, exc.code, exc.message)
-        payment = await asyncio.to_thread(card_payments.find_by_public_id, public_id)
+        payment = await asyncio.to_thread(card.find_by_public_id, public_id)
         assert payment is not None
     credentials = await asyncio.to_thread(memberships.credentials_for_payment, public_id)
     return JSONResponse(

@@ -25,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.errors import BadRequest, domain_error_response, error_response, json_object
+from payflow_app.core.errors import DomainError, InvalidInput
+from payflow_app.core.inputs import utc_time
 from payflow_app.models import CheckInDevice, pk, utcnow
-from payflow_app.services import checkin, devices
-from payflow_app.services.errors import DomainError, InvalidInput
-from payflow_app.services.inputs import utc_time
-from payflow_app.services.tickets import jwks
+from payflow_app.services.tickets import checkin, devices
+from payflow_app.services.tickets.tokens import jwks
 
 MAX_UPLOAD = 500
 OFFLINE_MAX_AGE = timedelta(days=7)

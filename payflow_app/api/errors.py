@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from payflow_app.services import inputs
-from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.throttle import TooManyAttempts
+from payflow_app.core import inputs
+from payflow_app.core.errors import DomainError, InvalidInput, NotFound
+from payflow_app.services.accounts.throttle import TooManyAttempts
 from payflow_app.settings import get_settings
 
 

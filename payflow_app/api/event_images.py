@@ -8,11 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from payflow_app.api.errors import error_response
-from payflow_app.services import event_images
+from payflow_app.services.organizer import images
 
 
 async def event_image(request: Request) -> Response:
-    found = await asyncio.to_thread(event_images.load, request.path_params["name"])
+    found = await asyncio.to_thread(images.load, request.path_params["name"])
     if found is None:
         return error_response(404, "image_not_found", "No event picture has this name.")
     data, media_type = found

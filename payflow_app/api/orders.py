@@ -31,14 +31,15 @@ from payflow_app.api.errors import (
     int_field,
     json_object,
 )
+from payflow_app.core.errors import DomainError, InvalidInput, NotFound
+from payflow_app.core.phones import normalise_kenyan_phone
+from payflow_app.core.states import OrderStatus, PaymentStatus
 from payflow_app.i18n import normalise
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import mpesa, orders
-from payflow_app.services.checkout import CheckoutForm
-from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.phones import normalise_kenyan_phone
-from payflow_app.services.states import OrderStatus, PaymentStatus
+from payflow_app.services.checkout import lookup
+from payflow_app.services.checkout.orders import CheckoutForm
+from payflow_app.services.payments import mpesa
 
 
 def _field(body: dict[str, Any], *names: str) -> str:
@@ -104,7 +105,7 @@ async def push_again(request: Request) -> Response:
 async def order_status(request: Request) -> Response:
     reference: str = request.path_params["reference"]
     try:
-        order, payment = await asyncio.to_thread(orders.order_by_reference, reference)
+        order, payment = await asyncio.to_thread(lookup.order_by_reference, reference)
     except NotFound:
         return error_response(404, "not_found", "We could not find this order.")
     paid = order.status in (OrderStatus.PAID, OrderStatus.FULFILLED)

@@ -17,10 +17,11 @@ from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.auth import request_user
 from payflow_app.api.errors import BadRequest, domain_error_response, error_response, json_object
+from payflow_app.core.errors import DomainError
 from payflow_app.models import Event, pk
-from payflow_app.services import attendees, devices, organizer
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.errors import DomainError
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.organizer import attendees, events
+from payflow_app.services.tickets import devices
 
 EventHandler = Callable[[Request, SessionUser, Event], Awaitable[Response]]
 
@@ -30,10 +31,10 @@ def organizer_only(handler: EventHandler) -> Callable[[Request], Awaitable[Respo
         user = await request_user(request)
         if user is None:
             return error_response(401, "not_signed_in", "Sign in with an organizer account.")
-        if user.role not in organizer.ORGANIZER_ROLES:
+        if user.role not in events.ORGANIZER_ROLES:
             return error_response(403, "forbidden", "Only organizers can do this.")
         try:
-            event = await asyncio.to_thread(organizer.event_of, user, request.path_params["event_id"])
+            event = await asyncio.to_thread(events.event_of, user, request.path_params["event_id"])
             return await handler(request, user, event)
         except BadRequest as exc:
             return exc.response

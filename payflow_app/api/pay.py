@@ -18,13 +18,15 @@ from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.auth import request_user
 from payflow_app.api.errors import BadRequest, error_response, int_field, json_object
+from payflow_app.core.errors import DomainError, InvalidInput, NotFound
+from payflow_app.core.money import Money
+from payflow_app.core.states import Kind
 from payflow_app.models import Order, pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import checkout, plans, purchases
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.money import Money
-from payflow_app.services.states import Kind
+from payflow_app.services.accounts import plans
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.checkout import orders
+from payflow_app.services.payments import purchases
 
 # What /pay sells (a membership has its own card flow, ``/membership``).
 PAYABLE = (Kind.TICKETS, Kind.PLAN, Kind.GALLERY, Kind.TOP_UP)
@@ -62,7 +64,7 @@ def _amount(body: dict[str, Any], user: SessionUser) -> tuple[Kind, Money]:
 
 def _place(kind: Kind, body: dict[str, Any], user: SessionUser) -> Order:
     if kind is Kind.TICKETS:
-        form = checkout.CheckoutForm(
+        form = orders.CheckoutForm(
             full_name=user.full_name,
             email=user.email,
             phone="",
@@ -71,7 +73,7 @@ def _place(kind: Kind, body: dict[str, Any], user: SessionUser) -> Order:
             language=user.language,
             user_id=user.id,
         )
-        return checkout.place_order(form=form)
+        return orders.place_order(form=form)
     if kind is Kind.PLAN:
         return purchases.place_plan_upgrade(user_id=user.id, plan_code=str(body.get("plan")))
     if kind is Kind.GALLERY:

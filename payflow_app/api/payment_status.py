@@ -8,15 +8,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.errors import error_response
-from payflow_app.services import payments
-from payflow_app.services.status import order_snapshot
+from payflow_app.services.payments import attempts
+from payflow_app.services.payments.snapshot import order_snapshot
 
 
 async def check_status(request: Request) -> Response:
     session_id = request.query_params.get("session_id", "").strip()
     if not session_id:
         return error_response(400, "missing_session_id", "The session_id query parameter is required.")
-    payment = await asyncio.to_thread(payments.find_payment_by_reference, session_id)
+    payment = await asyncio.to_thread(attempts.find_payment_by_reference, session_id)
     if payment is None:
         return error_response(404, "session_not_found", f"No payment has session id {session_id}.")
     snapshot = await asyncio.to_thread(order_snapshot, payment.order_id, with_qr=False)

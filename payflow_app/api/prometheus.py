@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from payflow_app.services.metrics import Snapshot, Timing
+from payflow_app.services.operations.metrics import Snapshot, Timing
 
 
 def _timing(name: str, doc: str, timing: Timing) -> GaugeMetricFamily:

@@ -1,7 +1,7 @@
 """The routes that set and clear the session cookie: only the server writes it.
 
 ``GET /session/grant`` redeems the one-time login grant the login page left in a
-``SameSite=Strict`` cookie (see ``services.sessions``), sets the session cookie and
+``SameSite=Strict`` cookie (see ``services.accounts.sessions``), sets the session cookie and
 answers 303 to where the login was going; a missing, used or expired grant goes back
 to the login page. ``POST /session/logout`` ends the server-side session and clears
 the cookie (``Max-Age=0``, same attributes), then 303 to the events page.
@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from payflow_app.api.errors import error_response
-from payflow_app.services import sessions
-from payflow_app.services.sessions import GRANT_COOKIE, SESSION_COOKIE
+from payflow_app.services.accounts import sessions
+from payflow_app.services.accounts.sessions import GRANT_COOKIE, SESSION_COOKIE
 from payflow_app.settings import get_settings
 
 LOGIN_PATH = "/login"

@@ -10,8 +10,8 @@ from starlette.responses import Response
 
 from payflow_app.api.auth import request_user
 from payflow_app.api.errors import error_response
-from payflow_app.services import dashboard
-from payflow_app.services.qr import qr_png
+from payflow_app.core.qr import qr_png
+from payflow_app.services.payments import account_overview
 
 
 async def ticket_qr_png(request: Request) -> Response:
@@ -19,7 +19,7 @@ async def ticket_qr_png(request: Request) -> Response:
     if user is None:
         return error_response(401, "not_signed_in", "Log in to download your tickets.")
     number = request.path_params["number"]
-    ticket = await asyncio.to_thread(dashboard.ticket_of, user_id=user.id, number=number)
+    ticket = await asyncio.to_thread(account_overview.ticket_of, user_id=user.id, number=number)
     if ticket is None:
         return error_response(404, "ticket_not_found", "No ticket of yours has this number.")
     if not ticket.qr_token:

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from payflow_app.api.errors import BodyTooLarge, error_response, read_body
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import ProviderEvent, WebhookRejected
-from payflow_app.services import inbox
+from payflow_app.services.payments import inbox
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)

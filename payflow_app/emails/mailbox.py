@@ -11,11 +11,11 @@ import html
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from payflow_app.core.qr import qr_data_uri
 from payflow_app.emails.outbox import mailbox_messages
 from payflow_app.emails.sender import inline_images
 from payflow_app.models import EmailOutbox
 from payflow_app.sandbox.texts import page_language, text, word_or_raw
-from payflow_app.services.qr import qr_data_uri
 
 PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>{title}</title>

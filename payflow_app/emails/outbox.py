@@ -17,11 +17,11 @@ from sqlalchemy import event, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from payflow_app.core.db import read_session
 from payflow_app.emails.sender import wake_sender
 from payflow_app.emails.templates import RenderedEmail
 from payflow_app.i18n import normalise
 from payflow_app.models import EmailOutbox
-from payflow_app.services.db import read_session
 
 _WAKE_ON_COMMIT = "payflow.emails.wake_sender"
 

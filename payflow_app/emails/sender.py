@@ -33,13 +33,13 @@ from email.utils import format_datetime, parseaddr
 
 from sqlmodel import col, or_, select
 
+from payflow_app.core import notify
+from payflow_app.core.db import is_sqlite, lock, write_transaction
+from payflow_app.core.qr import qr_png
+from payflow_app.core.states import OutboxStatus
 from payflow_app.emails.smtp import deadline_seconds, send_smtp
 from payflow_app.emails.templates import InlineImage, scrub_secrets
 from payflow_app.models import EmailOutbox, pk, utcnow
-from payflow_app.services import notify
-from payflow_app.services.db import is_sqlite, lock, write_transaction
-from payflow_app.services.qr import qr_png
-from payflow_app.services.states import OutboxStatus
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)

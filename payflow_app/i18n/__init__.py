@@ -12,10 +12,10 @@ from decimal import Decimal
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_currency as _babel_currency
 
+from payflow_app.core.money import exponent
+from payflow_app.core.money import format_money as _format_money_en
 from payflow_app.i18n.en import MESSAGES as EN
 from payflow_app.i18n.pl import MESSAGES as PL
-from payflow_app.services.money import exponent
-from payflow_app.services.money import format_money as _format_money_en
 
 DEFAULT = "en"
 LANGUAGES: dict[str, str] = {"en": "English", "pl": "Polski"}

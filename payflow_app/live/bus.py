@@ -1,7 +1,7 @@
 """The status bus: fans a change notification (``order:12``, ``user:3``) out to the
 tabs watching that topic.
 
-Services notify from any thread (:mod:`payflow_app.services.notify`); the bus hands
+Services notify from any thread (:mod:`payflow_app.core.notify`); the bus hands
 each notification to the event loop, where every watcher of that topic hears it
 (:class:`Changes`). A watcher is a Reflex background task of one tab (see the
 processing page), which re-reads the snapshot and pushes it through Reflex state — no
@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
-from payflow_app.services import notify
+from payflow_app.core import notify
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from payflow_app.core import notify
 from payflow_app.emails.outbox import OutboxView, emails_for_order
 from payflow_app.live.bus import bus
-from payflow_app.services import notify, payments
-from payflow_app.services.status import OrderSnapshot, order_snapshot
+from payflow_app.services.payments import attempts
+from payflow_app.services.payments.snapshot import OrderSnapshot, order_snapshot
 
 log = logging.getLogger(__name__)
 # A tab stops following after this long; a reload starts again.
@@ -31,7 +32,7 @@ EMAILS_GRACE_SECONDS = 30.0
 async def verify_quietly(payment_id: int) -> None:
     """Ask the provider and apply its answer; a failure only means waiting longer."""
     try:
-        await payments.verify_payment(payment_id=payment_id)
+        await attempts.verify_payment(payment_id=payment_id)
     except Exception:
         log.warning("verification of payment %s failed", payment_id, exc_info=True)
 

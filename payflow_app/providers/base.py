@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from payflow_app.services.money import Money
+from payflow_app.core.money import Money
 
 
 class NextAction(StrEnum):

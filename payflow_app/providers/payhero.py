@@ -14,6 +14,9 @@ from typing import Any
 
 import httpx
 
+from payflow_app.core.inputs import bounded_int, loads_json, whole_number
+from payflow_app.core.money import Money, exponent
+from payflow_app.core.phones import normalise_kenyan_phone
 from payflow_app.providers.base import (
     NextAction,
     PaymentError,
@@ -26,9 +29,6 @@ from payflow_app.providers.base import (
     WebhookRejected,
 )
 from payflow_app.providers.http import json_answer
-from payflow_app.services.inputs import bounded_int, loads_json, whole_number
-from payflow_app.services.money import Money, exponent
-from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.settings import Settings
 
 CANCELLED_BY_CUSTOMER = 1032

@@ -12,6 +12,8 @@ from typing import Any
 
 import stripe
 
+from payflow_app.core.inputs import loads_json
+from payflow_app.core.money import Money
 from payflow_app.providers.base import (
     NextAction,
     PaymentError,
@@ -24,8 +26,6 @@ from payflow_app.providers.base import (
     StartedPayment,
     WebhookRejected,
 )
-from payflow_app.services.inputs import loads_json
-from payflow_app.services.money import Money
 from payflow_app.settings import Settings
 
 # Stripe's own refund reasons; any other reason payflow gives is kept in metadata only.

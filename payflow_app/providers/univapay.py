@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from payflow_app.core.inputs import loads_json
+from payflow_app.core.money import Money
 from payflow_app.providers.base import (
     NextAction,
     PaymentError,
@@ -29,8 +31,6 @@ from payflow_app.providers.base import (
     WebhookRejected,
 )
 from payflow_app.providers.http import json_answer
-from payflow_app.services.inputs import loads_json
-from payflow_app.services.money import Money
 from payflow_app.settings import Settings
 
 # ``?polling=true`` answers after at most ~10 s; a charge pending longer is left to

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import SandboxObject
-from payflow_app.services.db import read_session, write_transaction
 from payflow_app.settings import get_settings
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from payflow_app.core.inputs import whole_number
+from payflow_app.core.money import EXPONENTS
 from payflow_app.sandbox import stripe_store as store
 from payflow_app.sandbox.delivery import schedule_delivery
 from payflow_app.sandbox.faults import status_fault
-from payflow_app.services.inputs import whole_number
-from payflow_app.services.money import EXPONENTS
 from payflow_app.settings import get_settings
 
 MAX_AMOUNT = 99_999_999  # Stripe's largest amount (eight digits of minor units)

@@ -11,13 +11,13 @@ from datetime import date
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from payflow_app.core.inputs import ascii_digits
 from payflow_app.i18n import format_money
 from payflow_app.sandbox import stripe_payments
 from payflow_app.sandbox import stripe_store as store
 from payflow_app.sandbox.banner import banner
 from payflow_app.sandbox.delivery import schedule_delivery
 from payflow_app.sandbox.texts import page_language, text
-from payflow_app.services.inputs import ascii_digits
 
 MERCHANT = "payflow sandbox"
 # A test card that is declined: Stripe's error and decline codes, and the text key of

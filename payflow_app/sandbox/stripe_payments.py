@@ -15,10 +15,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from payflow_app.core.db import write_transaction
 from payflow_app.models import SandboxObject
 from payflow_app.sandbox import stripe_store as store
 from payflow_app.sandbox.stripe_api import authorized, stripe_error, unauthorized
-from payflow_app.services.db import write_transaction
 
 
 def _card_brand(number: str) -> str:

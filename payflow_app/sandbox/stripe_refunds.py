@@ -21,13 +21,13 @@ from sqlmodel import Session, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.inputs import whole_number
+from payflow_app.core.money import format_money
 from payflow_app.models import SandboxObject
 from payflow_app.sandbox import stripe_store as store
 from payflow_app.sandbox.delivery import schedule_delivery
 from payflow_app.sandbox.stripe_api import authorized, stripe_error, unauthorized
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.inputs import whole_number
-from payflow_app.services.money import format_money
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.inputs import ascii_digits, whole_number
 from payflow_app.models import SandboxObject, utcnow
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.inputs import ascii_digits, whole_number
 
 API_VERSION = "2026-10-28.endive"
 _B62 = string.ascii_letters + string.digits

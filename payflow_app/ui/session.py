@@ -20,10 +20,11 @@ from urllib.parse import quote
 import reflex as rx
 from reflex.event import EventSpec
 
+from payflow_app.core import urls
 from payflow_app.i18n import CATALOGUES, DEFAULT, negotiate, normalise
-from payflow_app.services import accounts, sessions, urls
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.sessions import GRANT_COOKIE, SESSION_COOKIE
+from payflow_app.services.accounts import customers, sessions
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.accounts.sessions import GRANT_COOKIE, SESSION_COOKIE
 
 YEAR = 365 * 24 * 3600
 # Logging out is a POST (a link or an image elsewhere cannot log anyone out); its
@@ -46,7 +47,7 @@ def cookie_value(header: str, name: str) -> str:
 def sign_in_script(grant: str) -> str:
     """The page's part of a login: keep the one-time grant in a cookie only the
     session routes receive, then load ``/session/grant``, which answers with the
-    session cookie (see ``services.sessions``)."""
+    session cookie (see ``services.accounts.sessions``)."""
     cookie = f"{GRANT_COOKIE}={grant}; Path=/session; Max-Age=60; SameSite=Strict"
     return (
         f"document.cookie = {json.dumps(cookie)} + (location.protocol === 'https:' ? '; Secure' : '');"
@@ -88,7 +89,7 @@ class SessionState(rx.State):
         self.lang = normalise(lang)
         found = await self.user()
         if found is not None:
-            await asyncio.to_thread(accounts.set_language, user_id=found.id, language=self.lang)
+            await asyncio.to_thread(customers.set_language, user_id=found.id, language=self.lang)
         # Reload so every page state formats its amounts and dates again.
         yield rx.call_script("window.location.reload()")
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import (
     CheckIn,
     EmailOutbox,
@@ -36,9 +37,8 @@ from payflow_app.models import (
     pk,
     utcnow,
 )
-from payflow_app.services.accounts import hash_password
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.sessions import issue_session_token
+from payflow_app.services.accounts.customers import hash_password
+from payflow_app.services.accounts.sessions import issue_session_token
 from payflow_app.settings import get_settings
 
 TICKET_PRICE_MINOR = 150_000  # KES 1,500

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import sys
 
+from payflow_app.core.db import write_transaction
+from payflow_app.core.money import Money
 from payflow_app.models import User, pk
-from payflow_app.services.accounts import hash_password
-from payflow_app.services.db import write_transaction
-from payflow_app.services.fulfilment import fulfil_payment
-from payflow_app.services.money import Money
-from payflow_app.services.purchases import place_top_up
+from payflow_app.services.accounts.customers import hash_password
+from payflow_app.services.payments.fulfilment import fulfil_payment
+from payflow_app.services.payments.purchases import place_top_up
 from tests import factories
 
 

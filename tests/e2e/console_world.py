@@ -10,8 +10,8 @@ import uuid
 
 from sqlmodel import select
 
+from payflow_app.core.db import write_transaction
 from payflow_app.models import Payment, pk, utcnow
-from payflow_app.services.db import write_transaction
 from tests import factories
 
 

@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import Event, TicketType, User, pk, utcnow
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.sessions import issue_session_token
+from payflow_app.services.accounts.sessions import issue_session_token
 from tests import factories
 
 DEMO = {

@@ -18,8 +18,8 @@ from typing import Any
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
+from payflow_app.core.qr import qr_png
 from payflow_app.seed import DEMO_PASSWORD, ORGANIZER_EMAIL
-from payflow_app.services.qr import qr_png
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.e2e.fake_camera import write_y4m
 from tests.e2e.test_ticket_journey import enter_card

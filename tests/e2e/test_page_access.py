@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from payflow_app.services import urls
+from payflow_app.core import urls
 from tests.e2e.conftest import session_cookie
 
 pytestmark = pytest.mark.e2e

@@ -7,11 +7,11 @@ import time
 import httpx
 from sqlmodel import select
 
+from payflow_app.core.db import read_session
 from payflow_app.models import Order, Payment, Ticket, TicketType, WebhookEvent
 from payflow_app.sandbox import stripe_store
 from payflow_app.sandbox.delivery import stripe_signature_header
-from payflow_app.services import payments
-from payflow_app.services.db import read_session
+from payflow_app.services.payments import attempts
 from payflow_app.settings import get_settings
 from tests import factories
 
@@ -20,7 +20,7 @@ CARD = {"card_number": "4242 4242 4242 4242", "expiry": "12 / 34", "cvc": "123",
 
 def start_payment(quantity: int = 2) -> tuple[Order, str]:
     order = factories.order(quantity=quantity)
-    redirect = asyncio.run(payments.start_order_payment(order_id=order.id))  # type: ignore[arg-type]
+    redirect = asyncio.run(attempts.start_order_payment(order_id=order.id))  # type: ignore[arg-type]
     payment = payment_of(order.id)  # type: ignore[arg-type]
     assert payment.provider_reference and redirect.redirect_url.endswith(payment.provider_reference)
     return order, payment.provider_reference

@@ -19,6 +19,8 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from sqlmodel import col, select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.money import Money
 from payflow_app.models import Event, Payment, SandboxObject, TicketType, User, pk, utcnow
 from payflow_app.providers import get_provider
 from payflow_app.sandbox import faults
@@ -27,11 +29,10 @@ from payflow_app.sandbox.payhero import prompts
 from payflow_app.sandbox.payhero import store as payhero_store
 from payflow_app.sandbox.univapay import store as univapay_store
 from payflow_app.sandbox.univapay.objects import public
-from payflow_app.services import card_payments, memberships, mpesa, payments, purchases
-from payflow_app.services.accounts import hash_password
-from payflow_app.services.checkout import CheckoutForm
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.money import Money
+from payflow_app.services.accounts import memberships
+from payflow_app.services.accounts.customers import hash_password
+from payflow_app.services.checkout.orders import CheckoutForm
+from payflow_app.services.payments import attempts, card, mpesa, purchases
 from payflow_app.settings import get_settings
 
 RAILS = ("stripe", "univapay", "payhero")
@@ -165,7 +166,7 @@ class StripeTopUps:
     async def open(self, client: httpx.AsyncClient, index: int) -> Purchase:
         amount = Money(1000 + 37 * index, "PLN")
         order = await asyncio.to_thread(purchases.place_top_up, user_id=self.user_id, amount=amount)
-        started = await payments.start_order_payment(order_id=pk(order))
+        started = await attempts.start_order_payment(order_id=pk(order))
         return Purchase(pk(order), started.payment_id, started.provider_reference, amount.amount)
 
     async def pay(self, client: httpx.AsyncClient, purchase: Purchase) -> list[Callback]:
@@ -194,7 +195,7 @@ class UnivaPayMemberships:
             user_id=self.user_id,
         )
         order = await asyncio.to_thread(memberships.place_membership_order, form=form)
-        payment = await asyncio.to_thread(card_payments.open_card_payment, order_id=pk(order))
+        payment = await asyncio.to_thread(card.open_card_payment, order_id=pk(order))
         token = await client.post(
             "/sandbox/univapay/tokens",
             json={
@@ -212,8 +213,8 @@ class UnivaPayMemberships:
             headers={"Authorization": f"Bearer {get_settings().univapay_app_token}"},
         )
         assert token.status_code == 201, token.text
-        charged = await card_payments.charge_card(public_id=payment.public_id or "", token=token.json()["id"])
-        assert charged.outcome is card_payments.Outcome.AUTHENTICATE, charged
+        charged = await card.charge_card(public_id=payment.public_id or "", token=token.json()["id"])
+        assert charged.outcome is card.Outcome.AUTHENTICATE, charged
         reference = (await asyncio.to_thread(_payment, pk(payment))).provider_reference
         assert reference is not None
         return Purchase(pk(order), pk(payment), reference, order.amount_minor, issuer_url=charged.next_url)

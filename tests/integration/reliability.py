@@ -21,6 +21,7 @@ from typing import IO, TypeVar
 import httpx
 from sqlmodel import col, select
 
+from payflow_app.core.db import read_session
 from payflow_app.models import (
     EmailOutbox,
     LedgerEntry,
@@ -34,7 +35,6 @@ from payflow_app.models import (
     WebhookEvent,
     pk,
 )
-from payflow_app.services.db import read_session
 from tests.conftest import ROOT
 from tests.integration.rails import Callback, Purchase, Rail
 

@@ -23,8 +23,8 @@ from payflow_app.emails.sender import run_email_sender
 from payflow_app.live.bus import bus
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.sandbox.stripe_api import run_expiry_sweeper
-from payflow_app.services.inbox_worker import run_inbox_worker
-from payflow_app.services.reconciler import run_reconciler
+from payflow_app.services.payments.inbox_worker import run_inbox_worker
+from payflow_app.services.payments.reconciler import run_reconciler
 
 
 @contextlib.asynccontextmanager

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import User, WebhookEvent
 from payflow_app.sandbox import stripe_store
-from payflow_app.services import accounts
-from payflow_app.services.db import read_session, write_transaction
+from payflow_app.services.accounts import customers
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import order_of, payment_of, start_payment
 
@@ -37,7 +37,7 @@ def http(server: str) -> Iterator[httpx.Client]:
 def _sign_in(http: httpx.Client, email: str) -> None:
     with read_session() as session:
         user = session.exec(select(User).where(User.email == email)).one()
-    http.cookies.set("payflow_session", accounts.issue_session_token(user))
+    http.cookies.set("payflow_session", customers.issue_session_token(user))
     http.headers["Origin"] = str(http.base_url).rstrip("/")  # as our pages send it
 
 

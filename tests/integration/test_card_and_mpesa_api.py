@@ -13,9 +13,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from payflow_app.core.db import read_session
 from payflow_app.models import Membership, Order, Payment, SandboxObject, TicketType
-from payflow_app.services import card_payments, memberships
-from payflow_app.services.db import read_session
+from payflow_app.services.accounts import memberships
+from payflow_app.services.payments import card as card_payments
 from tests.integration.conftest import wait_until
 
 CARD = {"expiry": "12 / 34", "cvv": "123", "cardholder": "HANAKO YAMADA"}

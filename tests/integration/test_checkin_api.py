@@ -23,11 +23,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import ExpiredSignatureError, JWTError, jwt
 from sqlmodel import SQLModel, col, func, select
 
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import CheckIn, CheckInDevice, CheckInScan, Event, Order, Ticket, User, pk, utcnow
-from payflow_app.services import accounts, checkin, devices, organizer, ticket_actions
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.tickets import verify_ticket_token
+from payflow_app.services.accounts import customers
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.organizer import events as organizer
+from payflow_app.services.tickets import actions, checkin, devices
+from payflow_app.services.tickets.tokens import verify_ticket_token
 from tests import factories
 
 ORGANIZER = "organizer@payflow.test"
@@ -39,7 +41,7 @@ def _client(server: str, email: str | None = None) -> Iterator[httpx.Client]:
     """A client signed in as ``email`` (the session cookie the pages use), or anonymous."""
     with httpx.Client(base_url=server, timeout=20) as client:
         if email is not None:
-            client.cookies.set("payflow_session", accounts.issue_session_token(_user(email)))
+            client.cookies.set("payflow_session", customers.issue_session_token(_user(email)))
             client.headers["Origin"] = server  # as our pages send it
         yield client
 
@@ -62,7 +64,7 @@ def _user(email: str) -> User:
 
 
 def _session_user(email: str) -> SessionUser:
-    found = accounts.session_user(accounts.issue_session_token(_user(email)))
+    found = customers.session_user(customers.issue_session_token(_user(email)))
     assert found is not None
     return found
 
@@ -157,7 +159,7 @@ def test_a_ticket_expires_offline_and_at_the_gate_a_grace_period_after_its_event
 
     # The event was yesterday: a ticket signed now carries an exp already past.
     _move_event(event_id, utcnow() - timedelta(hours=30))
-    ticket_actions.reissue(_session_user(ORGANIZER), ticket.number)
+    actions.reissue(_session_user(ORGANIZER), ticket.number)
     (expired,) = factories.tickets_of(_order_of(ticket))
     with pytest.raises(ExpiredSignatureError):  # a scanner with only the JWKS refuses it
         jwt.decode(expired.qr_token, key, algorithms=["ES256"], issuer="payflow")
@@ -352,8 +354,8 @@ def test_revoked_and_replaced_qr_codes_are_refused_and_listed(
     device = _issue_device(organizer_http, _jazz_night())
     revoked, reissued = factories.tickets_of(factories.paid_order(quantity=2))
     acting = _session_user(ORGANIZER)
-    ticket_actions.revoke(acting, revoked.number, reason="Chargeback")
-    ticket_actions.reissue(acting, reissued.number)
+    actions.revoke(acting, revoked.number, reason="Chargeback")
+    actions.reissue(acting, reissued.number)
     with read_session() as session:
         replacement = session.get(Ticket, reissued.id)
     assert replacement is not None and replacement.number != reissued.number

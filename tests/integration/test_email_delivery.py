@@ -25,6 +25,8 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
+from payflow_app.core.db import lock, read_session, write_transaction
+from payflow_app.core.qr import qr_png
 from payflow_app.emails import sender
 from payflow_app.emails.outbox import emails_for_order, queue_email
 from payflow_app.emails.sender import build_message, claim_due, deliver_due, run_email_sender
@@ -39,9 +41,7 @@ from payflow_app.emails.templates import (
 from payflow_app.models import EmailOutbox, Order, pk, utcnow
 from payflow_app.sandbox import sandbox_routes
 from payflow_app.seed import seed
-from payflow_app.services.db import lock, read_session, write_transaction
-from payflow_app.services.qr import qr_png
-from payflow_app.services.tickets import sign_ticket_token
+from payflow_app.services.tickets.tokens import sign_ticket_token
 from tests import factories
 from tests.conftest import use_database
 from tests.integration.conftest import free_port, wait_until

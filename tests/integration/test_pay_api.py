@@ -6,19 +6,20 @@ from __future__ import annotations
 import httpx
 from sqlmodel import select
 
+from payflow_app.core.db import read_session
+from payflow_app.core.money import Money
 from payflow_app.models import Ticket, User
-from payflow_app.services import accounts, dashboard, wallet
-from payflow_app.services.db import read_session
-from payflow_app.services.fulfilment import fulfil_payment
-from payflow_app.services.money import Money
-from payflow_app.services.purchases import place_top_up
+from payflow_app.services.accounts import customers, wallet
+from payflow_app.services.payments import account_overview
+from payflow_app.services.payments.fulfilment import fulfil_payment
+from payflow_app.services.payments.purchases import place_top_up
 from tests import factories
 
 
 def _signed_in(http: httpx.Client, email: str) -> int:
     with read_session() as session:
         user = session.exec(select(User).where(User.email == email)).one()
-    http.cookies.set("payflow_session", accounts.issue_session_token(user))
+    http.cookies.set("payflow_session", customers.issue_session_token(user))
     http.headers["Origin"] = str(http.base_url).rstrip("/")  # as our pages send it
     return user.id  # type: ignore[return-value]
 
@@ -63,7 +64,7 @@ def test_dry_run_answers_the_method_and_changes_nothing(http: httpx.Client) -> N
     _fund(user_id, 30000)
     chosen = http.post("/pay", json=body).json()
     assert (chosen["method"], chosen["balanceAfter"]) == ("wallet", {"minor": 6000, "currency": "PLN"})
-    assert dashboard.orders(user_id=user_id)[0].kind == "wallet_topup"  # no order was placed
+    assert account_overview.orders(user_id=user_id)[0].kind == "wallet_topup"  # no order was placed
     assert wallet.balance(user_id=user_id, currency="PLN") == Money(30000, "PLN")
 
 
@@ -81,7 +82,7 @@ def test_paying_from_the_wallet_through_the_api_settles_at_once(http: httpx.Clie
         "succeeded",
         "ticket_order",
     )
-    assert len(dashboard.tickets(user_id=user_id)) == 2
+    assert len(account_overview.tickets(user_id=user_id)) == 2
     # The balance is now 60.00 zł: the same purchase goes to the card.
     again = http.post("/pay", json=_tickets(2)).json()
     assert again["method"] == "card"
@@ -98,16 +99,16 @@ def test_a_ticket_png_is_only_for_its_owner(http: httpx.Client) -> None:
     assert number in png.headers["content-disposition"]
     _signed_in(http, "admin@payflow.test")
     assert http.get(f"/api/tickets/{number}/qr.png").status_code == 404
-    assert dashboard.tickets(user_id=owner_id)[0].number == number
+    assert account_overview.tickets(user_id=owner_id)[0].number == number
     with read_session() as session:
         admin = session.exec(select(User).where(User.email == "admin@payflow.test")).one()
-    assert dashboard.tickets(user_id=admin.id) == []  # type: ignore[arg-type]
+    assert account_overview.tickets(user_id=admin.id) == []  # type: ignore[arg-type]
     http.cookies.clear()
     assert http.get(f"/api/tickets/{number}/qr.png").status_code == 401
 
 
 def test_gallery_payment_conflicts_are_409(http: httpx.Client) -> None:
-    from payflow_app.services.purchases import create_gallery
+    from payflow_app.services.payments.purchases import create_gallery
 
     user_id = _signed_in(http, "customer@payflow.test")
     gallery = create_gallery(user_id=user_id, title="Holidays")

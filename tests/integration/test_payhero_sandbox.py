@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from payflow_app.core.money import Money
 from payflow_app.models import Order, WebhookEvent
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import (
@@ -25,7 +26,6 @@ from payflow_app.providers.base import (
 )
 from payflow_app.providers.payhero import PayHeroProvider
 from payflow_app.sandbox.payhero import prompts, store
-from payflow_app.services.money import Money
 from payflow_app.settings import get_settings, reload_settings
 from tests import factories
 from tests.integration.conftest import wait_until

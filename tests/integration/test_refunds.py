@@ -15,6 +15,8 @@ import pytest
 import stripe
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.money import Money
 from payflow_app.models import SandboxObject
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import (
@@ -25,8 +27,6 @@ from payflow_app.providers.base import (
     ProviderStatus,
     RefundResult,
 )
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.money import Money
 from payflow_app.settings import get_settings
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import inbox

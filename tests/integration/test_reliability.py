@@ -27,11 +27,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from payflow_app.core.db import read_session
 from payflow_app.models import ProcessingAttempt, WebhookEvent, pk
 from payflow_app.sandbox import faults
 from payflow_app.sandbox.faults import Faults
 from payflow_app.seed import seed
-from payflow_app.services.db import read_session
 from payflow_app.settings import reload_settings
 from tests.conftest import use_database
 from tests.integration.conftest import free_port

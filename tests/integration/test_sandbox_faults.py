@@ -19,7 +19,7 @@ from payflow_app.providers import get_provider
 from payflow_app.providers.base import PaymentError, PaymentTruth
 from payflow_app.sandbox import faults
 from payflow_app.sandbox.faults import Faults
-from payflow_app.services import inbox as inbox_service
+from payflow_app.services.payments import inbox as inbox_service
 from payflow_app.settings import get_settings
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import inbox, order_of, pay, start_payment, tickets_of

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from payflow_app.core import notify
 from payflow_app.live.bus import StatusBus
-from payflow_app.services import notify
 from payflow_app.settings import reload_settings
 
 

@@ -8,11 +8,11 @@ import asyncio
 import httpx
 import pytest
 
+from payflow_app.core.db import write_transaction
 from payflow_app.models import SandboxObject, pk, utcnow
 from payflow_app.providers.base import PaymentError
 from payflow_app.sandbox import stripe_store
-from payflow_app.services import payments
-from payflow_app.services.db import write_transaction
+from payflow_app.services.payments import attempts
 from tests import factories
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import (
@@ -64,7 +64,7 @@ def test_landing_verification_fulfils_and_the_webhook_then_finds_it_done(
     pay(http, session_id)
     payment = payment_of(order.id)
     # The landing page's path: ask the provider, run the same fulfilment.
-    asyncio.run(payments.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
     assert order_of(order.id).status == "fulfilled"
     numbers = sorted(t.number for t in tickets_of(order.id))
     wait_until(lambda: [e.status for e in inbox(session_id)] == ["processed"], what="webhook processed")
@@ -100,7 +100,7 @@ def test_check_status_answers_api_clients(http: httpx.Client) -> None:
 def test_customer_cancel_expires_the_session_and_frees_the_seats(http: httpx.Client) -> None:
     order, session_id = start_payment(quantity=2)
     held = reserved(order.ticket_type_id)
-    payment = asyncio.run(payments.cancel_by_customer(provider="stripe", reference=session_id))
+    payment = asyncio.run(attempts.cancel_by_customer(provider="stripe", reference=session_id))
     assert payment.status == "cancelled"
     assert order_of(order.id).status == "cancelled"
     assert reserved(order.ticket_type_id) == held - 2
@@ -112,14 +112,14 @@ def test_customer_cancel_expires_the_session_and_frees_the_seats(http: httpx.Cli
     wait_until(lambda: [e.status for e in inbox(session_id)] == ["processed"], what="expired event")
     assert (payment_of(order.id).status, order_of(order.id).status) == ("cancelled", "cancelled")
     # Cancelling again is harmless.
-    again = asyncio.run(payments.cancel_by_customer(provider="stripe", reference=session_id))
+    again = asyncio.run(attempts.cancel_by_customer(provider="stripe", reference=session_id))
     assert again.status == "cancelled" and reserved(order.ticket_type_id) == held - 2
 
 
 def test_cancel_after_paying_keeps_the_paid_order(http: httpx.Client) -> None:
     order, session_id = start_payment(quantity=1)
     pay(http, session_id)
-    payment = asyncio.run(payments.cancel_by_customer(provider="stripe", reference=session_id))
+    payment = asyncio.run(attempts.cancel_by_customer(provider="stripe", reference=session_id))
     assert payment.status == "succeeded"
     wait_until(lambda: order_of(order.id).status == "fulfilled", what="fulfilment")
 
@@ -145,7 +145,7 @@ def test_a_provider_refusal_closes_the_attempt_and_frees_the_seats(
     order = factories.order(quantity=2)
     held = reserved(order.ticket_type_id)
     with pytest.raises(PaymentError) as refused:
-        asyncio.run(payments.start_order_payment(order_id=pk(order)))
+        asyncio.run(attempts.start_order_payment(order_id=pk(order)))
     assert refused.value.code == "api_key_invalid"
     assert "Invalid API Key" in refused.value.message
     payment = payment_of(pk(order))

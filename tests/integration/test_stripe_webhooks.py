@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from payflow_app.services import inbox as inbox_service
+from payflow_app.services.payments import inbox as inbox_service
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import (
     inbox,

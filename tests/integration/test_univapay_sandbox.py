@@ -19,6 +19,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from payflow_app.core.db import read_session
+from payflow_app.core.money import Money
 from payflow_app.models import SandboxObject
 from payflow_app.providers import get_provider
 from payflow_app.providers.base import (
@@ -31,8 +33,6 @@ from payflow_app.providers.base import (
     StartedPayment,
 )
 from payflow_app.providers.univapay import UnivaPayProvider, charge_truth
-from payflow_app.services.db import read_session
-from payflow_app.services.money import Money
 from payflow_app.settings import get_settings
 from tests import factories
 from tests.integration.conftest import wait_until

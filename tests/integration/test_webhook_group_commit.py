@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from payflow_app.core.group_commit import GroupCommit
 from payflow_app.models import WebhookEvent
 from payflow_app.providers.base import ProviderEvent
-from payflow_app.services import inbox as inbox_service
-from payflow_app.services.group_commit import GroupCommit
+from payflow_app.services.payments import inbox as inbox_service
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import inbox, signed_event
 

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
+from payflow_app.core import db
+from payflow_app.core.db import read_session
 from payflow_app.models import User
 from payflow_app.seed import seed
-from payflow_app.services import db
-from payflow_app.services.db import read_session
 from tests.conftest import use_database
 from tests.integration.server_app import create_app
 
@@ -63,10 +63,10 @@ def sign_in(client: TestClient, email: str) -> None:
     """Give ``client`` the session of ``email`` as the pages get it: the one place the
     security tests sign in (adapt it when sessions change)."""
     try:
-        from payflow_app.services.sessions import SESSION_COOKIE, issue_session_token
+        from payflow_app.services.accounts.sessions import SESSION_COOKIE, issue_session_token
     except ImportError:  # before server-side sessions
         from payflow_app.api.auth import SESSION_COOKIE
-        from payflow_app.services.accounts import issue_session_token  # type: ignore[attr-defined,no-redef]
+        from payflow_app.services.accounts.customers import issue_session_token  # type: ignore[attr-defined,no-redef]
     with read_session() as session:
         user = session.execute(select(User).where(User.email == email)).scalar_one()  # type: ignore[arg-type]
     client.cookies.set(SESSION_COOKIE, issue_session_token(user))

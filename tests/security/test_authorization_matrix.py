@@ -21,8 +21,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from payflow_app.api import api_routes
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import Event, Order, Payment, TicketType, User, WebhookEvent, pk, utcnow
-from payflow_app.services.db import read_session, write_transaction
 from tests import factories
 from tests.security.inprocess import ADMIN, BASE, CUSTOMER, ORGANIZER, sign_in
 

@@ -17,11 +17,13 @@ import pytest
 from sqlmodel import col, select
 from starlette.testclient import TestClient
 
+from payflow_app.core import inputs
+from payflow_app.core.db import read_session
+from payflow_app.core.money import parse_amount
 from payflow_app.models import Event, RejectionTally, TicketType, WebhookEvent
 from payflow_app.sandbox.delivery import stripe_signature_header
-from payflow_app.services import inbox, inputs, metrics
-from payflow_app.services.db import read_session
-from payflow_app.services.money import parse_amount
+from payflow_app.services.operations import metrics
+from payflow_app.services.payments import inbox
 from payflow_app.settings import get_settings, reload_settings
 from tests.security.inprocess import (
     ADMIN,

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from sqlmodel import SQLModel, func, select
 
+from payflow_app.core.db import read_session
 from payflow_app.models import CheckInDevice, Order, User, pk
 from payflow_app.sandbox import stripe_store
-from payflow_app.services import accounts
-from payflow_app.services.db import read_session
+from payflow_app.services.accounts import customers
 from tests import factories
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import mark_paid_quietly, order_of, signed_event, start_payment
@@ -33,7 +33,7 @@ def sign_in(client: httpx.Client, email: str) -> None:
     """The session cookie our pages hold for ``email`` (the one place tests sign in)."""
     with read_session() as session:
         user = session.exec(select(User).where(User.email == email)).one()
-    client.cookies.set("payflow_session", accounts.issue_session_token(user))
+    client.cookies.set("payflow_session", customers.issue_session_token(user))
 
 
 def _count(model: type[SQLModel]) -> int:

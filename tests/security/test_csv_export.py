@@ -11,9 +11,10 @@ import io
 import pytest
 from sqlmodel import select
 
+from payflow_app.core.db import write_transaction
 from payflow_app.models import User
-from payflow_app.services import attendees, checkin
-from payflow_app.services.db import write_transaction
+from payflow_app.services.organizer import attendees
+from payflow_app.services.tickets import checkin
 from tests import factories
 
 FORMULA_START = ("=", "+", "-", "@")

@@ -37,8 +37,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from payflow_app.api import api_routes
+from payflow_app.core.db import read_session
 from payflow_app.sandbox import sandbox_routes
-from payflow_app.services.db import read_session
 from payflow_app.settings import get_settings
 from tests.security.inprocess import (
     ADMIN,

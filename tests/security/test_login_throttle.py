@@ -14,15 +14,15 @@ import httpx
 import pytest
 from sqlmodel import col, func, select
 
+from payflow_app.core.db import read_session
+from payflow_app.core.errors import InvalidInput
 from payflow_app.models import EmailOutbox, Order, ThrottleCounter, User, pk, utcnow
 from payflow_app.seed import seed
-from payflow_app.services import accounts, throttle
-from payflow_app.services.accounts import InvalidCredentials
-from payflow_app.services.checkout import CheckoutForm, place_order
-from payflow_app.services.db import read_session
-from payflow_app.services.errors import InvalidInput
-from payflow_app.services.fulfilment import fulfil_payment
-from payflow_app.services.throttle import TooManyAttempts
+from payflow_app.services.accounts import customers, throttle
+from payflow_app.services.accounts.customers import InvalidCredentials
+from payflow_app.services.accounts.throttle import TooManyAttempts
+from payflow_app.services.checkout.orders import CheckoutForm, place_order
+from payflow_app.services.payments.fulfilment import fulfil_payment
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.payment_choice import wait_text
 from tests import factories
@@ -53,7 +53,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 def attempt(password: str, *, address: str, login: str = VICTIM) -> str:
     """``ok``, ``wrong`` or ``wait:<seconds>``."""
     try:
-        accounts.log_in(login=login, password=password, address=address)
+        customers.log_in(login=login, password=password, address=address)
     except InvalidCredentials:
         return "wrong"
     except TooManyAttempts as exc:
@@ -237,7 +237,7 @@ def test_a_guest_who_abandons_checkout_gets_no_welcome_email(seeded: str) -> Non
     assert account.password_hash is None  # nothing to log in with
     assert not account.must_change_password  # and nothing to change yet
     with pytest.raises(InvalidCredentials):
-        accounts.authenticate(email="someone.else@example.com", password="")
+        customers.authenticate(email="someone.else@example.com", password="")
 
 
 def _password_in(row: EmailOutbox) -> str:
@@ -269,7 +269,7 @@ def test_a_guest_who_pays_gets_exactly_one_welcome_even_with_concurrent_fulfilme
         paid = session.exec(select(Order).where(col(Order.id).in_([o.id for o in orders]))).all()
     assert {o.status for o in paid} == {"fulfilled"}
     # The emailed password is the one that works (no sender runs here to erase it).
-    assert accounts.authenticate(email=email, password=_password_in(welcomes[0])).email == email
+    assert customers.authenticate(email=email, password=_password_in(welcomes[0])).email == email
     assert _account(email).must_change_password
 
 

@@ -19,16 +19,17 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
+from payflow_app.core.db import read_session
+from payflow_app.core.errors import DomainError
+from payflow_app.core.money import Money
+from payflow_app.core.states import PaymentStatus
 from payflow_app.models import Gallery, LedgerEntry, Order, Payment, Refund, Ticket, User, Wallet, pk
 from payflow_app.providers.base import PaymentTruth, ProviderRefundStatus, ProviderStatus, RefundResult
 from payflow_app.seed import seed
-from payflow_app.services import fulfilment, late_money, payments, plans, purchases, wallet
-from payflow_app.services.checkout import CheckoutForm, place_order
-from payflow_app.services.db import read_session
-from payflow_app.services.errors import DomainError
-from payflow_app.services.money import Money
-from payflow_app.services.purchases import Method
-from payflow_app.services.states import PaymentStatus
+from payflow_app.services.accounts import plans, wallet
+from payflow_app.services.checkout.orders import CheckoutForm, place_order
+from payflow_app.services.payments import attempts, fulfilment, late_money, purchases
+from payflow_app.services.payments.purchases import Method
 from tests import factories
 from tests.integration.conftest import wait_until
 from tests.integration.helpers import CARD
@@ -97,7 +98,7 @@ def _card_outcome(payment: Payment) -> str:
 
 def _verify(payment: Payment) -> None:
     """Ask the provider and apply its answer (webhook worker, landing page, reconciler)."""
-    asyncio.run(payments.verify_payment(payment_id=pk(payment)))
+    asyncio.run(attempts.verify_payment(payment_id=pk(payment)))
 
 
 def _books(user_id: int) -> tuple[int, list[LedgerEntry]]:
@@ -293,7 +294,7 @@ class FakeCardProvider:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def fetch_payment(self, provider_reference: str) -> PaymentTruth:
-        payment = payments.find_payment_by_reference(provider_reference)
+        payment = attempts.find_payment_by_reference(provider_reference)
         assert payment is not None
         amount = Money(payment.amount_minor, payment.currency)
         return PaymentTruth(provider_reference, ProviderStatus.SUCCEEDED, amount, receipt_number="R1")
@@ -314,7 +315,7 @@ class FakeCardProvider:
 def card_provider(monkeypatch: pytest.MonkeyPatch) -> FakeCardProvider:
     """The card rail the payments and late-money services talk to, recording refunds."""
     provider = FakeCardProvider()
-    monkeypatch.setattr(payments, "get_provider", lambda _id: provider)
+    monkeypatch.setattr(attempts, "get_provider", lambda _id: provider)
     monkeypatch.setattr(late_money, "get_provider", lambda _id: provider)
     return provider
 
@@ -361,7 +362,7 @@ def test_a_card_gallery_publication_after_the_gallery_went_live_is_refunded(
     gallery = purchases.create_gallery(user_id=user_id, title="Holidays")
     first = purchases.place_gallery_publication(user_id=user_id, gallery_id=pk(gallery))
     card = factories.pending_payment(first, reference="cs_gallery_first")
-    payments.close_payment(payment_id=pk(card), status=PaymentStatus.EXPIRED)
+    attempts.close_payment(payment_id=pk(card), status=PaymentStatus.EXPIRED)
     _fund(user_id, plans.GALLERY_PUBLICATION_PRICE.amount)
     place = _buy(partial(purchases.place_gallery_publication, user_id=user_id, gallery_id=pk(gallery)))
     assert place() == "paid"
@@ -449,7 +450,7 @@ def test_a_stripe_checkout_paid_after_the_wallet_upgraded_is_refunded_at_stripe(
     assert paid_page.status_code == 303
 
     def refunded() -> Payment | None:
-        payment = payments.find_payment_by_reference(session_id)
+        payment = attempts.find_payment_by_reference(session_id)
         return payment if payment is not None and payment.status == "refunded" else None
 
     payment = wait_until(refunded, what="the late card money to be refunded")

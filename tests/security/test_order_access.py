@@ -24,6 +24,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
+from payflow_app.core.db import read_session
+from payflow_app.core.errors import NotFound
+from payflow_app.core.redaction import REDACTED, redact_headers, redact_url, scrub_headers_json
 from payflow_app.models import (
     Order,
     Payment,
@@ -33,10 +36,9 @@ from payflow_app.models import (
     WebhookEvent,
     public_order_reference,
 )
-from payflow_app.services import accounts, orders, timeline
-from payflow_app.services.db import read_session
-from payflow_app.services.errors import NotFound
-from payflow_app.services.redaction import REDACTED, redact_headers, redact_url, scrub_headers_json
+from payflow_app.services.accounts import customers
+from payflow_app.services.checkout import lookup
+from payflow_app.services.operations import timeline
 from payflow_app.settings import get_settings
 from tests.conftest import PG_ADMIN_URL, ROOT, _pg_available
 from tests.integration.helpers import start_payment
@@ -178,11 +180,11 @@ def test_the_lookup_behind_the_waiting_page_finds_only_references(http: httpx.Cl
     its path through ``orders.order_by_reference``: a row id shows "Order not found"."""
     placed = mpesa_checkout(http, "0712 345 630", "page@example.co.ke")
     order = order_row(placed["orderId"])
-    found, payment = orders.order_by_reference(placed["orderId"])
+    found, payment = lookup.order_by_reference(placed["orderId"])
     assert found.id == order.id and payment is not None and payment.provider == "payhero"
     for path_value in (str(order.id), order.number, "1", "", "ord_\x00" + "A" * 21, placed["orderId"] + "x"):
         with pytest.raises(NotFound):
-            orders.order_by_reference(path_value)
+            lookup.order_by_reference(path_value)
 
 
 # --- webhook credentials --------------------------------------------------------------------
@@ -191,7 +193,7 @@ def test_the_lookup_behind_the_waiting_page_finds_only_references(http: httpx.Cl
 def _sign_in(http: httpx.Client, email: str) -> None:
     with read_session() as session:
         user = session.exec(select(User).where(User.email == email)).one()
-    http.cookies.set("payflow_session", accounts.issue_session_token(user))
+    http.cookies.set("payflow_session", customers.issue_session_token(user))
 
 
 def test_stored_webhook_headers_keep_no_credential(http: httpx.Client) -> None:
@@ -247,7 +249,7 @@ def test_a_payhero_callback_token_never_reaches_storage(http: httpx.Client) -> N
 
 
 def test_a_row_stored_before_redaction_is_shown_redacted(sqlite_db: str) -> None:
-    from payflow_app.services.db import write_transaction
+    from payflow_app.core.db import write_transaction
 
     with write_transaction() as session:
         row = WebhookEvent(

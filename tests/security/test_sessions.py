@@ -18,11 +18,11 @@ import uvicorn
 from sqlalchemy import update
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import LoginGrant, User, UserSession, pk, utcnow
 from payflow_app.seed import seed
-from payflow_app.services import accounts, sessions
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.sessions import GRANT_COOKIE, SESSION_COOKIE
+from payflow_app.services.accounts import customers, sessions
+from payflow_app.services.accounts.sessions import GRANT_COOKIE, SESSION_COOKIE
 from payflow_app.settings import get_settings
 from tests.conftest import use_database
 from tests.integration.conftest import free_port, wait_until
@@ -130,7 +130,7 @@ def test_a_stolen_token_is_useless_after_logout(server: str) -> None:
     assert cleared["samesite"].lower() == "lax"
     # The copy kept by a thief no longer signs anyone in, at once.
     assert _pay_dry_run(server, stolen) == 401
-    assert accounts.session_user(stolen) is None
+    assert customers.session_user(stolen) is None
 
 
 def test_another_site_cannot_log_the_customer_out(server: str) -> None:
@@ -147,7 +147,7 @@ def test_a_password_change_ends_every_other_session_but_keeps_this_tab(server: s
     _, this_tab = _log_in(server)
     _, stolen = _log_in(server)
     assert _pay_dry_run(server, stolen) == 200
-    accounts.change_password(
+    customers.change_password(
         user_id=pk(_user()),
         current_password=PASSWORD,
         new_password="a-brand-new-password",

@@ -12,14 +12,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwt
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.errors import InvalidInput
 from payflow_app.models import CheckIn, CheckInScan, Event, Order, User, utcnow
 from payflow_app.seed import ORGANIZER_EMAIL, seed
-from payflow_app.services import checkin, devices, ticket_actions
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.checkin import Gate, OfflineScan, Reason
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.errors import InvalidInput
-from payflow_app.services.tickets import private_key_pem, sign_ticket_token
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.tickets import actions, checkin, devices
+from payflow_app.services.tickets.checkin import Gate, OfflineScan, Reason
+from payflow_app.services.tickets.tokens import private_key_pem, sign_ticket_token
 from tests import factories
 
 
@@ -129,13 +129,13 @@ def test_revoked_and_replaced_tokens_are_refused(seeded: str) -> None:
     first, second = factories.tickets_of(factories.paid_order(quantity=2))
     organizer = _organizer()
 
-    ticket_actions.reissue(organizer, first.number)
+    actions.reissue(organizer, first.number)
     assert checkin.check_in(_gate(event_id), first.qr_token).reason is Reason.REVOKED
     new_token = factories.tickets_of(_order_of(first))[0].qr_token
     assert new_token != first.qr_token
     assert checkin.check_in(_gate(event_id), new_token).reason is Reason.VALID
 
-    ticket_actions.revoke(organizer, second.number, reason="Resold on the street")
+    actions.revoke(organizer, second.number, reason="Resold on the street")
     assert checkin.check_in(_gate(event_id), second.qr_token).reason is Reason.REVOKED
     assert checkin.check_in(_gate(event_id), second.number).reason is Reason.REVOKED
     assert len(devices.revoked_nonces(event_id)) == 2

@@ -3,10 +3,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlmodel import func, select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.errors import InvalidInput
 from payflow_app.models import Order, TicketType, User
-from payflow_app.services.checkout import CheckoutForm, place_order, validate_form
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.errors import InvalidInput
+from payflow_app.services.checkout.orders import CheckoutForm, place_order, validate_form
 from tests import factories
 
 

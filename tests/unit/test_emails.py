@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from payflow_app.core.db import is_sqlite, read_session, write_transaction
 from payflow_app.emails.outbox import emails_for_order, queue_email
 from payflow_app.emails.templates import (
     RenderedEmail,
@@ -18,7 +19,6 @@ from payflow_app.emails.templates import (
 )
 from payflow_app.models import EmailOutbox, Order, pk
 from payflow_app.seed import seed
-from payflow_app.services.db import is_sqlite, read_session, write_transaction
 from tests import factories
 
 CONCERT = datetime(2026, 12, 22, 19, 0, tzinfo=UTC)

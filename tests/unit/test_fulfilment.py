@@ -6,13 +6,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlmodel import select
 
+from payflow_app.core import notify
+from payflow_app.core.db import read_session
 from payflow_app.models import EmailOutbox, Membership, Order, Payment, Ticket, User, pk
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
 from payflow_app.seed import seed
-from payflow_app.services import accounts, memberships, notify
-from payflow_app.services.db import read_session
-from payflow_app.services.fulfilment import Outcome, fulfil_payment
-from payflow_app.services.tickets import verify_ticket_token
+from payflow_app.services.accounts import customers, memberships
+from payflow_app.services.payments.fulfilment import Outcome, fulfil_payment
+from payflow_app.services.tickets.tokens import verify_ticket_token
 from tests import factories
 
 
@@ -159,13 +160,13 @@ def test_a_generated_password_is_hashed_while_other_writers_can_write(
     for the write lock. The emailed password is the one that works."""
     order, payment = place()
     writers_got_in: list[bool] = []
-    hash_password = accounts.hash_generated_password
+    hash_password = customers.hash_generated_password
 
     def spy(password: str) -> str:
         writers_got_in.append(_writer_gets_in(seeded))
         return hash_password(password)
 
-    monkeypatch.setattr(accounts, "hash_generated_password", spy)
+    monkeypatch.setattr(customers, "hash_generated_password", spy)
     assert fulfil_payment(payment_id=pk(payment), truth=factories.paid_truth(payment)) is Outcome.FULFILLED
     assert writers_got_in == [True]  # one password, hashed outside the write lock
     with read_session() as session:
@@ -178,4 +179,4 @@ def test_a_generated_password_is_hashed_while_other_writers_can_write(
     login = membership.username if membership else user.email
     line = next(line for line in email.body_text.splitlines() if "password" in line.lower() and ":" in line)
     password = line.rsplit(":", 1)[1].strip()
-    assert accounts.authenticate(email=login, password=password).id == order.user_id
+    assert customers.authenticate(email=login, password=password).id == order.user_id

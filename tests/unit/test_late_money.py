@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.money import Money
+from payflow_app.core.states import PaymentStatus
 from payflow_app.models import Order, Payment, Refund, StatusChange, Ticket, TicketType
 from payflow_app.providers.base import (
     PaymentError,
@@ -23,11 +26,9 @@ from payflow_app.providers.base import (
     ProviderStatus,
     RefundResult,
 )
-from payflow_app.services import late_money, operations, payments
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.money import Money
-from payflow_app.services.operations import StuckFilter
-from payflow_app.services.states import PaymentStatus
+from payflow_app.services.operations import console
+from payflow_app.services.operations.console import StuckFilter
+from payflow_app.services.payments import attempts, late_money
 from tests import factories
 
 
@@ -75,7 +76,7 @@ class FakeProvider:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
     fake = FakeProvider()
-    monkeypatch.setattr(payments, "get_provider", lambda _id: fake)
+    monkeypatch.setattr(attempts, "get_provider", lambda _id: fake)
     monkeypatch.setattr(late_money, "get_provider", lambda _id: fake)
     return fake
 
@@ -83,7 +84,7 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
 def _expired_order(quantity: int = 2) -> tuple[Order, Payment]:
     order = factories.order(quantity=quantity)
     payment = factories.pending_payment(order, f"cs_late_{order.id}")
-    payments.close_payment(payment_id=payment.id, status=PaymentStatus.EXPIRED)  # type: ignore[arg-type]
+    attempts.close_payment(payment_id=payment.id, status=PaymentStatus.EXPIRED)  # type: ignore[arg-type]
     return order, payment
 
 
@@ -105,7 +106,7 @@ def test_late_money_is_accepted_while_the_seats_are_still_there(seeded: str, pro
     before = _reserved()
     order, payment = _expired_order(quantity=2)
     assert _reserved() == before  # the expiry gave the seats back
-    asyncio.run(payments.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
     db_order, db_payment, tickets, refund = _read(order.id)  # type: ignore[arg-type]
     assert (db_order.status, db_payment.status) == ("fulfilled", "succeeded")
     assert db_payment.late_at is not None and refund is None
@@ -118,7 +119,7 @@ def test_late_money_is_accepted_while_the_seats_are_still_there(seeded: str, pro
             )
         ).all()
     assert ("expired", "paid") in moves and ("paid", "fulfilled") in moves
-    listed = operations.stuck_payments(StuckFilter.LATE_MONEY)  # the console shows it
+    listed = console.stuck_payments(StuckFilter.LATE_MONEY)  # the console shows it
     assert [(r.order_id, r.status, r.reason) for r in listed] == [
         (order.id, "succeeded", "late money, accepted")
     ]
@@ -135,7 +136,7 @@ def test_late_money_for_seats_sold_meanwhile_is_refunded_once(seeded: str, provi
     _sell_out()
     # The provider's webhook, the landing page and the reconciler all arrive at once.
     with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(lambda _: asyncio.run(payments.verify_payment(payment_id=payment.id)), range(6)))  # type: ignore[arg-type]
+        list(pool.map(lambda _: asyncio.run(attempts.verify_payment(payment_id=payment.id)), range(6)))  # type: ignore[arg-type]
     db_order, db_payment, tickets, refund = _read(order.id)  # type: ignore[arg-type]
     assert db_order.status == "expired"
     assert db_payment.status == "refunded" and db_payment.late_at is not None
@@ -144,7 +145,7 @@ def test_late_money_for_seats_sold_meanwhile_is_refunded_once(seeded: str, provi
     assert tickets == []
     assert "could not be reopened" in (db_payment.review_reason or "")
     # Asking again changes nothing: the money went back already.
-    asyncio.run(payments.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
     assert len(provider.refunds) == 1 and _read(order.id)[1].status == "refunded"  # type: ignore[arg-type]
 
 
@@ -154,7 +155,7 @@ def test_a_rail_that_cannot_refund_holds_the_payment_for_a_person(
     provider.refundable = False
     order, payment = _expired_order()
     _sell_out()
-    asyncio.run(payments.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
     db_order, db_payment, tickets, refund = _read(order.id)  # type: ignore[arg-type]
     assert db_order.status == "expired" and tickets == []
     assert (db_payment.status, db_payment.review_code) == ("requires_review", "late_money")
@@ -164,14 +165,14 @@ def test_a_rail_that_cannot_refund_holds_the_payment_for_a_person(
     # Seats freed later do not turn held money into a delivery behind the operator's back.
     with write_transaction() as session:
         session.exec(select(TicketType).where(TicketType.name == "Standard")).one().reserved = 0
-    asyncio.run(payments.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
     assert _read(order.id)[0].status == "expired"  # type: ignore[arg-type]
 
 
 def test_a_second_payment_for_a_paid_order_goes_back(seeded: str, provider: FakeProvider) -> None:
     order = factories.order(quantity=1)
     first = factories.pending_payment(order, "cs_first")
-    asyncio.run(payments.verify_payment(payment_id=first.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=first.id))  # type: ignore[arg-type]
     with write_transaction() as session:  # a second attempt the customer also paid
         second = Payment(
             order_id=order.id,  # type: ignore[arg-type]
@@ -185,7 +186,7 @@ def test_a_second_payment_for_a_paid_order_goes_back(seeded: str, provider: Fake
         session.add(second)
         session.flush()
         second_id = second.id
-    asyncio.run(payments.verify_payment(payment_id=second_id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=second_id))  # type: ignore[arg-type]
     with read_session() as session:
         rows = {
             p.provider_reference: p for p in session.exec(select(Payment).where(Payment.order_id == order.id))
@@ -201,11 +202,11 @@ def test_a_second_payment_for_a_paid_order_goes_back(seeded: str, provider: Fake
 def test_answers_out_of_order_never_move_a_payment_backwards(seeded: str, provider: FakeProvider) -> None:
     order = factories.order(quantity=1)
     payment = factories.pending_payment(order, "cs_order")
-    asyncio.run(payments.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
     for late_status in (ProviderStatus.FAILED, ProviderStatus.EXPIRED, ProviderStatus.PENDING):
         provider.status = late_status  # e.g. an old "failed" event re-fetched after the success
         truth = PaymentTruth("cs_order", late_status, None)
-        payments.settle_payment(payment_id=payment.id, truth=truth)  # type: ignore[arg-type]
+        attempts.settle_payment(payment_id=payment.id, truth=truth)  # type: ignore[arg-type]
     db_order, db_payment, tickets, _refund = _read(order.id)  # type: ignore[arg-type]
     assert (db_order.status, db_payment.status, len(tickets)) == ("fulfilled", "succeeded", 1)
 
@@ -213,7 +214,7 @@ def test_answers_out_of_order_never_move_a_payment_backwards(seeded: str, provid
 def test_a_wrong_amount_arriving_late_is_held_not_delivered(seeded: str, provider: FakeProvider) -> None:
     order, payment = _expired_order()
     provider.amount = 1
-    asyncio.run(payments.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
     db_order, db_payment, tickets, refund = _read(order.id)  # type: ignore[arg-type]
     assert (db_payment.status, db_payment.review_code) == ("requires_review", "amount_mismatch")
     assert db_order.status == "expired" and tickets == [] and refund is None
@@ -231,7 +232,7 @@ def test_an_unreachable_provider_leaves_the_refund_to_be_sent_again(
         raise PaymentError("provider_unavailable", "Stripe could not be reached; please try again.")
 
     monkeypatch.setattr(provider, "refund_payment", unreachable)
-    asyncio.run(payments.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=payment.id))  # type: ignore[arg-type]
     _order, db_payment, _tickets, refund = _read(order.id)  # type: ignore[arg-type]
     assert refund is not None and refund.status == "pending" and db_payment.status == "succeeded"
     assert late_money.due_refunds() == [payment.id]

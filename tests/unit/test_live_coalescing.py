@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
+from payflow_app.core import notify
 from payflow_app.live import follow
 from payflow_app.live.bus import Changes, StatusBus
-from payflow_app.services import notify
-from payflow_app.services.status import OrderSnapshot
+from payflow_app.services.payments.snapshot import OrderSnapshot
 
 BURST = 20
 

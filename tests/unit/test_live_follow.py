@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from payflow_app.core import notify
 from payflow_app.emails.outbox import OutboxView
 from payflow_app.live import follow
 from payflow_app.live.bus import StatusBus
-from payflow_app.services import notify
-from payflow_app.services.status import OrderSnapshot
+from payflow_app.services.payments.snapshot import OrderSnapshot
 from tests.unit.test_live_coalescing import _snapshot
 
 # PayHero's status query: failed, no reason; its late callback: cancelled on the phone.

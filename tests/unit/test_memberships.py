@@ -7,14 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.errors import InvalidInput
+from payflow_app.core.money import Money
 from payflow_app.models import EmailOutbox, Membership, Order, Payment, User, utcnow
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
 from payflow_app.seed import seed
-from payflow_app.services import accounts, card_payments, memberships, payments
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.errors import InvalidInput
-from payflow_app.services.fulfilment import Outcome, fulfil_payment
-from payflow_app.services.money import Money
+from payflow_app.services.accounts import customers, memberships
+from payflow_app.services.payments import attempts, card
+from payflow_app.services.payments.fulfilment import Outcome, fulfil_payment
 
 
 def _form(**changes: object) -> memberships.MembershipForm:
@@ -30,7 +31,7 @@ def _form(**changes: object) -> memberships.MembershipForm:
 
 def _paid_membership(form: memberships.MembershipForm | None = None) -> tuple[Order, Payment]:
     order = memberships.place_membership_order(form=form or _form())
-    payment = card_payments.open_card_payment(order_id=order.id)  # type: ignore[arg-type]
+    payment = card.open_card_payment(order_id=order.id)  # type: ignore[arg-type]
     with write_transaction() as session:
         row = session.get(Payment, payment.id)
         assert row is not None
@@ -84,14 +85,14 @@ def test_payment_creates_the_membership_with_hashed_credentials_emailed_and_show
     assert shown is not None and shown.password is not None
     assert shown.username == membership.username and membership.username.startswith("hanako.yamada.")
     assert shown.password not in membership.password_hash  # stored hashed, never plain
-    assert accounts.verify_password(membership.password_hash, shown.password)
+    assert customers.verify_password(membership.password_hash, shown.password)
     assert sorted(e.template for e in emails) == ["membership", "receipt"]  # no separate welcome
     credentials_email = next(e for e in emails if e.template == "membership")
     assert (
         membership.username in credentials_email.body_text and shown.password in credentials_email.body_text
     )
     # The membership's credentials are a login.
-    assert accounts.authenticate(email=membership.username, password=shown.password).id == order.user_id
+    assert customers.authenticate(email=membership.username, password=shown.password).id == order.user_id
 
 
 def test_the_password_is_shown_only_during_the_reveal_window(seeded: str) -> None:
@@ -116,7 +117,7 @@ def test_a_failed_charge_closes_the_order_and_creates_no_membership(seeded: str)
         failure_code="univapay_306",
         failure_message="Your card was rejected.",
     )
-    payments.settle_payment(payment_id=payment.id, truth=failed)  # type: ignore[arg-type]
+    attempts.settle_payment(payment_id=payment.id, truth=failed)  # type: ignore[arg-type]
     assert memberships.credentials_for_payment(payment.public_id or "") is None
     with read_session() as session:
         assert session.exec(select(Membership)).all() == []

@@ -1,6 +1,6 @@
 import pytest
 
-from payflow_app.services.money import (
+from payflow_app.core.money import (
     CurrencyError,
     Money,
     amount_text,

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.errors import InvalidInput
 from payflow_app.models import Order, Payment, Ticket, TicketType, utcnow
 from payflow_app.providers.base import (
     NextAction,
@@ -21,11 +23,9 @@ from payflow_app.providers.base import (
     StartedPayment,
 )
 from payflow_app.seed import seed
-from payflow_app.services import mpesa, payments, reconciler
-from payflow_app.services.checkout import CheckoutForm, place_order
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.errors import InvalidInput
-from payflow_app.services.tickets import verify_ticket_token
+from payflow_app.services.checkout.orders import CheckoutForm, place_order
+from payflow_app.services.payments import attempts, mpesa, reconciler
+from payflow_app.services.tickets.tokens import verify_ticket_token
 
 
 @dataclass
@@ -62,7 +62,7 @@ class FakePayHero:
 def payhero(monkeypatch: pytest.MonkeyPatch) -> FakePayHero:
     fake = FakePayHero()
     monkeypatch.setattr(mpesa, "get_provider", lambda _id: fake)
-    monkeypatch.setattr(payments, "get_provider", lambda _id: fake)
+    monkeypatch.setattr(attempts, "get_provider", lambda _id: fake)
     return fake
 
 
@@ -230,9 +230,9 @@ def test_a_late_callback_names_the_reason_a_status_query_could_not(seeded: str) 
             assert row is not None and order is not None
             return row.status, row.failure_code, order.status
 
-    payments.settle_payment(payment_id=payment.id, truth=bare)  # type: ignore[arg-type]
+    attempts.settle_payment(payment_id=payment.id, truth=bare)  # type: ignore[arg-type]
     assert stored() == ("failed", "mpesa_failed", "cancelled")
-    payments.settle_payment(payment_id=payment.id, truth=named)  # type: ignore[arg-type]
+    attempts.settle_payment(payment_id=payment.id, truth=named)  # type: ignore[arg-type]
     assert stored() == ("failed", "mpesa_1032", "cancelled")
-    payments.settle_payment(payment_id=payment.id, truth=bare)  # type: ignore[arg-type]
+    attempts.settle_payment(payment_id=payment.id, truth=bare)  # type: ignore[arg-type]
     assert stored() == ("failed", "mpesa_1032", "cancelled")

@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.errors import InvalidInput
 from payflow_app.models import Order, Payment, ProcessingAttempt, WebhookEvent, utcnow
 from payflow_app.providers.base import ProviderEvent, ProviderStatus
 from payflow_app.seed import seed
-from payflow_app.services import inbox, inbox_worker, metrics, operations, payments, timeline
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.errors import InvalidInput
-from payflow_app.services.operations import StuckFilter
+from payflow_app.services.operations import console, metrics, timeline
+from payflow_app.services.operations.console import StuckFilter
+from payflow_app.services.payments import attempts, inbox, inbox_worker
 from tests import factories
 from tests.unit.test_late_money import FakeProvider, provider  # noqa: F401  (fixture)
 
@@ -46,17 +47,17 @@ def test_each_filter_lists_what_it_names(seeded: str, provider: FakeProvider) ->
         row.status, row.last_error, row.attempts = "dead", "Traceback…\nLookupError: no payment", 12
     mismatched = factories.pending_payment(factories.order(quantity=1, email="c@example.com"), "cs_short")
     provider.amount = 1
-    asyncio.run(payments.verify_payment(payment_id=mismatched.id))  # type: ignore[arg-type]
+    asyncio.run(attempts.verify_payment(payment_id=mismatched.id))  # type: ignore[arg-type]
 
-    past_due = operations.stuck_payments(StuckFilter.PENDING_PAST_DUE)
+    past_due = console.stuck_payments(StuckFilter.PENDING_PAST_DUE)
     assert [r.reference for r in past_due] == ["cs_stuck"]
     assert fresh.provider_reference not in {r.reference for r in past_due}
-    dead_rows = operations.stuck_payments(StuckFilter.DEAD_LETTERED)
+    dead_rows = console.stuck_payments(StuckFilter.DEAD_LETTERED)
     assert [(r.event_id, r.status) for r in dead_rows] == [(dead, "dead")]
     assert "LookupError: no payment" in dead_rows[0].reason and "12 attempt(s)" in dead_rows[0].reason
-    assert [r.reference for r in operations.stuck_payments(StuckFilter.AMOUNT_MISMATCH)] == ["cs_short"]
-    assert [r.reference for r in operations.stuck_payments(StuckFilter.NEEDS_REVIEW)] == ["cs_short"]
-    assert operations.stuck_payments(StuckFilter.LATE_MONEY) == []
+    assert [r.reference for r in console.stuck_payments(StuckFilter.AMOUNT_MISMATCH)] == ["cs_short"]
+    assert [r.reference for r in console.stuck_payments(StuckFilter.NEEDS_REVIEW)] == ["cs_short"]
+    assert console.stuck_payments(StuckFilter.LATE_MONEY) == []
     # Paid a while ago, but fulfilment stopped half-way (e.g. a crash between its steps).
     halfway = factories.pending_payment(factories.order(quantity=1, email="d@example.com"), "cs_halfway")
     with write_transaction() as session:
@@ -64,9 +65,9 @@ def test_each_filter_lists_what_it_names(seeded: str, provider: FakeProvider) ->
         assert row is not None
         row.status, row.succeeded_at = "succeeded", utcnow() - timedelta(minutes=5)
         session.get(Order, halfway.order_id).status = "paid"  # type: ignore[union-attr]
-    paid = operations.stuck_payments(StuckFilter.PAID_NOT_FULFILLED)
+    paid = console.stuck_payments(StuckFilter.PAID_NOT_FULFILLED)
     assert [(r.reference, r.reason) for r in paid] == [("cs_halfway", "paid, but the order is paid")]
-    counts = operations.stuck_counts()
+    counts = console.stuck_counts()
     assert (
         counts["paid_not_fulfilled"] == 1 and counts["amount_mismatch"] == 1 and counts["needs_review"] == 1
     )
@@ -95,13 +96,13 @@ def test_the_timeline_tells_the_whole_story_in_order(seeded: str, provider: Fake
 def test_an_operator_flag_needs_a_reason_and_leaves_the_status_alone(seeded: str) -> None:
     payment = factories.pending_payment(factories.order(quantity=1), "cs_flag")
     with pytest.raises(InvalidInput):
-        operations.mark_for_review(payment_id=payment.id, reason="  ")  # type: ignore[arg-type]
-    operations.mark_for_review(payment_id=payment.id, reason="customer says they paid twice")  # type: ignore[arg-type]
-    rows = operations.stuck_payments(StuckFilter.NEEDS_REVIEW)
+        console.mark_for_review(payment_id=payment.id, reason="  ")  # type: ignore[arg-type]
+    console.mark_for_review(payment_id=payment.id, reason="customer says they paid twice")  # type: ignore[arg-type]
+    rows = console.stuck_payments(StuckFilter.NEEDS_REVIEW)
     assert [(r.reference, r.status) for r in rows] == [("cs_flag", "pending")]
     assert rows[0].reason == "Operator: customer says they paid twice"
-    operations.resolve_review(payment_id=payment.id)  # type: ignore[arg-type]
-    assert operations.stuck_payments(StuckFilter.NEEDS_REVIEW) == []
+    console.resolve_review(payment_id=payment.id)  # type: ignore[arg-type]
+    assert console.stuck_payments(StuckFilter.NEEDS_REVIEW) == []
 
 
 def test_metrics_and_their_alerts(seeded: str, provider: FakeProvider) -> None:  # noqa: F811

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import Payment, Ticket, pk
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.operations import MatchedBy, find_orders
+from payflow_app.services.operations.console import MatchedBy, find_orders
 from tests import factories
 
 

@@ -20,19 +20,22 @@ from PIL import Image
 from sqlalchemy import func
 from sqlmodel import SQLModel, col, select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.errors import InvalidInput, NotFound
 from payflow_app.models import EmailOutbox, Event, Order, RevokedToken, Ticket, TicketType, User, pk
 from payflow_app.seed import ORGANIZER_EMAIL, seed
-from payflow_app.services import checkin, checkout, event_images, organizer, ticket_actions
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.attendees import AttendeeFilter, attendees
-from payflow_app.services.checkin import Gate
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.errors import InvalidInput, NotFound
-from payflow_app.services.event_stats import event_stats
-from payflow_app.services.organizer import EventForm, NotOrganizer, TicketTypeForm
-from payflow_app.services.seats import sale_state
-from payflow_app.services.ticket_actions import TicketActionRefused
-from payflow_app.services.tickets import verify_ticket_token
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.checkout import orders
+from payflow_app.services.organizer import events as organizer
+from payflow_app.services.organizer import images
+from payflow_app.services.organizer.attendees import AttendeeFilter, attendees
+from payflow_app.services.organizer.events import EventForm, NotOrganizer, TicketTypeForm
+from payflow_app.services.organizer.stats import event_stats
+from payflow_app.services.tickets import actions, checkin
+from payflow_app.services.tickets.actions import TicketActionRefused
+from payflow_app.services.tickets.checkin import Gate
+from payflow_app.services.tickets.seats import sale_state
+from payflow_app.services.tickets.tokens import verify_ticket_token
 from tests import factories
 
 
@@ -200,7 +203,7 @@ def test_a_checkout_in_flight_keeps_the_event_in_its_currency(
     seed()
     event_id = factories.ticket_type("Standard").event_id
     held = threading.Event()
-    hold_seats = checkout.hold_seats
+    hold_seats = orders.hold_seats
 
     def hold_then_linger(*args: object, **kwargs: object) -> bool:
         result = hold_seats(*args, **kwargs)  # type: ignore[arg-type]
@@ -208,7 +211,7 @@ def test_a_checkout_in_flight_keeps_the_event_in_its_currency(
         time.sleep(1.0)  # the organizer saves meanwhile
         return result
 
-    monkeypatch.setattr(checkout, "hold_seats", hold_then_linger)
+    monkeypatch.setattr(orders, "hold_seats", hold_then_linger)
     with ThreadPoolExecutor(max_workers=1) as pool:
         buying = pool.submit(factories.order, 1)
         assert held.wait(10)
@@ -397,9 +400,9 @@ def test_concurrent_revocations_revoke_once_and_email_once(any_db: str) -> None:
     clicks = 6
     start = threading.Barrier(clicks)
 
-    def revoke(_: int) -> ticket_actions.ActionResult:
+    def revoke(_: int) -> actions.ActionResult:
         start.wait()
-        return ticket_actions.revoke(_acting(), ticket.number, reason="Resold on the street")
+        return actions.revoke(_acting(), ticket.number, reason="Resold on the street")
 
     with ThreadPoolExecutor(max_workers=clicks) as pool:
         results = list(pool.map(revoke, range(clicks)))
@@ -415,23 +418,23 @@ def test_concurrent_revocations_revoke_once_and_email_once(any_db: str) -> None:
 def test_a_revocation_needs_a_reason_the_holder_is_told(seeded: str) -> None:
     ticket = factories.tickets_of(factories.paid_order())[0]
     with pytest.raises(InvalidInput) as refused:
-        ticket_actions.revoke(_acting(), ticket.number, reason="  ")
+        actions.revoke(_acting(), ticket.number, reason="  ")
     assert set(refused.value.errors) == {"reason"}
     assert _ticket(ticket.number).status == "valid" and _revoked_tokens() == []
 
-    ticket_actions.revoke(_acting(), ticket.number, reason="Chargeback")
+    actions.revoke(_acting(), ticket.number, reason="Chargeback")
     (email,) = _emails(ticket.order_id, "revoked:")
     assert email.recipient == "ada@example.com" and "Chargeback" in email.body_text
     with pytest.raises(TicketActionRefused):
-        ticket_actions.reissue(_acting(), ticket.number)
+        actions.reissue(_acting(), ticket.number)
     with pytest.raises(TicketActionRefused):
-        ticket_actions.resend(_acting(), ticket.number)
+        actions.resend(_acting(), ticket.number)
 
 
 def test_a_reissue_replaces_number_and_qr_code_lists_the_old_ones_and_happens_once(seeded: str) -> None:
     order = factories.paid_order()
     old = factories.tickets_of(order)[0]
-    result = ticket_actions.reissue(_acting(), old.number.lower())
+    result = actions.reissue(_acting(), old.number.lower())
     assert result.changed
     (new,) = factories.tickets_of(order)
     assert (new.id, new.seat_index, new.status) == (old.id, old.seat_index, "valid")
@@ -448,7 +451,7 @@ def test_a_reissue_replaces_number_and_qr_code_lists_the_old_ones_and_happens_on
     assert tokens == [new.qr_token]
 
     # A second click on the old number (the page still shows it) changes nothing.
-    again = ticket_actions.reissue(_acting(), old.number)
+    again = actions.reissue(_acting(), old.number)
     assert not again.changed and new.number in again.message
     assert factories.tickets_of(order)[0].qr_token == new.qr_token
     assert len(_emails(pk(order), "reissued:")) == 1
@@ -463,15 +466,15 @@ def test_a_reissue_replaces_number_and_qr_code_lists_the_old_ones_and_happens_on
 def test_a_resend_emails_once_per_minute(seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
     ticket = factories.tickets_of(factories.paid_order())[0]
     moment = datetime(2030, 5, 1, 18, 30, 5, tzinfo=UTC)
-    monkeypatch.setattr(ticket_actions, "utcnow", lambda: moment)
-    first = ticket_actions.resend(_acting(), ticket.number)
-    again = ticket_actions.resend(_acting(), ticket.number)
+    monkeypatch.setattr(actions, "utcnow", lambda: moment)
+    first = actions.resend(_acting(), ticket.number)
+    again = actions.resend(_acting(), ticket.number)
     assert (first.changed, again.changed) == (True, False)
     assert "already sent" in again.message
     assert len(_emails(ticket.order_id, "resend:")) == 1
 
     moment += timedelta(minutes=1)
-    assert ticket_actions.resend(_acting(), ticket.number).changed
+    assert actions.resend(_acting(), ticket.number).changed
     resent = _emails(ticket.order_id, "resend:")
     assert len(resent) == 2
     assert all(json.loads(e.inline_images)[0]["qr_token"] == ticket.qr_token for e in resent)
@@ -482,14 +485,14 @@ def test_another_organizers_ticket_is_not_found_and_left_alone(seeded: str) -> N
     rival = _second_organizer()
     emails = _count(EmailOutbox)
     for attempt in (
-        lambda: ticket_actions.resend(rival, ticket.number),
-        lambda: ticket_actions.revoke(rival, ticket.number, reason="Mine now"),
-        lambda: ticket_actions.reissue(rival, ticket.number),
+        lambda: actions.resend(rival, ticket.number),
+        lambda: actions.revoke(rival, ticket.number, reason="Mine now"),
+        lambda: actions.reissue(rival, ticket.number),
     ):
         with pytest.raises(NotFound):
             attempt()
     with pytest.raises(NotOrganizer):
-        ticket_actions.revoke(_acting("customer@payflow.test"), ticket.number, reason="x")
+        actions.revoke(_acting("customer@payflow.test"), ticket.number, reason="x")
     assert _ticket(ticket.number).model_dump() == ticket.model_dump()
     assert _count(EmailOutbox) == emails and _revoked_tokens() == []
 
@@ -638,10 +641,10 @@ def _png(size: tuple[int, int] = (32, 16), noise: bool = False) -> bytes:
 
 def test_an_uploaded_png_is_stored_under_a_random_name_and_served_back(sqlite_db: str) -> None:
     data = _png()
-    name = event_images.store(data)
-    assert name.endswith(".png") and name != event_images.store(data)
-    assert event_images.load(name) == (data, "image/png")
-    assert event_images.url(name) == f"/api/event-images/{name}"
+    name = images.store(data)
+    assert name.endswith(".png") and name != images.store(data)
+    assert images.load(name) == (data, "image/png")
+    assert images.url(name) == f"/api/event-images/{name}"
 
 
 def test_what_is_not_a_png_jpeg_or_webp_is_refused(sqlite_db: str) -> None:
@@ -649,21 +652,21 @@ def test_what_is_not_a_png_jpeg_or_webp_is_refused(sqlite_db: str) -> None:
     Image.new("RGB", (4, 4)).save(gif, format="GIF")
     for data in (b"<svg xmlns='http://www.w3.org/2000/svg'/>", _png()[:40], gif.getvalue(), b""):
         with pytest.raises(InvalidInput) as refused:
-            event_images.store(data)
+            images.store(data)
         assert refused.value.errors == {"image": "Upload a PNG, JPEG or WebP picture."}
 
 
 def test_a_picture_over_5_mb_is_refused(sqlite_db: str) -> None:
     large = _png((1400, 1400), noise=True)  # noise does not compress
-    assert len(large) > event_images.MAX_BYTES
+    assert len(large) > images.MAX_BYTES
     with pytest.raises(InvalidInput) as refused:
-        event_images.store(large)
+        images.store(large)
     assert refused.value.errors == {"image": "The picture is larger than 5 MB."}
 
 
 def test_load_serves_only_names_it_gave_out(sqlite_db: str) -> None:
-    name = event_images.store(_png())
-    data_dir = event_images._folder().parent
+    name = images.store(_png())
+    data_dir = images._folder().parent
     (data_dir / "secret.png").write_bytes(_png())
     for asked in (
         "../secret.png",
@@ -673,7 +676,7 @@ def test_load_serves_only_names_it_gave_out(sqlite_db: str) -> None:
         name.replace(".png", ".gif"),
         "A" * 20 + ".png",  # well formed, never stored
     ):
-        assert event_images.load(asked) is None, asked
+        assert images.load(asked) is None, asked
 
 
 def test_a_small_file_declaring_a_huge_picture_is_refused(sqlite_db: str) -> None:
@@ -681,7 +684,7 @@ def test_a_small_file_declaring_a_huge_picture_is_refused(sqlite_db: str) -> Non
     Image.new("1", (9000, 9000)).save(bomb, format="PNG")  # 81 megapixels in a few kB
     assert len(bomb.getvalue()) < 100_000
     with pytest.raises(InvalidInput) as refused:
-        event_images.store(bomb.getvalue())
+        images.store(bomb.getvalue())
     assert refused.value.errors == {"image": "The picture is larger than 40 megapixels."}
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from payflow_app.services.phones import mask_phone, normalise_kenyan_phone
+from payflow_app.core.phones import mask_phone, normalise_kenyan_phone
 
 
 @pytest.mark.parametrize(

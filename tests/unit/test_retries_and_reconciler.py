@@ -10,13 +10,14 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from payflow_app.core.db import read_session, write_transaction
+from payflow_app.core.errors import DomainError
 from payflow_app.models import Order, Payment, ProcessingAttempt, WebhookEvent, utcnow
 from payflow_app.providers.base import PaymentTruth, ProviderEvent, ProviderStatus
-from payflow_app.services import inbox, inbox_worker, late_money, payments, reconciler
-from payflow_app.services.db import read_session, write_transaction
-from payflow_app.services.errors import DomainError
-from payflow_app.services.leases import hold_lease, release_lease
-from payflow_app.services.status import order_snapshot
+from payflow_app.services.payments import attempts as payments
+from payflow_app.services.payments import inbox, inbox_worker, late_money, reconciler
+from payflow_app.services.payments.leases import hold_lease, release_lease
+from payflow_app.services.payments.snapshot import order_snapshot
 from payflow_app.settings import reload_settings
 from tests import factories
 from tests.unit.test_late_money import FakeProvider

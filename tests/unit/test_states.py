@@ -1,6 +1,6 @@
 import pytest
 
-from payflow_app.services.states import (
+from payflow_app.core.states import (
     IllegalTransition,
     OrderStatus,
     PaymentStatus,

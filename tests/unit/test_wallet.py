@@ -7,15 +7,16 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+from payflow_app.core.db import read_session
+from payflow_app.core.errors import DomainError
+from payflow_app.core.money import Money
 from payflow_app.models import Gallery, LedgerEntry, Order, Payment, User, Wallet
 from payflow_app.seed import seed
-from payflow_app.services import dashboard, purchases, wallet
-from payflow_app.services.db import read_session
-from payflow_app.services.errors import DomainError
-from payflow_app.services.fulfilment import fulfil_payment
-from payflow_app.services.money import Money
-from payflow_app.services.purchases import Method
-from payflow_app.services.wallet import InsufficientFunds
+from payflow_app.services.accounts import wallet
+from payflow_app.services.accounts.wallet import InsufficientFunds
+from payflow_app.services.payments import account_overview, purchases
+from payflow_app.services.payments.fulfilment import fulfil_payment
+from payflow_app.services.payments.purchases import Method
 from tests import factories
 
 
@@ -127,13 +128,13 @@ def test_a_wallet_purchase_settles_everything_in_one_go_or_changes_nothing(
         assert session.get(Order, order.id).status == "pending"  # type: ignore[union-attr]
     _top_up(user_id, 30000, "cs_test_more")
     # A failure in the middle (issuing tickets) undoes the debit and the payment too.
-    from payflow_app.services import ticket_issue
+    from payflow_app.services.tickets import issue
 
     def broken(*_: object) -> None:
         raise RuntimeError("ticket printer on fire")
 
     with monkeypatch.context() as patch:
-        patch.setattr(ticket_issue, "issue_tickets", broken)
+        patch.setattr(issue, "issue_tickets", broken)
         with pytest.raises(RuntimeError):
             purchases.pay_from_wallet(order_id=order.id)  # type: ignore[arg-type]
     assert wallet.balance(user_id=user_id, currency="PLN") == Money(30000, "PLN")
@@ -168,8 +169,8 @@ def test_plan_upgrade_from_the_wallet_changes_plan_and_limits(seeded: str) -> No
 
 
 def test_a_gallery_is_locked_while_its_payment_is_open_and_freed_by_cancel(seeded: str) -> None:
-    from payflow_app.services.payments import close_payment
-    from payflow_app.services.states import PaymentStatus
+    from payflow_app.core.states import PaymentStatus
+    from payflow_app.services.payments.attempts import close_payment
 
     user_id = _customer_id()
     gallery = purchases.create_gallery(user_id=user_id, title="Wedding")
@@ -178,11 +179,11 @@ def test_a_gallery_is_locked_while_its_payment_is_open_and_freed_by_cancel(seede
         purchases.place_gallery_publication(user_id=user_id, gallery_id=gallery.id)  # type: ignore[arg-type]
     assert locked.value.code == "gallery_locked"
     payment = factories.pending_payment(order, reference="cs_test_gallery")
-    from payflow_app.services import kinds
-    from payflow_app.services.db import lock, write_transaction
+    from payflow_app.core.db import lock, write_transaction
+    from payflow_app.services.payments import order_kinds
 
     with write_transaction() as session:
-        kinds.on_attempt(session, lock(session, Order, order.id), lock(session, Payment, payment.id))
+        order_kinds.on_attempt(session, lock(session, Order, order.id), lock(session, Payment, payment.id))
     close_payment(payment_id=payment.id, status=PaymentStatus.CANCELLED)
     with read_session() as session:
         row = session.get(Gallery, gallery.id)
@@ -232,8 +233,8 @@ def test_the_dashboard_describes_orders_in_the_readers_language(seeded: str) -> 
     user_id = _customer_id()
     _top_up(user_id, 5000, "cs_test_described")
     purchases.place_plan_upgrade(user_id=user_id, plan_code="pro")
-    described = {line.kind: line.description for line in dashboard.orders(user_id=user_id, lang="pl")}
+    described = {line.kind: line.description for line in account_overview.orders(user_id=user_id, lang="pl")}
     assert described["wallet_topup"] == "Doładowanie portfela"
     assert described["plan_upgrade"].startswith("Zmiana planu — ")
-    english = {line.kind: line.description for line in dashboard.orders(user_id=user_id, lang="en")}
+    english = {line.kind: line.description for line in account_overview.orders(user_id=user_id, lang="en")}
     assert english["wallet_topup"] == "Wallet top-up"

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.errors import BadRequest, read_body
+from payflow_app.core.inputs import loads_json
+from payflow_app.core.phones import normalise_kenyan_phone
 from payflow_app.sandbox import faults
 from payflow_app.sandbox.payhero import prompts, store
-from payflow_app.services.inputs import loads_json
-from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.settings import get_settings
 
 

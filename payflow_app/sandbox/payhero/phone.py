@@ -11,10 +11,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from payflow_app.core.phones import normalise_kenyan_phone
 from payflow_app.sandbox.banner import banner
 from payflow_app.sandbox.payhero import prompts, store
 from payflow_app.sandbox.texts import page_language, text, whole_number
-from payflow_app.services.phones import normalise_kenyan_phone
 from payflow_app.settings import get_settings
 
 EAST_AFRICA_TIME = timezone(timedelta(hours=3))

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import SandboxObject
-from payflow_app.services.db import read_session, write_transaction
 
 MERCHANT = "payflow sandbox"
 SUCCESS, LOW_BALANCE, LOCKED, CANCELLED, TIMEOUT, WRONG_PIN = 0, 1, 1001, 1032, 1037, 2001

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from payflow_app.api.errors import BadRequest, read_body
+from payflow_app.core.inputs import loads_json
 from payflow_app.sandbox.faults import status_fault
 from payflow_app.sandbox.univapay import processing, store
 from payflow_app.sandbox.univapay.objects import (
@@ -24,7 +25,6 @@ from payflow_app.sandbox.univapay.objects import (
     public,
     token_errors,
 )
-from payflow_app.services.inputs import loads_json
 from payflow_app.settings import get_settings
 
 POLLING_LIMIT_SECONDS = 10.0

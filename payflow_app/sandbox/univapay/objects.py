@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from payflow_app.services.inputs import ascii_digits, bounded_int, whole_number
-from payflow_app.services.money import EXPONENTS
+from payflow_app.core.inputs import ascii_digits, bounded_int, whole_number
+from payflow_app.core.money import EXPONENTS
 from payflow_app.settings import get_settings
 
 MERCHANT_ID = "11ef0000-0000-0000-0000-6d6572636801"

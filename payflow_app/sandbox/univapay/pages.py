@@ -15,14 +15,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from payflow_app.core.inputs import ascii_digits, whole_number
+from payflow_app.core.money import EXPONENTS
 from payflow_app.i18n import format_money
 from payflow_app.sandbox.banner import banner
 from payflow_app.sandbox.texts import page_language, text, word_or_raw
 from payflow_app.sandbox.univapay import processing, store
 from payflow_app.sandbox.univapay.api import create_token_now
 from payflow_app.sandbox.univapay.objects import FieldError
-from payflow_app.services.inputs import ascii_digits, whole_number
-from payflow_app.services.money import EXPONENTS
 from payflow_app.settings import get_settings
 
 WIDGET_PARAMS = ("appId", "amount", "currency", "email", "action", "cancel")

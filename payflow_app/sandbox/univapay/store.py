@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from payflow_app.core.db import read_session, write_transaction
 from payflow_app.models import SandboxObject
 from payflow_app.sandbox import stripe_store
 from payflow_app.sandbox.univapay.objects import FieldError, timestamp
-from payflow_app.services.db import read_session, write_transaction
 
 PROVIDER = "univapay"
 _CHARGED_BY = "_sandbox_charge_id"  # on a one-time token: the charge that used it

@@ -10,9 +10,9 @@ from collections.abc import Callable
 import reflex as rx
 from reflex.event import EventSpec
 
-from payflow_app.services import urls
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.errors import DomainError
+from payflow_app.core import urls
+from payflow_app.core.errors import DomainError
+from payflow_app.services.accounts.customers import SessionUser
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import message_panel
 from payflow_app.ui.session import SessionState, login_redirect

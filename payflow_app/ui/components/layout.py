@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable
 
 import reflex as rx
 
+from payflow_app.core import urls
+from payflow_app.core.states import OutboxStatus
 from payflow_app.emails.outbox import OutboxView
 from payflow_app.i18n import LANGUAGES, t
-from payflow_app.services import urls
-from payflow_app.services.states import OutboxStatus
 from payflow_app.settings import get_settings
 from payflow_app.ui.session import SessionState, tr
 

@@ -8,10 +8,11 @@ import asyncio
 import reflex as rx
 from reflex.event import EventSpec
 
+from payflow_app.core import urls
+from payflow_app.core.errors import DomainError
 from payflow_app.models import Event, pk
-from payflow_app.services import organizer, urls
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.errors import DomainError
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.organizer import events
 from payflow_app.ui.components.layout import message_panel
 from payflow_app.ui.session import SessionState, login_redirect
 
@@ -22,14 +23,14 @@ async def require_organizer(state: rx.State) -> SessionUser | EventSpec | None:
     found = await (await state.get_state(SessionState)).user()
     if found is None:
         return login_redirect(state)
-    return found if found.role in organizer.ORGANIZER_ROLES else None
+    return found if found.role in events.ORGANIZER_ROLES else None
 
 
 async def route_event(state: rx.State, user: SessionUser) -> Event | None:
     """The event named by the route's ``event_id`` if it is the user's, else None."""
     try:
-        event_id = organizer.event_id_of(state.router.page.params.get("event_id", ""))
-        return await asyncio.to_thread(organizer.event_of, user, event_id)
+        event_id = events.event_id_of(state.router.page.params.get("event_id", ""))
+        return await asyncio.to_thread(events.event_of, user, event_id)
     except DomainError:
         return None
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from payflow_app.core.errors import DomainError
+from payflow_app.core.money import Money
 from payflow_app.i18n import CATALOGUES, format_money, t
-from payflow_app.services.errors import DomainError
-from payflow_app.services.money import Money
-from payflow_app.services.purchases import Method, Quote
-from payflow_app.services.throttle import TooManyAttempts
+from payflow_app.services.accounts.throttle import TooManyAttempts
+from payflow_app.services.payments.purchases import Method, Quote
 from payflow_app.ui.session import tr
 
 

@@ -12,9 +12,11 @@ from functools import partial
 
 import reflex as rx
 
-from payflow_app.services import inbox, metrics, operations, reconciler, urls
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.operations import MatchedBy, StuckFilter
+from payflow_app.core import urls
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.operations import console, metrics
+from payflow_app.services.operations.console import MatchedBy, StuckFilter
+from payflow_app.services.payments import inbox, reconciler
 from payflow_app.ui.components.admin import console_tabs, is_operator, operator_action, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.components.table import scroll_table
@@ -72,12 +74,12 @@ class OperatorState(rx.State):
     async def _reload(self, *, opening: str | None = None) -> None:
         """Counts, the selected tab's rows and the alerts. ``opening`` is the tab the
         address asks for when the page opens; without a valid one, the first with rows."""
-        self.counts = await asyncio.to_thread(operations.stuck_counts)
+        self.counts = await asyncio.to_thread(console.stuck_counts)
         if opening is not None:
             valid = {f.value for f in StuckFilter}
             self.selected = opening if opening in valid else first_with_rows(self.counts).value
         rows, snap = await asyncio.gather(
-            asyncio.to_thread(operations.stuck_payments, StuckFilter(self.selected)),
+            asyncio.to_thread(console.stuck_payments, StuckFilter(self.selected)),
             asyncio.to_thread(metrics.snapshot),
         )
         self.alerts = [alert.message for alert in snap.alerts]
@@ -98,7 +100,7 @@ class OperatorState(rx.State):
 
     async def _search(self, text: str) -> None:
         self.query = text.strip()[:320]
-        hits = await asyncio.to_thread(operations.find_orders, self.query) if self.query else []
+        hits = await asyncio.to_thread(console.find_orders, self.query) if self.query else []
         self.found = [
             {
                 "order": hit.order_number,

@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 
 import reflex as rx
 
+from payflow_app.core.states import PaymentStatus
 from payflow_app.i18n import t
-from payflow_app.services import metrics
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.metrics import Snapshot, Timing
-from payflow_app.services.states import PaymentStatus
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.operations import metrics
+from payflow_app.services.operations.metrics import Snapshot, Timing
 from payflow_app.ui.components.admin import console_tabs, is_operator, refusal, require_admin
 from payflow_app.ui.components.charts import (
     Row,

@@ -10,10 +10,12 @@ from functools import partial
 
 import reflex as rx
 
-from payflow_app.services import inbox, operations, reconciler, timeline, urls
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.errors import DomainError
-from payflow_app.services.inputs import whole_number
+from payflow_app.core import urls
+from payflow_app.core.errors import DomainError
+from payflow_app.core.inputs import whole_number
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.operations import console, timeline
+from payflow_app.services.payments import inbox, reconciler
 from payflow_app.ui.components.admin import console_tabs, is_operator, operator_action, refusal, require_admin
 from payflow_app.ui.components.layout import notice, page
 
@@ -115,7 +117,7 @@ class OrderTimelineState(rx.State):
     async def mark_for_review(self, payment_id: str):
         if not await is_operator(self):
             return
-        mark = partial(operations.mark_for_review, payment_id=int(payment_id), reason=self.review_reason)
+        mark = partial(console.mark_for_review, payment_id=int(payment_id), reason=self.review_reason)
         await operator_action(self, mark, done=f"Payment #{payment_id} is held for review.")
         if not self.error:
             self.review_reason = ""
@@ -125,7 +127,7 @@ class OrderTimelineState(rx.State):
     async def resolve(self, payment_id: str):
         if not await is_operator(self):
             return
-        resolve = partial(operations.resolve_review, payment_id=int(payment_id))
+        resolve = partial(console.resolve_review, payment_id=int(payment_id))
         await operator_action(self, resolve, done=f"Payment #{payment_id} is no longer waiting for review.")
         await self._reload()
 

@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
+from payflow_app.core import urls
+from payflow_app.core.states import PaymentStatus
 from payflow_app.i18n import decline_reason, t
-from payflow_app.services import card_payments, payments, urls
-from payflow_app.services.states import PaymentStatus
+from payflow_app.services.payments import attempts, card
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.components.live import card_payment_view
 from payflow_app.ui.session import SessionState, tr
@@ -30,7 +31,7 @@ class CardCancelState(rx.State):
         lang = (await self.get_state(SessionState)).language()
         self.reset()
         self.shown_for = public_id
-        payment = await asyncio.to_thread(card_payments.cancel_uncharged, public_id=public_id)
+        payment = await asyncio.to_thread(card.cancel_uncharged, public_id=public_id)
         if payment is None or payment.id is None:
             self.phase = "not_found"
             return
@@ -38,7 +39,7 @@ class CardCancelState(rx.State):
             return rx.redirect(urls.card_page(urls.CARD_SUCCESS, public_id), replace=True)
         if payment.status == PaymentStatus.PENDING:  # charged, still deciding: follow it live
             return rx.redirect(urls.card_page(urls.CARD_RETURN, public_id), replace=True)
-        order, _ = await asyncio.to_thread(payments.order_with_latest_payment, payment.order_id)
+        order, _ = await asyncio.to_thread(attempts.order_with_latest_payment, payment.order_id)
         self.retry_href = (
             f"{urls.MEMBERSHIP}?{urlencode({'plan': order.plan_code or '', 'currency': order.currency})}"
         )

@@ -9,9 +9,10 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.core import urls
 from payflow_app.live.follow import follow_order
-from payflow_app.services import card_payments, payments, urls
-from payflow_app.services.status import OrderSnapshot
+from payflow_app.services.payments import attempts, card
+from payflow_app.services.payments.snapshot import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import notice, page, step_items, steps_list
 from payflow_app.ui.components.live import card_payment_view, mark_delayed
@@ -32,13 +33,13 @@ class CardReturnState(rx.State):
             lang = (await self.get_state(SessionState)).language()
             self.reset()
             self.shown_for = public_id
-        payment = await asyncio.to_thread(card_payments.find_by_public_id, public_id)
+        payment = await asyncio.to_thread(card.find_by_public_id, public_id)
         if payment is None or payment.id is None:
             async with self:
                 self.phase = "not_found"
             return
 
-        await asyncio.to_thread(payments.customer_landed, payment.id)
+        await asyncio.to_thread(attempts.customer_landed, payment.id)
 
         async def show(snap: OrderSnapshot) -> None:
             async with self:

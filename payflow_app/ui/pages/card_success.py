@@ -8,11 +8,13 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.core import urls
 from payflow_app.emails.outbox import emails_for_order
 from payflow_app.i18n import format_datetime, format_money
 from payflow_app.live.follow import follow_order
-from payflow_app.services import card_payments, memberships, urls
-from payflow_app.services.status import OrderSnapshot
+from payflow_app.services.accounts import memberships
+from payflow_app.services.payments import card
+from payflow_app.services.payments.snapshot import OrderSnapshot
 from payflow_app.ui.components.layout import (
     email_items,
     emails_section,
@@ -44,7 +46,7 @@ class CardSuccessState(rx.State):
             lang = (await self.get_state(SessionState)).language()
             self.reset()
             self.shown_for = public_id
-        payment = await asyncio.to_thread(card_payments.find_by_public_id, public_id)
+        payment = await asyncio.to_thread(card.find_by_public_id, public_id)
         if payment is None or payment.id is None:
             async with self:
                 self.phase = "not_found"

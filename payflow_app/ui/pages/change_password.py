@@ -6,9 +6,9 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.core.errors import InvalidInput
 from payflow_app.i18n import t
-from payflow_app.services import accounts
-from payflow_app.services.errors import InvalidInput
+from payflow_app.services.accounts import customers
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.pages.login import safe_next
 from payflow_app.ui.session import SessionState, require_user, tr
@@ -22,7 +22,7 @@ class PasswordState(rx.State):
     async def load(self):
         self.errors = {}
         user = await require_user(self)
-        if not isinstance(user, accounts.SessionUser):
+        if not isinstance(user, customers.SessionUser):
             return user
         self.forced = user.must_change_password
         return None
@@ -35,7 +35,7 @@ class PasswordState(rx.State):
             return rx.redirect("/login")
         try:
             await asyncio.to_thread(
-                accounts.change_password,
+                customers.change_password,
                 user_id=user.id,
                 current_password=data.get("current_password", ""),
                 new_password=data.get("new_password", ""),
@@ -44,7 +44,7 @@ class PasswordState(rx.State):
             )
         except InvalidInput as exc:
             self.errors = {
-                field: t(lang, key, min=accounts.MIN_PASSWORD_LENGTH) for field, key in exc.errors.items()
+                field: t(lang, key, min=customers.MIN_PASSWORD_LENGTH) for field, key in exc.errors.items()
             }
             return None
         # Every other session of the account ended with the change; this one stays.

@@ -11,15 +11,17 @@ import logging
 
 import reflex as rx
 
+from payflow_app.core import notify, urls
+from payflow_app.core.errors import DomainError, InvalidInput
+from payflow_app.core.money import Money
+from payflow_app.core.states import Kind
 from payflow_app.i18n import t
 from payflow_app.live.bus import bus
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import notify, plans, purchases, sessions, urls
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.errors import DomainError, InvalidInput
-from payflow_app.services.money import Money
-from payflow_app.services.states import Kind
+from payflow_app.services.accounts import plans, sessions
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.payments import purchases
 from payflow_app.ui.components.layout import notice, page, redirect_overlay
 from payflow_app.ui.components.payment_choice import error_text, payment_choice, quote_text
 from payflow_app.ui.components.table import data_table

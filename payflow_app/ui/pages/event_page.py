@@ -8,15 +8,17 @@ import logging
 
 import reflex as rx
 
+from payflow_app.core import urls
+from payflow_app.core.errors import DomainError, InvalidInput
+from payflow_app.core.inputs import whole_number
+from payflow_app.core.states import Kind
 from payflow_app.i18n import t as t_
 from payflow_app.models import pk
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import checkout, mpesa, purchases, urls
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.catalogue import TicketTypeView, event_by_slug
-from payflow_app.services.errors import DomainError, InvalidInput
-from payflow_app.services.inputs import whole_number
-from payflow_app.services.states import Kind
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.checkout import orders
+from payflow_app.services.payments import mpesa, purchases
+from payflow_app.services.tickets.catalogue import TicketTypeView, event_by_slug
 from payflow_app.ui.components.layout import (
     buyer_fields,
     form_field,
@@ -33,11 +35,11 @@ log = logging.getLogger(__name__)
 
 def _form_from(
     data: dict[str, str], *, lang: str, user: SessionUser | None, address: str
-) -> checkout.CheckoutForm:
+) -> orders.CheckoutForm:
     def as_int(value: str) -> int:
         return whole_number(str(value)) or 0  # the checkout refuses 0 with its own message
 
-    return checkout.CheckoutForm(
+    return orders.CheckoutForm(
         full_name=user.full_name if user else data.get("full_name", ""),
         email=user.email if user else data.get("email", ""),
         phone=data.get("phone", ""),
@@ -52,10 +54,10 @@ def _form_from(
 def _availability(ticket_type: TicketTypeView, lang: str) -> str:
     """What stops a ticket type from being bought now, as a suffix of its label."""
     if ticket_type.sale == "not_yet":
-        return f" ({t_(lang, 'checkout.not_yet', when=ticket_type.sales_start)})"
+        return f" ({t_(lang, 'orders.not_yet', when=ticket_type.sales_start)})"
     if ticket_type.sale == "ended":
-        return f" ({t_(lang, 'checkout.sales_ended')})"
-    return f" ({t_(lang, 'checkout.sold_out')})" if ticket_type.remaining == 0 else ""
+        return f" ({t_(lang, 'orders.sales_ended')})"
+    return f" ({t_(lang, 'orders.sold_out')})" if ticket_type.remaining == 0 else ""
 
 
 class CheckoutState(rx.State):
@@ -120,7 +122,7 @@ class CheckoutState(rx.State):
                 async for step in self._push_mpesa(form, lang):
                     yield step
             return
-        self.errors = checkout.validate_form(form)
+        self.errors = orders.validate_form(form)
         if self.errors:
             return
         if user is None:  # a guest pays by card: nothing to choose
@@ -153,7 +155,7 @@ class CheckoutState(rx.State):
     def choose_method(self, method: str) -> None:
         self.method = "mpesa" if method == "mpesa" else "card"
 
-    async def _push_mpesa(self, form: checkout.CheckoutForm, lang: str):
+    async def _push_mpesa(self, form: orders.CheckoutForm, lang: str):
         self.redirecting = True
         yield  # the overlay shows at once, before PayHero is called
         try:
@@ -167,11 +169,11 @@ class CheckoutState(rx.State):
             return
         yield rx.redirect(urls.mpesa_path(order.public_id))
 
-    async def _buy(self, form: checkout.CheckoutForm, method: purchases.Method, lang: str):
+    async def _buy(self, form: orders.CheckoutForm, method: purchases.Method, lang: str):
         self.redirecting = True
         yield  # the overlay shows at once, before the provider is called
         try:
-            order = await asyncio.to_thread(checkout.place_order, form=form)
+            order = await asyncio.to_thread(orders.place_order, form=form)
             started = await purchases.pay(order_id=pk(order), method=method)
         except InvalidInput as exc:
             self.redirecting, self.errors, self.quote_method = False, exc.errors, ""

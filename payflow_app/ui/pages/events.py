@@ -7,8 +7,8 @@ from dataclasses import asdict
 
 import reflex as rx
 
-from payflow_app.services import urls
-from payflow_app.services.catalogue import upcoming_events
+from payflow_app.core import urls
+from payflow_app.services.tickets.catalogue import upcoming_events
 from payflow_app.ui.components.layout import page
 from payflow_app.ui.session import SessionState, tr
 

@@ -3,7 +3,7 @@ to choosing a new one, then back to where the customer was going.
 
 The password is checked here (throttled per account and address); the session
 cookie is then set by the server, through a one-time login grant
-(``services.sessions``, ``api/session.py``)."""
+(``services.accounts.sessions``, ``api/session.py``)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from urllib.parse import quote
 
 import reflex as rx
 
+from payflow_app.core import urls
 from payflow_app.i18n import t
 from payflow_app.models import pk
-from payflow_app.services import accounts, sessions, urls
-from payflow_app.services.accounts import InvalidCredentials
-from payflow_app.services.throttle import TooManyAttempts
+from payflow_app.services.accounts import customers, sessions
+from payflow_app.services.accounts.customers import InvalidCredentials
+from payflow_app.services.accounts.throttle import TooManyAttempts
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.components.payment_choice import wait_text
 from payflow_app.ui.session import SessionState, sign_in_script, tr
@@ -51,7 +52,7 @@ class LoginState(rx.State):
             return None
         address = self.router.session.client_ip or "unknown"
         try:
-            user = await asyncio.to_thread(accounts.log_in, login=email, password=password, address=address)
+            user = await asyncio.to_thread(customers.log_in, login=email, password=password, address=address)
         except TooManyAttempts as exc:
             self.error = wait_text(lang, exc.wait_seconds)
             return None

@@ -12,11 +12,12 @@ import logging
 
 import reflex as rx
 
+from payflow_app.core.errors import DomainError, InvalidInput
 from payflow_app.i18n import format_money
 from payflow_app.i18n import t as t_
 from payflow_app.models import pk
-from payflow_app.services import card_payments, memberships
-from payflow_app.services.errors import DomainError, InvalidInput
+from payflow_app.services.accounts import memberships
+from payflow_app.services.payments import card
 from payflow_app.ui.components.layout import buyer_fields, form_field, notice, page, redirect_overlay
 from payflow_app.ui.session import SessionState, tr
 
@@ -81,7 +82,7 @@ class MembershipState(rx.State):
         yield
         try:
             order = await asyncio.to_thread(memberships.place_membership_order, form=form)
-            payment = await asyncio.to_thread(card_payments.open_card_payment, order_id=pk(order))
+            payment = await asyncio.to_thread(card.open_card_payment, order_id=pk(order))
         except InvalidInput as exc:
             self.redirecting, self.errors = False, exc.errors
             return

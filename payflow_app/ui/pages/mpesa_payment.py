@@ -19,17 +19,19 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.core import urls
+from payflow_app.core.errors import DomainError, InvalidInput, NotFound
+from payflow_app.core.phones import mask_phone
+from payflow_app.core.states import PaymentStatus
 from payflow_app.emails.outbox import OutboxView
 from payflow_app.i18n import decline_reason, format_money, t
 from payflow_app.live.follow import follow_order
 from payflow_app.models import utcnow
 from payflow_app.providers.base import PaymentError
 from payflow_app.providers.payhero import CANCELLED_BY_CUSTOMER
-from payflow_app.services import mpesa, orders, urls
-from payflow_app.services.errors import DomainError, InvalidInput, NotFound
-from payflow_app.services.phones import mask_phone
-from payflow_app.services.states import PaymentStatus
-from payflow_app.services.status import OrderSnapshot
+from payflow_app.services.checkout import lookup
+from payflow_app.services.payments import mpesa
+from payflow_app.services.payments.snapshot import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import (
     email_items,
@@ -115,7 +117,7 @@ class MpesaState(rx.State):
             self.reset()
             self.shown_for = reference
         try:
-            order, payment = await asyncio.to_thread(orders.order_by_reference, reference)
+            order, payment = await asyncio.to_thread(lookup.order_by_reference, reference)
         except NotFound:
             order, payment = None, None
         if order is None or order.id is None or payment is None:

@@ -7,10 +7,11 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.core import urls
+from payflow_app.core.qr import qr_data_uri
 from payflow_app.i18n import format_datetime, t
-from payflow_app.services import dashboard, urls
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.qr import qr_data_uri
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.payments import account_overview
 from payflow_app.ui.components.layout import page
 from payflow_app.ui.session import SessionState, require_user, tr
 
@@ -27,7 +28,7 @@ class MyTicketsState(rx.State):
         if not isinstance(user, SessionUser):
             return user
         lang = (await self.get_state(SessionState)).language()
-        cards = await asyncio.to_thread(dashboard.tickets, user_id=user.id)
+        cards = await asyncio.to_thread(account_overview.tickets, user_id=user.id)
         self.tickets = [
             {
                 "number": c.number,

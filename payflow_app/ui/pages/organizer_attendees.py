@@ -13,11 +13,12 @@ from urllib.parse import urlencode
 import reflex as rx
 from reflex.event import EventSpec
 
+from payflow_app.core.errors import DomainError
+from payflow_app.core.states import OrderStatus, TicketStatus
 from payflow_app.models import pk
-from payflow_app.services import attendees, organizer, ticket_actions
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.errors import DomainError
-from payflow_app.services.states import OrderStatus, TicketStatus
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.organizer import attendees, events
+from payflow_app.services.tickets import actions
 from payflow_app.ui.components.layout import notice, page
 from payflow_app.ui.components.organizer import (
     acting_on_event,
@@ -53,7 +54,7 @@ class AttendeesState(rx.State):
         if not isinstance(opened, tuple):
             return opened
         _, event = opened
-        types = await asyncio.to_thread(organizer.ticket_types, pk(event))
+        types = await asyncio.to_thread(events.ticket_types, pk(event))
         self.type_options = [{"id": str(pk(t)), "name": t.name} for t in types]
         query = self.router.url.query_parameters
         self.filters = {name: str(query.get(name, "")) for name in FILTER_FIELDS}
@@ -95,7 +96,7 @@ class AttendeesState(rx.State):
         await self._reload(pk(acting[1]))
         return None
 
-    async def _act(self, work: Callable[[SessionUser], ticket_actions.ActionResult]) -> EventSpec | None:
+    async def _act(self, work: Callable[[SessionUser], actions.ActionResult]) -> EventSpec | None:
         acting = await acting_on_event(self)
         if acting is None:
             return await event_gone(self)
@@ -111,11 +112,11 @@ class AttendeesState(rx.State):
 
     @rx.event
     async def resend(self, number: str):
-        return await self._act(lambda user: ticket_actions.resend(user, number))
+        return await self._act(lambda user: actions.resend(user, number))
 
     @rx.event
     async def reissue(self, number: str):
-        return await self._act(lambda user: ticket_actions.reissue(user, number))
+        return await self._act(lambda user: actions.reissue(user, number))
 
     @rx.event
     def ask_revoke(self, number: str) -> None:
@@ -124,7 +125,7 @@ class AttendeesState(rx.State):
     @rx.event
     async def revoke(self, data: dict[str, str]):
         number, reason = self.revoking, data.get("reason", "")
-        gone = await self._act(lambda user: ticket_actions.revoke(user, number, reason=reason))
+        gone = await self._act(lambda user: actions.revoke(user, number, reason=reason))
         if not self.error:
             self.revoking = ""
         return gone

@@ -1,6 +1,6 @@
 """``/organizer/events/<id>/checkin``: the gate, on a phone. The camera reads a ticket's
 QR code (``components.qr_scanner``) or the ticket number is typed; each one is checked
-in once (``services.checkin``) and the answer fills the screen: green "Valid — holder,
+in once (``services.tickets.checkin``) and the answer fills the screen: green "Valid — holder,
 type", or red with the reason — already checked in (when, at which gate, by whom),
 revoked, unpaid, wrong event, forged, unknown, expired (the event is over). The gate's
 name is remembered on the device; the operator is the signed-in organizer."""
@@ -13,9 +13,9 @@ import time
 import reflex as rx
 from reflex.event import EventSpec
 
+from payflow_app.core.errors import InvalidInput
 from payflow_app.models import pk
-from payflow_app.services import checkin
-from payflow_app.services.errors import InvalidInput
+from payflow_app.services.tickets import checkin
 from payflow_app.ui.components.layout import page
 from payflow_app.ui.components.organizer import (
     acting_on_event,

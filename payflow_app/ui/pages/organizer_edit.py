@@ -10,11 +10,11 @@ from datetime import datetime
 
 import reflex as rx
 
+from payflow_app.core.errors import DomainError, InvalidInput
+from payflow_app.core.money import amount_text, format_money
 from payflow_app.i18n import format_datetime
 from payflow_app.models import Event, TicketType, pk
-from payflow_app.services import event_images, organizer
-from payflow_app.services.errors import DomainError, InvalidInput
-from payflow_app.services.money import amount_text, format_money
+from payflow_app.services.organizer import events, images
 from payflow_app.ui.components.layout import form_field, labelled_file_input, notice, page
 from payflow_app.ui.components.organizer import (
     acting_on_event,
@@ -73,11 +73,11 @@ class EventEditState(rx.State):
             "starts_at": _local(event.starts_at),
             "currency": event.currency,
         }
-        self.image_url = event_images.url(event.image_name) if event.image_name else ""
+        self.image_url = images.url(event.image_name) if event.image_name else ""
         self.form_key += 1
 
     async def _reload_types(self, event: Event) -> None:
-        rows: list[TicketType] = await asyncio.to_thread(organizer.ticket_types, pk(event))
+        rows: list[TicketType] = await asyncio.to_thread(events.ticket_types, pk(event))
         self.types = [
             {
                 "id": str(pk(t)),
@@ -102,7 +102,7 @@ class EventEditState(rx.State):
         self.errors, self.message = {}, ""
         try:
             form = event_form_from(data)
-            saved = await asyncio.to_thread(organizer.update_event, user, pk(event), form)
+            saved = await asyncio.to_thread(events.update_event, user, pk(event), form)
         except InvalidInput as exc:
             self.errors = exc.errors
             return
@@ -122,8 +122,8 @@ class EventEditState(rx.State):
         user, event = found
         self.errors = {}
         try:
-            name = await asyncio.to_thread(event_images.store, await files[0].read())
-            saved = await asyncio.to_thread(organizer.set_event_image, user, pk(event), name)
+            name = await asyncio.to_thread(images.store, await files[0].read())
+            saved = await asyncio.to_thread(events.set_event_image, user, pk(event), name)
         except InvalidInput as exc:
             self.errors = exc.errors
             return
@@ -154,7 +154,7 @@ class EventEditState(rx.State):
             return await event_gone(self)
         user, event = found
         self.type_errors, self.message = {}, ""
-        form = organizer.TicketTypeForm(
+        form = events.TicketTypeForm(
             name=data.get("name", ""),
             price=data.get("price", ""),
             capacity=data.get("capacity", ""),
@@ -163,9 +163,9 @@ class EventEditState(rx.State):
         )
         try:
             if self.editing_type:
-                await asyncio.to_thread(organizer.update_ticket_type, user, int(self.editing_type), form)
+                await asyncio.to_thread(events.update_ticket_type, user, int(self.editing_type), form)
             else:
-                await asyncio.to_thread(organizer.add_ticket_type, user, pk(event), form)
+                await asyncio.to_thread(events.add_ticket_type, user, pk(event), form)
         except InvalidInput as exc:
             self.type_errors = exc.errors
             return

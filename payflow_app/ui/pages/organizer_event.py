@@ -10,13 +10,16 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.core.errors import DomainError, InvalidInput
+from payflow_app.core.inputs import whole_number
+from payflow_app.core.money import exponent, format_money
 from payflow_app.live.bus import bus
 from payflow_app.models import Event, pk
-from payflow_app.services import checkin, devices, event_stats, organizer, sessions
-from payflow_app.services.errors import DomainError, InvalidInput
-from payflow_app.services.inputs import whole_number
-from payflow_app.services.money import exponent, format_money
-from payflow_app.services.tickets import valid_until
+from payflow_app.services.accounts import sessions
+from payflow_app.services.organizer import events
+from payflow_app.services.organizer import stats as event_stats
+from payflow_app.services.tickets import checkin, devices
+from payflow_app.services.tickets.tokens import valid_until
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.charts import chart, chart_grid, chart_rows, count_rows, named_series
 from payflow_app.ui.components.layout import form_field, notice, page
@@ -160,7 +163,7 @@ class EventDashboardState(rx.State):
         if user is None or event_id is None:
             return
         try:
-            event = await asyncio.to_thread(organizer.event_of, user, event_id)
+            event = await asyncio.to_thread(events.event_of, user, event_id)
         except DomainError:
             return
         async with bus.watch(checkin.checkins_topic(pk(event))) as changes:

@@ -7,12 +7,13 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.core import urls
+from payflow_app.core.errors import InvalidInput
+from payflow_app.core.money import EXPONENTS
 from payflow_app.i18n import format_datetime
 from payflow_app.models import pk
-from payflow_app.services import organizer, urls
-from payflow_app.services.accounts import SessionUser
-from payflow_app.services.errors import InvalidInput
-from payflow_app.services.money import EXPONENTS
+from payflow_app.services.accounts.customers import SessionUser
+from payflow_app.services.organizer import events as organizer
 from payflow_app.ui.components.layout import form_field, notice, page
 from payflow_app.ui.components.organizer import current_organizer, refusal, require_organizer
 

@@ -13,12 +13,13 @@ import logging
 
 import reflex as rx
 
+from payflow_app.core import urls
+from payflow_app.core.errors import NotFound
+from payflow_app.core.states import Kind, PaymentStatus
 from payflow_app.i18n import t
 from payflow_app.providers.base import PaymentError
-from payflow_app.services import payments, urls
-from payflow_app.services.errors import NotFound
-from payflow_app.services.states import Kind, PaymentStatus
-from payflow_app.services.status import order_holds_nothing, order_snapshot
+from payflow_app.services.payments import attempts
+from payflow_app.services.payments.snapshot import order_holds_nothing, order_snapshot
 from payflow_app.ui.components.layout import message_panel, page, steps_list
 from payflow_app.ui.components.live import address_query, only_for_address
 from payflow_app.ui.session import SessionState, tr
@@ -58,7 +59,7 @@ class CancelState(rx.State):
         self._tick(lang, 0)
         yield
         try:
-            payment = await payments.cancel_by_customer(provider="stripe", reference=session_id)
+            payment = await attempts.cancel_by_customer(provider="stripe", reference=session_id)
         except NotFound:
             self.phase = "not_found"
             return

@@ -13,13 +13,14 @@ import asyncio
 
 import reflex as rx
 
+from payflow_app.core import urls
+from payflow_app.core.states import Kind, PaymentStatus
 from payflow_app.emails.outbox import OutboxView
 from payflow_app.i18n import decline_reason, format_money, t
 from payflow_app.live.follow import follow_order
 from payflow_app.models import pk
-from payflow_app.services import payments, urls
-from payflow_app.services.states import Kind, PaymentStatus
-from payflow_app.services.status import OrderSnapshot
+from payflow_app.services.payments import attempts
+from payflow_app.services.payments.snapshot import OrderSnapshot
 from payflow_app.settings import get_settings
 from payflow_app.ui.components.layout import (
     email_items,
@@ -82,12 +83,12 @@ class PaymentStatusState(rx.State):
             self.reset()
             self.shown_for = session_id
             lang = (await self.get_state(SessionState)).language()
-        payment = await asyncio.to_thread(payments.find_payment_by_reference, session_id)
+        payment = await asyncio.to_thread(attempts.find_payment_by_reference, session_id)
         if payment is None:
             async with self:
                 self.phase = "not_found"
             return
-        await asyncio.to_thread(payments.customer_landed, pk(payment))
+        await asyncio.to_thread(attempts.customer_landed, pk(payment))
 
         async def show(snap: OrderSnapshot) -> None:
             async with self:

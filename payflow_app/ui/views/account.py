@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from payflow_app.core.money import Money
 from payflow_app.i18n import format_datetime, format_money, t
-from payflow_app.services import dashboard, wallet
-from payflow_app.services.money import Money
+from payflow_app.services.accounts import wallet
+from payflow_app.services.payments import account_overview
 
 
 def account_view(user_id: int, lang: str) -> dict[str, object]:
@@ -15,7 +16,7 @@ def account_view(user_id: int, lang: str) -> dict[str, object]:
         return format_money(value.amount, value.currency, lang)
 
     balances = wallet.balances(user_id=user_id) or [Money(0, "PLN")]
-    plan = dashboard.plan_view(user_id=user_id)
+    plan = account_overview.plan_view(user_id=user_id)
     return {
         "balances": [{"currency": b.currency, "amount": money(b)} for b in balances],
         "ledger": [
@@ -36,7 +37,7 @@ def account_view(user_id: int, lang: str) -> dict[str, object]:
                 "status": t(lang, f"status.{o.status}"),
                 "date": format_datetime(o.created_at, lang),
             }
-            for o in dashboard.orders(user_id=user_id, lang=lang)
+            for o in account_overview.orders(user_id=user_id, lang=lang)
         ],
         "galleries": [
             {
@@ -46,7 +47,7 @@ def account_view(user_id: int, lang: str) -> dict[str, object]:
                 "status_label": t(lang, "gallery.locked" if g.payment_in_progress else f"gallery.{g.status}"),
                 "locked": "yes" if g.payment_in_progress else "",
             }
-            for g in dashboard.galleries(user_id=user_id)
+            for g in account_overview.galleries(user_id=user_id)
         ],
         "plan_name": plan.name,
         "plan_limits": t(

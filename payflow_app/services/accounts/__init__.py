@@ -1,0 +1,2 @@
+"""Customers and what they hold: accounts and passwords, sessions, throttling,
+the wallet ledger, memberships and plans."""

@@ -1,0 +1,1 @@
+"""Placing an order and finding it again by its public reference."""

@@ -1,0 +1,1 @@
+"""An organizer's events: editing them, their figures, attendees and pictures."""
