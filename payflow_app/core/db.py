@@ -23,12 +23,62 @@ from payflow_app.core.errors import NotFound
 from payflow_app.settings import get_settings
 
 _engines: dict[str, Engine] = {}
-# SQLite lets one transaction write at a time. Writers of this process wait for it
-# here, each woken the moment the last one commits; in SQLite's busy handler they
-# would poll with sleeps growing to 100 ms while the lock sits free. Re-entrant: a
-# write transaction opened inside another fails as before (SQLite's own lock), not here.
-_sqlite_writer = threading.RLock()
 T = TypeVar("T", bound=SQLModel)
+
+
+class _WriterTurns:
+    """SQLite lets one transaction write at a time. Writers of this process wait for it
+    here, woken the moment the last one commits; in SQLite's busy handler they would
+    poll with sleeps growing to 100 ms while the lock sits free. Re-entrant: a write
+    transaction opened inside another fails as before (SQLite's own lock), not here.
+
+    An *urgent* writer — storing webhooks, whose providers wait for the answer — goes
+    before every other writer waiting: it waits only for the transaction in progress,
+    not for a queue of fulfilments and inbox turns (they run between its batches).
+    Otherwise the lock goes to whoever comes for it first once it is free, as a plain
+    lock does (one waiter is woken per release)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent = 0  # urgent writers waiting
+
+    @contextmanager
+    def turn(self, *, urgent: bool = False) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                self._urgent += urgent
+                try:
+                    # The lock is free with an urgent writer waiting only just after a
+                    # release that woke every waiter: that writer is about to take it.
+                    while self._owner is not None or (self._urgent and not urgent):
+                        self._changed.wait()
+                finally:
+                    self._urgent -= urgent
+                self._owner, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    if self._urgent:
+                        self._changed.notify_all()  # the urgent ones among them must hear it
+                    else:
+                        self._changed.notify()
+
+    def waiting(self) -> int:
+        """Urgent writers waiting."""
+        with self._changed:
+            return self._urgent
+
+
+_sqlite_writer = _WriterTurns()
 
 
 def _make_engine(url: str) -> Engine:
@@ -87,7 +137,7 @@ def write_connection() -> Iterator[Connection]:
     for hot paths — a scan at the gate — where the ORM session's bookkeeping costs
     more than the statements themselves."""
     engine = get_engine()
-    with _sqlite_writer if engine.dialect.name == "sqlite" else nullcontext():
+    with _sqlite_writer.turn() if engine.dialect.name == "sqlite" else nullcontext():
         with engine.execution_options(payflow_write=True).begin() as connection:
             yield connection
 
@@ -101,10 +151,12 @@ def autocommit_connection() -> Iterator[Connection]:
 
 
 @contextmanager
-def write_transaction() -> Iterator[Session]:
-    """A session in one transaction: committed on success, rolled back on error."""
+def write_transaction(*, urgent: bool = False) -> Iterator[Session]:
+    """A session in one transaction: committed on success, rolled back on error.
+    ``urgent``: on SQLite, ahead of the process's other writers waiting (webhook
+    ingest: see :class:`_WriterTurns`)."""
     engine = get_engine()
-    with _sqlite_writer if engine.dialect.name == "sqlite" else nullcontext():
+    with _sqlite_writer.turn(urgent=urgent) if engine.dialect.name == "sqlite" else nullcontext():
         with Session(engine.execution_options(payflow_write=True), expire_on_commit=False) as session:
             with session.begin():
                 yield session

@@ -17,7 +17,7 @@ from sqlalchemy import event, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from payflow_app.core.db import read_session
+from payflow_app.core.db import is_sqlite, read_session
 from payflow_app.emails.sender import wake_sender
 from payflow_app.emails.templates import RenderedEmail
 from payflow_app.i18n import normalise
@@ -45,7 +45,7 @@ def queue_email(
 
     Answers False when the pair is already queued or sent — by this transaction, an
     earlier one, or a concurrent one that committed first. The insert runs in a
-    savepoint, so losing that race leaves the caller's transaction usable."""
+    savepoint on PostgreSQL, so losing that race leaves the caller's transaction usable."""
     if _queued(session, order_id, template):
         return False
     row = EmailOutbox(
@@ -58,15 +58,21 @@ def queue_email(
         body_html=email.html,
         inline_images=json.dumps([asdict(image) for image in email.inline_images]),
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # PostgreSQL: a concurrent transaction inserted the pair and has committed
-        # since our check. Any other integrity error (a missing order) is the caller's.
-        if _queued(session, order_id, template):
-            return False
-        raise
+    if is_sqlite():
+        # The caller's write transaction holds SQLite's write lock (BEGIN IMMEDIATE): no
+        # other transaction can queue the pair between the check above and the commit,
+        # so the savepoint's two round trips inside the lock would buy nothing.
+        session.add(row)
+    else:
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            # PostgreSQL: a concurrent transaction inserted the pair and has committed
+            # since our check. Any other integrity error (a missing order) is the caller's.
+            if _queued(session, order_id, template):
+                return False
+            raise
     session.info[_WAKE_ON_COMMIT] = True
     if not event.contains(session, "after_commit", _wake_after_commit):
         event.listen(session, "after_commit", _wake_after_commit)

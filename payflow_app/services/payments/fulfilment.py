@@ -32,7 +32,6 @@ from payflow_app.core.states import (
     check_order_transition,
     check_payment_transition,
 )
-from payflow_app.emails.sender import wake_sender
 from payflow_app.models import Order, Payment, User, utcnow
 from payflow_app.providers.base import PaymentTruth, ProviderStatus
 from payflow_app.services.accounts import customers
@@ -73,8 +72,8 @@ def fulfil_payment(*, payment_id: int, truth: PaymentTruth) -> Outcome:
                 step(session, order, payment, password)
     if outcome is not Outcome.NOT_PAID:
         notify.order_changed(order_id, user_id=user_id)
-    if outcome is Outcome.FULFILLED:
-        wake_sender()
+    # The emails queued here wake the sender when the transaction commits (``queue_email``);
+    # a repeat that queued none (an event for a payment already fulfilled) wakes nobody.
     return outcome
 
 

@@ -88,7 +88,7 @@ def record_webhook(*, provider: str, event: ProviderEvent, headers: Mapping[str,
     One transaction of its own: the endpoint stores through :func:`store_webhook`."""
     row = _new_row(Incoming(provider, event, headers, body))
     try:
-        with write_transaction() as session:
+        with write_transaction(urgent=True) as session:
             session.add(row)
             session.flush()
             return Stored(id=pk(row), duplicate=False)
@@ -119,7 +119,7 @@ def _store_batch(items: Sequence[Incoming]) -> list[Stored]:
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
         .returning(col(WebhookEvent.id), col(WebhookEvent.provider), col(WebhookEvent.event_id))
     )
-    with write_transaction() as session:
+    with write_transaction(urgent=True) as session:  # the providers wait for the answer
         ids = {(provider, event_id): row_id for row_id, provider, event_id in session.execute(statement)}
         new = set(ids)
         if repeats := [key for key in firsts if key not in new]:  # stored before: by us or another process
