@@ -58,6 +58,10 @@ def mpesa_reason(code: int, description: str | None = None) -> str:
     return MPESA_REASONS.get(code) or description or NOT_COMPLETED
 
 
+# How long an idle kept connection to PayHero is reused (under common server timeouts).
+KEEPALIVE_SECONDS = 2.0
+
+
 class PayHeroProvider:
     identifier = "payhero"
 
@@ -174,12 +178,28 @@ class PayHeroProvider:
         between a burst's status queries."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._client[0] is not loop:
-            self._client = (loop, httpx.AsyncClient(auth=self._auth, timeout=20))
+            # A kept connection idle for longer than a server's keep-alive timeout (5 s
+            # is common) may be closed under us: reuse one only while it is fresh.
+            limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+            self._client = (loop, httpx.AsyncClient(auth=self._auth, timeout=20, limits=limits))
         return self._client[1]
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request on the kept client. A status query (GET) that meets a kept
+        connection the server has just closed is asked once more on a new one; a
+        payment request (POST) is never sent twice by payflow: its failure is
+        reported and the customer may try again."""
+        client = self._http()
+        try:
+            return await client.request(method, f"{self._base}{path}", **kwargs)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            if method != "GET":
+                raise
+            return await client.request(method, f"{self._base}{path}", **kwargs)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         return await json_answer(
-            self._http().request(method, f"{self._base}{path}", **kwargs),
+            self._request(method, path, **kwargs),
             unavailable="M-PESA could not be reached; please try again.",
             refused=_api_error,
             unreadable=_unreadable,

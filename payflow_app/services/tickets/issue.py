@@ -12,7 +12,7 @@ from payflow_app.core.states import TicketStatus
 from payflow_app.emails.outbox import queue_email
 from payflow_app.emails.templates import TicketLine, tickets_email
 from payflow_app.models import Event, Order, Ticket, TicketType, User, pk
-from payflow_app.services.tickets import tokens as tickets
+from payflow_app.services.tickets import tokens
 from payflow_app.settings import get_settings
 
 
@@ -24,7 +24,7 @@ def issue_tickets(session: Session, order: Order) -> None:
     assert event is not None
     pending = session.exec(select(Ticket).where(Ticket.order_id == order.id)).all()
     for ticket in pending:
-        ticket.qr_token = tickets.sign_ticket_token(
+        ticket.qr_token = tokens.sign_ticket_token(
             ticket_number=ticket.number, event_id=order.event_id, event_starts_at=event.starts_at
         )
         ticket.status = TicketStatus.VALID
@@ -36,7 +36,7 @@ def issue_tickets(session: Session, order: Order) -> None:
                 order_id=pk(order),
                 ticket_type_id=order.ticket_type_id,
                 seat_index=seat,
-                qr_token=tickets.sign_ticket_token(
+                qr_token=tokens.sign_ticket_token(
                     ticket_number=number, event_id=order.event_id, event_starts_at=event.starts_at
                 ),
             )
