@@ -77,6 +77,23 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+# Reflex's client calls ``window.__reflex_otel.onSocketConnect`` once its websocket is
+# up, which is after React has hydrated the page (the socket is opened by an effect).
+NOTE_SOCKET_CONNECTED = """
+window.__reflex_otel = Object.assign(window.__reflex_otel || {}, {
+  onSocketConnect() { window.__payflow_live = true; },
+});
+"""
+
+
+def wait_until_live(page: Page, timeout: float = 60_000) -> None:
+    """Until the page's websocket is connected (after React has rendered it): an event
+    sent before waits in the client for the socket. The run's first page, right after
+    a fresh build and start, once took over a minute to get there; its budget is then
+    its own, not the checkout's."""
+    page.wait_for_function("window.__payflow_live === true", timeout=timeout)
+
+
 def _watch_csp(browser: Browser) -> None:
     """Every context the tests open (through the ``page`` fixture or their own) records
     what the Content-Security-Policy blocks, in any of its pages and frames."""
@@ -85,6 +102,7 @@ def _watch_csp(browser: Browser) -> None:
     def watched_new_context(**options: Any) -> BrowserContext:
         context = new_context(**options)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.add_init_script(NOTE_SOCKET_CONNECTED)
         context.on("console", _record_csp_violation)
         return context
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, wait_until_live
 from tests.e2e.test_ticket_journey import enter_card
 
 pytestmark = pytest.mark.e2e
@@ -76,11 +76,12 @@ def test_guest_checkout_then_welcome_email_login_password_change_and_my_tickets(
     email = f"guest-{lang}@example.com"
     page.goto("/events/warsaw-jazz-night")
     expect(page.get_by_role("heading", name=text["buy"])).to_be_visible()
+    wait_until_live(page)  # often the run's first page, right after the app was built
     page.get_by_label(text["name"]).fill("Maria Skłodowska")
     page.get_by_label(text["email"]).fill(email)
     page.get_by_role("button", name=text["continue"]).click()
     # Often the e2e run's first checkout, right after the app started (its first
-    # websocket, provider call and writer threads): once seen to take over 20 s in CI.
+    # provider call and writer threads).
     page.wait_for_url(re.compile(r"/sandbox/stripe/pay/"), timeout=60_000)
     enter_card(page, "4242 4242 4242 4242", lang)
     expect(page.get_by_role("heading", name=text["confirmed"])).to_be_visible()
