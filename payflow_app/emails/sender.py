@@ -186,7 +186,7 @@ def _file_in_mailbox(limit: int) -> int:
                 update(EmailOutbox)
                 .where(col(EmailOutbox.id).in_([row_id for row_id, _ in rows]))
                 .values(
-                    status="sent",
+                    status=OutboxStatus.SENT,
                     transport="mailbox",
                     sent_at=now,
                     attempts=EmailOutbox.attempts + 1,

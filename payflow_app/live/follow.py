@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from payflow_app.core import notify
+from payflow_app.core.states import OutboxStatus
 from payflow_app.emails.outbox import OutboxView, emails_for_order
 from payflow_app.live.bus import bus
 from payflow_app.services.payments import attempts
@@ -38,7 +39,7 @@ async def verify_quietly(payment_id: int) -> None:
 
 
 def _emails_out(emails: list[OutboxView]) -> bool:
-    return all(email.status == "sent" for email in emails)
+    return all(email.status == OutboxStatus.SENT for email in emails)
 
 
 @dataclass
